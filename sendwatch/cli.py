@@ -1,0 +1,175 @@
+"""The `sendwatch` command line.
+
+People script against these names, flags and output columns: change them only
+by adding. Every error a user can act on ends as one line on stderr and exit 1;
+usage errors exit 2 (click's convention).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from sendwatch import __version__
+from sendwatch.config import LoadedConfig, load_config, render_config
+from sendwatch.errors import SendwatchError
+from sendwatch.logs import setup_logging
+from storage.las import register
+from storage.store import SourceSummary, Store
+
+log = logging.getLogger("sendwatch")
+
+
+class _Group(click.Group):
+    """Turns SendwatchError into one readable line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SendwatchError as exc:
+            click.echo(f"sendwatch: error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Settings file (default: $SENDWATCH_CONFIG, else ./sendwatch.toml if present).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Overrides log_level from the configuration.",
+)
+@click.version_option(__version__, prog_name="sendwatch")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
+    """Watch for SEND improvement notices and area SEND inspection reports, and alert people."""
+    loaded = load_config(config_path)
+    setup_logging(log_level or loaded.settings.log_level, loaded.settings)
+    for name in loaded.unknown_env:
+        log.warning("ignoring %s: no such configuration key", name)
+    ctx.obj = loaded
+
+
+def _loaded(ctx: click.Context) -> LoadedConfig:
+    loaded = ctx.find_object(LoadedConfig)
+    assert loaded is not None
+    return loaded
+
+
+def _store(ctx: click.Context) -> Store:
+    store = Store(_loaded(ctx).settings.effective_database_url)
+    ctx.call_on_close(store.close)
+    return store
+
+
+@cli.command("config")
+@click.pass_context
+def config_command(ctx: click.Context) -> None:
+    """Print the effective configuration (secrets masked)."""
+    click.echo(render_config(_loaded(ctx)), nl=False)
+
+
+@cli.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply schema migrations (creates the SQLite file on first use)."""
+    from storage.migrate import current_revision
+
+    store = _store(ctx)
+    store.upgrade()
+    click.echo(f"database at revision {current_revision(store.engine)}")
+
+
+@cli.command("las")
+@click.argument("query", required=False, default="")
+def las_command(query: str) -> None:
+    """List local authorities matching QUERY (name, alias, region or code)."""
+    reg = register()
+    found = reg.search(query)
+    if not found:
+        hint = ", ".join(la.name for la in reg.suggest(query))
+        message = f"no local authority matches {query!r}"
+        raise SendwatchError(f"{message}; did you mean: {hint}?" if hint else message)
+    _echo_table(
+        ("NAME", "ONS_CODE", "DFE_CODE", "REGION"),
+        [(la.name, la.ons_code, la.dfe_code, la.region) for la in found],
+    )
+
+
+@cli.command("status")
+@click.pass_context
+def status_command(ctx: click.Context) -> None:
+    """Show each source's last run and what the store holds."""
+    from storage.migrate import current_revision, head_revision
+
+    store = _store(ctx)
+    store.check()
+    revision = current_revision(store.engine)
+    if revision is None:
+        click.echo("database not initialised yet: `sendwatch db upgrade` creates it", err=True)
+        summaries = {}
+    elif revision != head_revision():
+        raise SendwatchError(
+            f"the database schema is at revision {revision}, not {head_revision()}:"
+            " run `sendwatch db upgrade` (the daemon does this on start)"
+        )
+    else:
+        summaries = {summary.source: summary for summary in store.source_summaries()}
+    settings = _loaded(ctx).settings
+    rows = []
+    for name, source in settings.sources:
+        summary = summaries.pop(name, None) or SourceSummary(name, None, None, 0, 0, 0)
+        rows.append(_status_row(summary, "yes" if source.enabled else "no"))
+    rows.extend(_status_row(summary, "n/a") for summary in summaries.values())
+    _echo_table(("SOURCE", "ENABLED", "LAST_RUN", "RESULT", "FAILURES", "FINDINGS", "EVENTS"), rows)
+
+
+def _status_row(summary: SourceSummary, enabled: str) -> tuple[str, ...]:
+    return (
+        summary.source,
+        enabled,
+        _when(summary.last_run_at),
+        summary.last_result or "-",
+        str(summary.consecutive_failures),
+        str(summary.findings),
+        str(summary.events),
+    )
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns separated by two spaces: readable, and splittable by scripts on runs of spaces."""
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+
+
+@cli.command("run")
+@click.pass_context
+def run_command(ctx: click.Context) -> None:
+    """Run the daemon: migrations, then scheduled crawls and deliveries until SIGTERM."""
+    import scheduler
+
+    ctx.exit(scheduler.run(_loaded(ctx)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="sendwatch")

@@ -1,0 +1,348 @@
+"""Configuration: one TOML file, overridden key by key from the environment.
+
+The rule people script against: a key's section path and name, upper-cased and
+joined by underscores, after ``SENDWATCH_`` (``[smtp] host`` is
+``SENDWATCH_SMTP_HOST``). Secrets are typed ``SecretStr`` and are accepted from
+the environment only, so they never sit in a file that gets copied, committed or
+pasted into a bug report, and they are masked wherever the configuration is shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from sqlalchemy.engine import make_url
+
+from sendwatch.errors import ConfigError
+
+ENV_PREFIX = "SENDWATCH_"
+CONFIG_ENV = "SENDWATCH_CONFIG"
+DEFAULT_CONFIG_FILE = Path("sendwatch.toml")
+MASK = "********"
+#: Variables under our prefix that are not config keys (test harness settings).
+NON_CONFIG_ENV_PREFIXES = ("SENDWATCH_TEST_",)
+
+
+class _Section(BaseModel):
+    """A config table: unknown keys are errors, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Section):
+    """One crawled source."""
+
+    enabled: bool = True
+    base_url: str = Field(pattern=r"^https?://[^\s/]+")
+    interval_minutes: int = Field(gt=0)
+
+
+class SourcesConfig(_Section):
+    """The crawled sources: the real sites unless a test or a mirror points base_url elsewhere."""
+
+    govuk: SourceConfig = SourceConfig(base_url="https://www.gov.uk", interval_minutes=15)
+    ofsted: SourceConfig = SourceConfig(
+        base_url="https://reports.ofsted.gov.uk", interval_minutes=60
+    )
+    lgl: SourceConfig = SourceConfig(
+        base_url="https://www.localgovernmentlawyer.co.uk", interval_minutes=30
+    )
+
+
+class SmtpConfig(_Section):
+    """Outgoing email."""
+
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    from_address: str = ""
+    password: SecretStr | None = None
+
+
+class TelegramConfig(_Section):
+    """The Telegram bot."""
+
+    enabled: bool = False
+    base_url: str = "https://api.telegram.org/bot"
+    admin_chat_ids: list[int] = []
+    token: SecretStr | None = None
+
+
+class Settings(_Section):
+    """The whole effective configuration."""
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    secret_key: SecretStr | None = None
+    sources: SourcesConfig = SourcesConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    telegram: TelegramConfig = TelegramConfig()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The URL to connect to: the configured one, else a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'sendwatch.db'}"
+
+
+@dataclass(frozen=True)
+class Key:
+    """One leaf of the schema, with where its value may come from."""
+
+    path: tuple[str, ...]
+    annotation: Any
+    secret: bool
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def env_name(self) -> str:
+        return ENV_PREFIX + "_".join(self.path).upper()
+
+
+def schema_keys(model: type[BaseModel] = Settings, prefix: tuple[str, ...] = ()) -> Iterator[Key]:
+    """Every leaf key of the schema, depth first, in declaration order."""
+    for name, field in model.model_fields.items():
+        path = (*prefix, name)
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from schema_keys(annotation, path)
+        else:
+            yield Key(path, annotation, _is_secret(annotation))
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The settings and where each value came from (for `sendwatch config` and errors)."""
+
+    settings: Settings
+    path: Path | None
+    origins: Mapping[str, str]
+    unknown_env: tuple[str, ...] = ()
+
+
+def resolve_config_path(
+    cli_path: str | os.PathLike[str] | None, env: Mapping[str, str]
+) -> Path | None:
+    """The file to read: `--config`, else `$SENDWATCH_CONFIG`, else ./sendwatch.toml if it exists.
+
+    A path the user named explicitly must exist; the implicit default may be absent
+    (sendwatch runs on defaults and the environment alone).
+    """
+    named = cli_path or env.get(CONFIG_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_config(
+    cli_path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> LoadedConfig:
+    """Read the file, overlay the environment, validate; raise ConfigError with the key and line."""
+    env = os.environ if env is None else env
+    path = resolve_config_path(cli_path, env)
+    text = _read_text(path) if path else ""
+    data = _parse_toml(text, path) if path else {}
+    _reject_file_secrets(data, text, path)
+    origins = {key.dotted: f"{path}" for key in schema_keys() if _get(data, key.path) is not None}
+    env_sources: dict[str, str] = {}
+    for key in schema_keys():
+        raw = env.get(key.env_name)
+        if raw is None:
+            continue
+        _set(data, key.path, _from_env(raw, key.annotation))
+        env_sources[key.dotted] = key.env_name
+        origins[key.dotted] = key.env_name
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, text, path, env_sources)) from None
+    known = {key.env_name for key in schema_keys()} | {CONFIG_ENV}
+    unknown = tuple(
+        sorted(
+            name
+            for name in env
+            if name.startswith(ENV_PREFIX)
+            and name not in known
+            and not name.startswith(NON_CONFIG_ENV_PREFIXES)
+        )
+    )
+    return LoadedConfig(settings, path, origins, unknown)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already ends in "(at line N, column M)".
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _reject_file_secrets(data: Mapping[str, Any], text: str, path: Path | None) -> None:
+    for key in schema_keys():
+        if key.secret and _get(data, key.path) is not None:
+            where = _where(path, _line_of(text, key.path))
+            raise ConfigError(
+                f"{where}{key.dotted}: secrets are read from the environment only;"
+                f" remove it from the file and set {key.env_name}"
+            )
+
+
+def _from_env(raw: str, annotation: Any) -> Any:
+    """Environment values are strings; lists are written comma-separated."""
+    if get_origin(annotation) is list:
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def _get(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = data
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[path[-1]] = value
+
+
+def _describe(
+    exc: ValidationError, text: str, path: Path | None, env_sources: Mapping[str, str]
+) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        dotted = ".".join(loc)
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        if "input" in error and error["type"] != "extra_forbidden" and not _is_secret_loc(loc):
+            message += f" (got {error['input']!r})"
+        env_name = next(
+            (name for key, name in env_sources.items() if f"{dotted}.".startswith(f"{key}.")),
+            None,
+        )
+        where = f"{env_name}: " if env_name else _where(path, _line_of(text, loc))
+        lines.append(f"{where}{dotted}: {message}")
+    return "\n".join(lines)
+
+
+def _is_secret_loc(loc: tuple[str, ...]) -> bool:
+    return any(key.secret and loc[: len(key.path)] == key.path for key in schema_keys())
+
+
+def _where(path: Path | None, line: int | None) -> str:
+    if path is None:
+        return ""
+    return f"{path}:{line}: " if line else f"{path}: "
+
+
+_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-.\" ]+?)\s*=")
+
+
+def _line_of(text: str, loc: tuple[str, ...]) -> int | None:
+    """The 1-based line where the key at `loc` is written, for error messages.
+
+    tomllib keeps no positions, so this re-reads the text: it follows `[table]`
+    headers and finds `key =` (dotted keys included) inside the right table, or
+    the header of a table that is itself the offending key.
+    """
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TABLE.match(line)
+        if header:
+            table = _split_key(header.group(1))
+            if table == loc:
+                return number
+            continue
+        assign = _ASSIGN.match(line)
+        if assign:
+            full = table + _split_key(assign.group(1))
+            if full == loc[: len(full)] and full:
+                return number
+    return None
+
+
+def _split_key(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip('"').strip("'") for part in raw.split("."))
+
+
+def render_config(loaded: LoadedConfig) -> str:
+    """The effective configuration as TOML, secrets masked and each value's origin noted."""
+    settings = loaded.settings
+    out: list[str] = [f"# config file: {loaded.path or '(none: defaults and environment)'}"]
+    current_table: tuple[str, ...] = ()
+    for key in schema_keys():
+        table, name = key.path[:-1], key.path[-1]
+        if table != current_table:
+            out.append(f"\n[{'.'.join(table)}]")
+            current_table = table
+        value: Any = settings
+        for part in key.path:
+            value = getattr(value, part)
+        if key.secret:
+            if value is None:
+                out.append(f"# {name}: not set ({key.env_name})")
+                continue
+            value = MASK
+        elif key.path == ("database_url",):
+            value = mask_url(settings.effective_database_url)
+        origin = loaded.origins.get(key.dotted, "default")
+        out.append(f"{name} = {_toml_value(value)}  # {origin}")
+    return "\n".join(out) + "\n"
+
+
+def mask_url(url: str) -> str:
+    """A database URL fit to print: any password replaced."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL may still hold a secret; show none of it
+        return MASK
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return _toml_string(str(value))
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

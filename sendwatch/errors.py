@@ -1,0 +1,19 @@
+"""Every error sendwatch raises on purpose, in one place.
+
+The CLI turns any of these into one readable line and a non-zero exit; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SendwatchError(Exception):
+    """Base of the errors a user can act on."""
+
+
+class ConfigError(SendwatchError):
+    """The configuration file or an environment variable is wrong."""
+
+
+class StoreError(SendwatchError):
+    """The database cannot be reached or is not in the expected state."""

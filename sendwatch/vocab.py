@@ -1,0 +1,42 @@
+"""The one vocabulary of event kinds and inspection outcomes.
+
+Crawler, store, alerts, feeds and exports all speak these exact strings; they are
+part of the public interface (CLI flags, feed categories, export columns), so a
+value here is never renamed, only added.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What happened to a local area's SEND services."""
+
+    IMPROVEMENT_NOTICE = "improvement_notice"
+    NOTICE_LIFTED = "notice_lifted"
+    STATUTORY_DIRECTION = "statutory_direction"
+    INSPECTION_REPORT = "inspection_report"
+    MONITORING_INSPECTION = "monitoring_inspection"
+    WSOA = "wsoa"
+    NEWS = "news"
+
+
+class Outcome(StrEnum):
+    """An area SEND inspection's published outcome.
+
+    The first three are the 2023 framework's; the last two the 2016-2022
+    framework's, whose only verdict was whether a Written Statement of Action
+    was required.
+    """
+
+    POSITIVE = "positive"
+    INCONSISTENT = "inconsistent"
+    SIGNIFICANT_CONCERNS = "significant_concerns"
+    WSOA_REQUIRED = "wsoa_required"
+    NO_WSOA = "no_wsoa"
+
+
+#: Kinds that describe one real-world happening which several sources may report;
+#: findings of these kinds about the same LA close together in time share an event.
+LINKABLE_KINDS: frozenset[Kind] = frozenset(set(Kind) - {Kind.NEWS})

@@ -1,0 +1,1 @@
+"""The store: every line of SQLAlchemy in sendwatch, and the local-authority register."""

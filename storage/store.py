@@ -1,0 +1,336 @@
+"""The store: records each finding once and links the findings about one happening into one event.
+
+"New" means "never recorded": a finding's identity is chosen by the spider from
+the source's own stable id (GOV.UK content id, LGL article id, Ofsted file id),
+never from page layout, so a re-styled or re-ordered page records nothing. A
+*real update* is a change of what was extracted (the content hash below), not of
+markup.
+
+Concurrency: every write goes through ``INSERT ... ON CONFLICT DO NOTHING`` on the
+(source, identity) constraint. The loser of a race rolls back (including any event
+it created) and retries, then sees the winner's row. Event linking (same kind, same
+LA, dates within a window) cannot be a plain constraint, so the candidates are
+read under a lock on their (kind, LA) group: a transaction-scoped advisory lock on
+PostgreSQL, the database write lock (``BEGIN IMMEDIATE``) on SQLite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from sendwatch.errors import StoreError
+from sendwatch.vocab import LINKABLE_KINDS, Kind, Outcome
+from storage.db import check_connection, make_engine, session_factory, write_session
+from storage.las import register
+from storage.migrate import upgrade
+from storage.models import Event, Finding, SourceState, utcnow
+
+#: Findings of one kind about one LA whose dates are this close describe one event:
+#: news reports follow an official publication by days, sometimes weeks.
+EVENT_WINDOW = dt.timedelta(days=31)
+RECORD_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class FindingData:
+    """What a source said, normalised: the one input the store takes from the crawler."""
+
+    source: str
+    identity: str
+    url: str
+    title: str
+    kind: Kind
+    published_on: dt.date | None = None
+    la_code: str | None = None
+    happened_on: dt.date | None = None
+    outcome: Outcome | None = None
+    summary: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("source", "identity", "url", "title"):
+            if not str(getattr(self, name)).strip():
+                raise ValueError(f"finding has an empty {name}")
+        if len(self.identity) > 255:
+            raise ValueError("finding identity is longer than 255 characters")
+        object.__setattr__(self, "kind", Kind(self.kind))
+        if self.outcome is not None:
+            object.__setattr__(self, "outcome", Outcome(self.outcome))
+        if self.la_code is not None and register().get(self.la_code) is None:
+            raise ValueError(f"unknown local authority code {self.la_code!r}")
+
+    @property
+    def event_date(self) -> dt.date | None:
+        """When it happened, or failing that when it was published."""
+        return self.happened_on or self.published_on
+
+    def content_hash(self) -> str:
+        """A digest of everything extracted; a change here is a real update."""
+        payload = {
+            "title": self.title.strip(),
+            "kind": str(self.kind),
+            "published_on": _iso(self.published_on),
+            "la_code": self.la_code,
+            "happened_on": _iso(self.happened_on),
+            "outcome": str(self.outcome) if self.outcome else None,
+            "summary": self.summary.strip(),
+            "fields": self.fields,
+        }
+        encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class FindingStatus(StrEnum):
+    NEW = "new"
+    UPDATED = "updated"
+    SEEN = "seen"
+
+
+class EventStatus(StrEnum):
+    NEW = "new"
+    EXISTING = "existing"
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What `record` did: the finding's fate and the event it belongs to."""
+
+    finding_id: int
+    event_id: int
+    finding: FindingStatus
+    event: EventStatus
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """One row of `sendwatch status`."""
+
+    source: str
+    last_run_at: dt.datetime | None
+    last_result: str | None
+    consecutive_failures: int
+    findings: int
+    events: int
+
+
+class Store:
+    """The database behind sendwatch, opened from a URL."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = make_engine(url)
+        self.sessions = session_factory(self.engine)
+
+    def check(self) -> None:
+        """Raise StoreError with one readable line if the database cannot be reached."""
+        check_connection(self.engine)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        self.check()
+        upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def record(self, finding: FindingData) -> RecordResult:
+        """Record one finding; idempotent and safe with concurrent writers."""
+        for _attempt in range(RECORD_ATTEMPTS):
+            with write_session(self.engine) as session:
+                result = _record_once(session, finding)
+                if result is None:
+                    session.rollback()  # lost an insert race: undo, then read the winner's row
+                    continue
+                session.commit()
+                return result
+        raise StoreError(
+            f"could not record {finding.source}:{finding.identity} after {RECORD_ATTEMPTS} tries"
+        )
+
+    def source_summaries(self) -> list[SourceSummary]:
+        """Per source: last run, findings and events recorded, for `sendwatch status`."""
+        with self.sessions() as session:
+            counts = session.execute(
+                select(
+                    Finding.source,
+                    func.count(Finding.id),
+                    func.count(func.distinct(Finding.event_id)),
+                ).group_by(Finding.source)
+            ).all()
+            states = {state.source: state for state in session.scalars(select(SourceState))}
+        by_source = {source: (findings, events) for source, findings, events in counts}
+        summaries = []
+        for source in sorted(set(by_source) | set(states)):
+            state = states.get(source)
+            findings, events = by_source.get(source, (0, 0))
+            summaries.append(
+                SourceSummary(
+                    source=source,
+                    last_run_at=state.last_run_at if state else None,
+                    last_result=state.last_result if state else None,
+                    consecutive_failures=state.consecutive_failures if state else 0,
+                    findings=findings,
+                    events=events,
+                )
+            )
+        return summaries
+
+
+def _record_once(session: Session, finding: FindingData) -> RecordResult | None:
+    digest = finding.content_hash()
+    existing = session.scalar(
+        select(Finding)
+        .where(Finding.source == finding.source, Finding.identity == finding.identity)
+        .with_for_update()
+    )
+    if existing is not None:
+        if existing.content_hash == digest:
+            return RecordResult(
+                existing.id, existing.event_id, FindingStatus.SEEN, EventStatus.EXISTING
+            )
+        return _update(session, existing, finding, digest)
+    event, event_status = _resolve_event(session, finding)
+    now = utcnow()
+    values = _finding_values(finding, digest) | {
+        "event_id": event.id,
+        "fetched_at": now,
+        "first_seen_at": now,
+        "updated_at": now,
+    }
+    finding_id = session.scalar(_insert_ignoring_conflict(session, values).returning(Finding.id))
+    if finding_id is None:
+        return None
+    return RecordResult(finding_id, event.id, FindingStatus.NEW, event_status)
+
+
+def _finding_values(finding: FindingData, digest: str) -> dict[str, Any]:
+    return {
+        "source": finding.source,
+        "identity": finding.identity,
+        "url": finding.url,
+        "title": finding.title,
+        "published_on": finding.published_on,
+        "kind": str(finding.kind),
+        "la_code": finding.la_code,
+        "happened_on": finding.happened_on,
+        "outcome": str(finding.outcome) if finding.outcome else None,
+        "summary": finding.summary,
+        "fields": dict(finding.fields),
+        "content_hash": digest,
+    }
+
+
+def _insert_ignoring_conflict(session: Session, values: dict[str, Any]) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return (
+            postgresql.insert(Finding)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["source", "identity"])
+        )
+    if dialect == "sqlite":
+        return (
+            sqlite.insert(Finding)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["source", "identity"])
+        )
+    raise StoreError(f"unsupported database backend {dialect!r}: use SQLite or PostgreSQL")
+
+
+def _update(session: Session, existing: Finding, finding: FindingData, digest: str) -> RecordResult:
+    """Apply a real update; the finding keeps its event unless it now describes another one."""
+    regrouped = existing.kind != str(finding.kind) or existing.la_code != finding.la_code
+    for name, value in _finding_values(finding, digest).items():
+        setattr(existing, name, value)
+    now = utcnow()
+    existing.fetched_at = existing.updated_at = now
+    event = existing.event
+    event_status = EventStatus.EXISTING
+    if len(event.findings) == 1:
+        _copy_into_event(event, finding)
+    elif regrouped:
+        event, event_status = _resolve_event(session, finding)
+        existing.event_id = event.id
+    elif event.findings[0].id == existing.id:
+        _copy_into_event(event, finding, regroup=False)
+    event.updated_at = now
+    session.flush()
+    return RecordResult(existing.id, event.id, FindingStatus.UPDATED, event_status)
+
+
+def _copy_into_event(event: Event, finding: FindingData, regroup: bool = True) -> None:
+    """An event shows what its first finding says."""
+    if regroup:
+        event.kind = str(finding.kind)
+        event.la_code = finding.la_code
+    event.happened_on = finding.event_date
+    event.outcome = str(finding.outcome) if finding.outcome else event.outcome
+    event.title = finding.title
+    event.summary = finding.summary
+
+
+def _resolve_event(session: Session, finding: FindingData) -> tuple[Event, EventStatus]:
+    """The event this finding reports: an existing one nearby in time, or a new one."""
+    date = finding.event_date
+    if finding.kind in LINKABLE_KINDS and finding.la_code and date:
+        _lock_group(session, str(finding.kind), finding.la_code)
+        candidates = session.scalars(
+            select(Event).where(
+                Event.kind == str(finding.kind),
+                Event.la_code == finding.la_code,
+                Event.happened_on.between(date - EVENT_WINDOW, date + EVENT_WINDOW),
+            )
+        ).all()
+        match = min(
+            candidates,
+            key=lambda event: (abs((event.happened_on or date) - date), event.id),
+            default=None,
+        )
+        if match is not None:
+            match.updated_at = utcnow()
+            if match.outcome is None and finding.outcome is not None:
+                match.outcome = str(finding.outcome)
+            return match, EventStatus.EXISTING
+    event = Event(
+        kind=str(finding.kind),
+        la_code=finding.la_code,
+        happened_on=date,
+        outcome=str(finding.outcome) if finding.outcome else None,
+        title=finding.title,
+        summary=finding.summary,
+    )
+    session.add(event)
+    session.flush()
+    return event, EventStatus.NEW
+
+
+def _lock_group(session: Session, kind: str, la_code: str) -> None:
+    """Serialise event linking per (kind, LA) on PostgreSQL; SQLite's write lock already does."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"{kind}:{la_code}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+__all__ = [
+    "EventStatus",
+    "FindingData",
+    "FindingStatus",
+    "RecordResult",
+    "SourceSummary",
+    "Store",
+]
