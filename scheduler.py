@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from sendwatch.config import LoadedConfig, load_config
 from sendwatch.errors import SendwatchError
@@ -22,9 +23,9 @@ from storage.store import Store
 log = logging.getLogger("sendwatch.scheduler")
 
 
-def build_scheduler() -> BlockingScheduler:
+def build_scheduler() -> BackgroundScheduler:
     """A scheduler whose jobs never pile up: one instance each, a missed run runs once."""
-    return BlockingScheduler(
+    return BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
         timezone="UTC",
     )
@@ -41,18 +42,22 @@ def run(loaded: LoadedConfig) -> int:
             log.info(
                 "source %s enabled: %s every %d min", name, source.base_url, source.interval_minutes
             )
-    scheduler = build_scheduler()
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
+        # Only set a flag here: a signal can arrive at any point of start-up.
         log.info("received %s, stopping", signal.Signals(signum).name)
-        scheduler.shutdown(wait=True)
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    scheduler = build_scheduler()
+    scheduler.start()
     log.info("sendwatch running; no jobs are scheduled yet (crawling arrives with the crawler)")
     try:
-        scheduler.start()
+        stopping.wait()
     finally:
+        scheduler.shutdown(wait=True)  # lets running jobs finish
         store.close()
     log.info("stopped")
     return 0

@@ -164,6 +164,9 @@ def load_config(
     data = _parse_toml(text, path) if path else {}
     _reject_file_secrets(data, text, path)
     origins = {key.dotted: f"{path}" for key in schema_keys() if _get(data, key.path) is not None}
+    # Start from the defaults so a table that sets one key keeps the defaults of
+    # the others (each source has its own default URL and interval).
+    data = _merge(Settings().model_dump(), data)
     env_sources: dict[str, str] = {}
     for key in schema_keys():
         raw = env.get(key.env_name)
@@ -212,6 +215,16 @@ def _reject_file_secrets(data: Mapping[str, Any], text: str, path: Path | None) 
                 f"{where}{key.dotted}: secrets are read from the environment only;"
                 f" remove it from the file and set {key.env_name}"
             )
+
+
+def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for name, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(name), dict):
+            merged[name] = _merge(merged[name], value)
+        else:
+            merged[name] = value
+    return merged
 
 
 def _from_env(raw: str, annotation: Any) -> Any:

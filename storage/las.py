@@ -175,18 +175,21 @@ class Register:
         return counts
 
     def search(self, query: str) -> list[LocalAuthority]:
-        """LAs whose code, name, alias or region contains the query (for `sendwatch las`)."""
+        """LAs whose code is the query, or whose name, alias or region has a word starting with it.
+
+        Word starts, not substrings, so "hull" lists Hull and not Solihull.
+        """
         if not query.strip():
             return list(self.authorities)
         exact = self.get(query)
         if exact:
             return [exact]
-        needle = normalise(query).strip()
+        needle = re.compile(rf"(?<![a-z0-9]){re.escape(normalise(query).strip())}")
         return [
             la
             for la in self.authorities
             if any(
-                needle in normalise(name)
+                needle.search(normalise(name))
                 for name in (la.name, la.region, *la.aliases, *la.qualified_aliases)
             )
         ]

@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh, migrated store per test, on SQLite or on a real PostgreSQL.
+
+SENDWATCH_TEST_DATABASE_URL picks the backend for the whole run (CI runs the
+storage tests once on SQLite and once on PostgreSQL). On PostgreSQL each test gets
+a schema of its own, so runs never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from storage.store import Store
+
+POSTGRES_URL = os.environ.get(
+    "SENDWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's own SENDWATCH_* settings."""
+    for name in list(os.environ):
+        if name.startswith("SENDWATCH_") and not name.startswith("SENDWATCH_TEST_"):
+            monkeypatch.delenv(name)
+
+
+def _postgres_schema_url(base_url: str) -> Iterator[str]:
+    """A URL whose connections work in a new, empty schema; the schema is dropped afterwards."""
+    schema = f"sw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {base_url}: {exc.orig}")
+    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """The database for one test: SQLite in tmp_path unless the run asks for PostgreSQL."""
+    configured = os.environ.get("SENDWATCH_TEST_DATABASE_URL", "")
+    if configured.startswith("postgresql"):
+        yield from _postgres_schema_url(configured)
+    else:
+        yield f"sqlite:///{tmp_path / 'sendwatch.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL, whatever the run's backend, for tests only PostgreSQL can answer."""
+    yield from _postgres_schema_url(POSTGRES_URL)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
+    opened.upgrade()
+    yield opened
+    opened.close()
