@@ -8,9 +8,11 @@ usage errors exit 2 (click's convention).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -160,6 +162,37 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     for row in (header, *rows):
         cells = (str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
         click.echo("  ".join(cells).rstrip())
+
+
+@cli.command("crawl")
+@click.argument("source", type=click.Choice(["govuk", "ofsted", "lgl"]))
+@click.pass_context
+def crawl_command(ctx: click.Context, source: str) -> None:
+    """Crawl SOURCE once into the store and print found/new/updated/seen/errors."""
+    from crawler.runner import crawl
+
+    report = crawl(_loaded(ctx).settings, source)
+    click.echo(report.line())
+    for alarm in report.alarms:
+        click.echo(f"alarm: {alarm}", err=True)
+    ctx.exit(0 if report.ok else 1)
+
+
+@cli.command("extract")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--url", help="Where the file came from (picks the matching parser).")
+@click.option(
+    "--date",
+    "date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The document's publication date, YYYY-MM-DD, when the file does not say.",
+)
+def extract_command(path: Path, url: str | None, date: dt.datetime | None) -> None:
+    """Run the extraction on a saved HTML, PDF, JSON or text file and print JSON."""
+    from crawler.files import extract_file
+
+    extraction = extract_file(path, url=url, date=date.date() if date else None)
+    click.echo(json.dumps(extraction.to_json(), indent=2, ensure_ascii=False))
 
 
 @cli.command("run")

@@ -56,6 +56,23 @@ class SourcesConfig(_Section):
     )
 
 
+class CrawlerConfig(_Section):
+    """How politely the spiders crawl, and when a failing source raises an alarm."""
+
+    #: An address the sites' operators can write to; it goes in the User-Agent.
+    contact: str = ""
+    download_delay: float = Field(default=2.0, ge=0)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=3, ge=0)
+    retry_backoff_seconds: float = Field(default=2.0, ge=0)
+    #: Larger responses are abandoned (area SEND report PDFs are well under 2 MB).
+    max_page_mb: float = Field(default=20.0, gt=0)
+    #: Failed runs in a row before the maintainer is alarmed.
+    alarm_after_failures: int = Field(default=3, ge=1)
+    #: A crawl still running after this long is stopped and counted as failed.
+    time_limit_minutes: float = Field(default=20.0, gt=0)
+
+
 class SmtpConfig(_Section):
     """Outgoing email."""
 
@@ -84,6 +101,7 @@ class Settings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     secret_key: SecretStr | None = None
     sources: SourcesConfig = SourcesConfig()
+    crawler: CrawlerConfig = CrawlerConfig()
     smtp: SmtpConfig = SmtpConfig()
     telegram: TelegramConfig = TelegramConfig()
 
@@ -349,7 +367,7 @@ def mask_url(url: str) -> str:
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"

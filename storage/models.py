@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -186,3 +187,49 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class CrawlMark(Base):
+    """What a spider has already handled, keyed by the source's own ids, so polls stay cheap.
+
+    Marks cover documents that never become findings too (a children's social care
+    notice, an LGL article about planning law), so those are not fetched again.
+    """
+
+    __tablename__ = "crawl_marks"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Alarm(Base):
+    """Something the maintainer must act on: a source failing, or a listing gone empty.
+
+    At most one open alarm per source and kind (a partial unique index), so a source
+    that keeps failing raises one alarm, not one per poll.
+    """
+
+    __tablename__ = "alarms"
+    __table_args__ = (
+        Index(
+            "uq_alarms_open",
+            "source",
+            "kind",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    #: "failing" (N failed runs in a row) or "empty" (a listing parsed to zero items).
+    kind: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]
+    #: Set by the alerts side once the alarm, and later its recovery, reached the maintainer.
+    notified_at: Mapped[dt.datetime | None]
+    recovery_notified_at: Mapped[dt.datetime | None]

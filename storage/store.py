@@ -33,7 +33,7 @@ from sendwatch.vocab import LINKABLE_KINDS, Kind, Outcome
 from storage.db import check_connection, make_engine, session_factory, write_session
 from storage.las import register
 from storage.migrate import upgrade
-from storage.models import Event, Finding, SourceState, utcnow
+from storage.models import Alarm, Base, CrawlMark, Event, Finding, SourceState, utcnow
 
 #: Findings of one kind about one LA whose dates are this close describe one event:
 #: news reports follow an official publication by days, sometimes weeks.
@@ -116,6 +116,16 @@ class RecordResult:
 
 
 @dataclass(frozen=True)
+class RunReport:
+    """How one crawl of one source went, as the store keeps it for health and alarms."""
+
+    source: str
+    ok: bool
+    listing_items: int
+    summary: str
+
+
+@dataclass(frozen=True)
 class SourceSummary:
     """One row of `sendwatch status`."""
 
@@ -160,6 +170,77 @@ class Store:
             f"could not record {finding.source}:{finding.identity} after {RECORD_ATTEMPTS} tries"
         )
 
+    def marks(self, source: str) -> dict[str, str]:
+        """Everything the source's spider has handled: key -> the version it handled."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(CrawlMark.key, CrawlMark.value).where(CrawlMark.source == source)
+            )
+            return {key: value for key, value in rows}
+
+    def set_mark(self, source: str, key: str, value: str) -> None:
+        """Remember that the spider handled `key` at version `value` (an upsert)."""
+        with write_session(self.engine) as session:
+            statement = _insert(session, CrawlMark).values(
+                source=source, key=key, value=value, updated_at=utcnow()
+            )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["source", "key"],
+                    set_={
+                        "value": statement.excluded.value,
+                        "updated_at": statement.excluded.updated_at,
+                    },
+                )
+            )
+            session.commit()
+
+    def record_run(self, run: RunReport, alarm_after: int) -> list[Alarm]:
+        """Keep the source's health; open an alarm the maintainer must hear about, once.
+
+        A failed run counts towards `alarm_after` failures in a row; a listing that
+        parses to nothing where it used to have items alarms at once (the site has
+        changed under us). A healthy run resolves the source's open alarms.
+        """
+        now = utcnow()
+        opened: list[Alarm] = []
+        with write_session(self.engine) as session:
+            state = session.get(SourceState, run.source) or SourceState(
+                source=run.source, consecutive_failures=0, items_seen=0
+            )
+            session.add(state)
+            state.last_run_at = now
+            state.last_result = run.summary
+            emptied = run.ok and run.listing_items == 0 and state.items_seen > 0
+            if run.ok and not emptied:
+                state.consecutive_failures = 0
+                state.last_success_at = now
+                state.items_seen = run.listing_items
+                for alarm in _open_alarms(session, run.source):
+                    alarm.resolved_at = now
+            else:
+                state.consecutive_failures += 1
+                if emptied:
+                    message = (
+                        f"{run.source}: the listing parsed to zero items (it had"
+                        f" {state.items_seen}); the site may have changed"
+                    )
+                    opened += _open_alarm(session, run.source, "empty", message)
+                if state.consecutive_failures >= alarm_after:
+                    message = (
+                        f"{run.source}: {state.consecutive_failures} failed runs in a row;"
+                        f" last: {run.summary}"
+                    )
+                    opened += _open_alarm(session, run.source, "failing", message)
+            session.commit()
+        return opened
+
+    def open_alarms(self) -> list[Alarm]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(select(Alarm).where(Alarm.resolved_at.is_(None)).order_by(Alarm.id))
+            )
+
     def source_summaries(self) -> list[SourceSummary]:
         """Per source: last run, findings and events recorded, for `sendwatch status`."""
         with self.sessions() as session:
@@ -189,6 +270,22 @@ class Store:
         return summaries
 
 
+def _open_alarms(session: Session, source: str) -> list[Alarm]:
+    return list(
+        session.scalars(select(Alarm).where(Alarm.source == source, Alarm.resolved_at.is_(None)))
+    )
+
+
+def _open_alarm(session: Session, source: str, kind: str, message: str) -> list[Alarm]:
+    """Open the alarm unless one of this kind is already open (the partial unique index agrees)."""
+    if any(alarm.kind == kind for alarm in _open_alarms(session, source)):
+        return []
+    alarm = Alarm(source=source, kind=kind, message=message)
+    session.add(alarm)
+    session.flush()
+    return [alarm]
+
+
 def _record_once(session: Session, finding: FindingData) -> RecordResult | None:
     digest = finding.content_hash()
     existing = session.scalar(
@@ -210,7 +307,13 @@ def _record_once(session: Session, finding: FindingData) -> RecordResult | None:
         "first_seen_at": now,
         "updated_at": now,
     }
-    finding_id = session.scalar(_insert_ignoring_conflict(session, values).returning(Finding.id))
+    statement = (
+        _insert(session, Finding)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["source", "identity"])
+        .returning(Finding.id)
+    )
+    finding_id = session.scalar(statement)
     if finding_id is None:
         return None
     return RecordResult(finding_id, event.id, FindingStatus.NEW, event_status)
@@ -233,20 +336,13 @@ def _finding_values(finding: FindingData, digest: str) -> dict[str, Any]:
     }
 
 
-def _insert_ignoring_conflict(session: Session, values: dict[str, Any]) -> Any:
+def _insert(session: Session, model: type[Base]) -> Any:
+    """The backend's INSERT, which knows ON CONFLICT (SQLAlchemy's generic one does not)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return (
-            postgresql.insert(Finding)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["source", "identity"])
-        )
+        return postgresql.insert(model)
     if dialect == "sqlite":
-        return (
-            sqlite.insert(Finding)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["source", "identity"])
-        )
+        return sqlite.insert(model)
     raise StoreError(f"unsupported database backend {dialect!r}: use SQLite or PostgreSQL")
 
 
@@ -331,6 +427,7 @@ __all__ = [
     "FindingData",
     "FindingStatus",
     "RecordResult",
+    "RunReport",
     "SourceSummary",
     "Store",
 ]

@@ -1,0 +1,383 @@
+"""From a document's title, date and text to what happened: kind, LA, dates, outcome.
+
+Pure functions, no Scrapy: the spiders' pipeline, `sendwatch extract` and the
+tests all call `extract()`. The rules read like the documents do:
+
+* the title says most (GOV.UK: "Improvement notice issued to Bexley: March 2024";
+  LGL: "Council hit with improvement notice following SEND inspection"), then the
+  lede, then the whole text;
+* DfE's notices collection also holds children's social care notices, and LGL
+  writes about every kind of council failure, so a notice counts only when the
+  document is about SEND (special educational needs and disabilities);
+* "will be lifted when..." is a condition, not a lifting: only past-tense wording
+  ("has been lifted", "was removed", "stepped down") makes a *notice lifted*;
+* an unknown answer is None, never a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.dates import (
+    parse_date,
+    parse_date_range,
+    parse_deadline,
+    parse_month,
+    resolve_relative,
+)
+from sendwatch.vocab import Kind, Outcome
+from storage.las import LocalAuthority, register
+
+LEDE_CHARS = 1500
+
+_SEND = re.compile(
+    r"\bSEND\b|\bSEN\b|special educational needs|\bEHC ?Ps?\b|education,? health and care plans?"
+    r"|high needs|local area partnership",
+    re.IGNORECASE,
+)
+# SEND in capitals only: "send" is also a verb.
+_SEND_CASED = re.compile(r"\bSEND\b|\bSEN\b|\bEHC ?Ps?\b")
+_SEND_WORDS = re.compile(
+    r"special educational needs|education,? health and care plans?|high needs|local area partnership",
+    re.IGNORECASE,
+)
+_SOCIAL_CARE = re.compile(
+    r"children's social care|\bILACS\b|inspection of local authority children's services"
+    r"|child protection|children in care|care leavers|youth justice",
+    re.IGNORECASE,
+)
+
+_LIFTED_TITLE = re.compile(
+    r"notice\s+(?:has\s+been\s+|is\s+|was\s+)?(?:lifted|removed|closed|withdrawn|ended|revoked|stepped\s+down)"
+    r"|\b(?:lifts?|lifted|removes?|removed|withdraws?|withdrew|revokes?|revoked|ends|ended)\b.{0,60}\bnotice"
+    r"|step(?:ped|s)?[\s-]down|no longer (?:subject to|under) an? improvement notice"
+    r"|closure of (?:the |an )?improvement notice",
+    re.IGNORECASE,
+)
+_LIFTED_TEXT = re.compile(
+    r"\bnotice\b[^.]{0,120}?\b(?:has|have|had|was|were)\s+(?:now\s+|formally\s+|officially\s+)?"
+    r"(?:been\s+)?(?:lifted|removed|withdrawn|closed|ended|revoked|stepped\s+down)\b"
+    r"|\b(?:has|have|had)\s+(?:now\s+|formally\s+)?(?:lifted|removed|withdrawn|revoked|ended)\b[^.]{0,80}\bnotice\b"
+    r"|\bstepped\s+down\b|no longer (?:subject to|under) an? improvement notice",
+    re.IGNORECASE,
+)
+_DIRECTION = re.compile(
+    r"\b(?:revised\s+)?(?:statutory\s+)?direction\s+(?:issued|given|made)\s+to\b|\bstatutory direction\b"
+    r"|\bsection 497A\b|\bdirections? (?:has|have) been (?:issued|given)\b"
+    r"|\b(?:issued|given|served|handed)\s+(?:with\s+)?an?\s+(?:statutory\s+)?direction\b",
+    re.IGNORECASE,
+)
+_NOTICE = re.compile(r"\bimprovement notices?\b", re.IGNORECASE)
+_MONITORING = re.compile(
+    r"\bmonitoring inspection\b|\bmonitoring visit\b|\brevisit\b|\bre-visit\b", re.IGNORECASE
+)
+_WSOA = re.compile(r"written statement of action|\bWSoA\b", re.IGNORECASE)
+_INSPECTION = re.compile(
+    r"\b(?:area|local area|joint local area)\s+SEND\s+(?:full\s+)?inspection"
+    r"|\bSEND\s+(?:full\s+)?inspection|inspection of [\w ,'&-]{2,80}? local area partnership"
+    r"|\blocal area SEND\b|\barea SEND\b",
+    re.IGNORECASE,
+)
+
+_OUTCOMES: tuple[tuple[re.Pattern[str], Outcome], ...] = (
+    (re.compile(r"widespread\s+and/?or\s+systemic\s+failings", re.I), Outcome.SIGNIFICANT_CONCERNS),
+    (
+        re.compile(r"lead\s+to\s+inconsistent\s+experiences\s+and\s+outcomes", re.I),
+        Outcome.INCONSISTENT,
+    ),
+    (
+        re.compile(r"typically\s+lead\s+to\s+positive\s+experiences\s+and\s+outcomes", re.I),
+        Outcome.POSITIVE,
+    ),
+    (
+        re.compile(
+            r"written\s+statement\s+of\s+action\s*(?:\(WSOA\)\s*)?is\s+not\s+required"
+            r"|not\s+(?:be\s+)?required\s+to\s+(?:produce|submit|prepare)\s+a\s+written\s+statement",
+            re.I,
+        ),
+        Outcome.NO_WSOA,
+    ),
+    (
+        re.compile(
+            r"written\s+statement\s+of\s+action\s*(?:\(WSOA\)\s*)?is\s+required"
+            r"|required\s+to\s+(?:produce|submit|prepare)\s+a\s+written\s+statement\s+of\s+action"
+            r"|(?:determined|decided)\s+that\s+a\s+written\s+statement\s+of\s+action",
+            re.I,
+        ),
+        Outcome.WSOA_REQUIRED,
+    ),
+)
+_OUTCOME_SECTION = re.compile(
+    r"Inspection outcome(?P<body>.*?)(?:Information about the local area|What is it like to be)",
+    re.IGNORECASE | re.DOTALL,
+)
+_NEXT_INSPECTION = re.compile(
+    r"next\s+(?:full\s+)?(?:area\s+SEND\s+)?(?:re)?inspection\s+will\s+be\s+within\s+approximately\s+"
+    r"(?P<when>[\w-]+\s+(?:years?|months?))",
+    re.IGNORECASE,
+)
+_MONITORING_DUE = re.compile(
+    r"monitoring inspection\s+will\s+be\s+carried\s+out\s+within\s+approximately\s+(?P<when>[\w-]+\s+months?)",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = {
+    word: number
+    for number, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+    )
+}
+# Lower-case nouns, and no digit right after a year: "2023 6 Areas for priority action" is a
+# report's page footer (date, page number) running into the next heading.
+_PRIORITY_ACTIONS = re.compile(
+    r"(?<!\d{4} )\b(?P<n>\d{1,2}|(?i:" + "|".join(_NUMBER_WORDS) + r"))\s+"
+    r"(?:areas? (?:for|of) priority action|priority actions?|areas for priority)"
+)
+_EVENT_VERBS = re.compile(
+    r"\b(?:issued|served|given|handed|lifted|removed|stepped down|published|placed|hit)\b",
+    re.IGNORECASE,
+)
+_ISSUED_ON = re.compile(
+    r"\b(?:issued|dated|served|given|lifted|removed|closed)\s+on\s+(?P<date>[^.;]{6,40})", re.I
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a spider, or a file given to `sendwatch extract`, says."""
+
+    title: str
+    text: str = ""
+    published_on: dt.date | None = None
+    url: str = ""
+    #: A source's own strong signal, e.g. GOV.UK's "Closed notices" group or an Ofsted label.
+    kind_hint: Kind | None = None
+    #: Text known to name the LA, e.g. the Ofsted provider's name.
+    la_hint: str = ""
+    #: When the source itself dates the happening (a change-history entry), trust that.
+    happened_on_hint: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What happened, as far as the document says. `kind` None: not about SEND notices or inspections."""
+
+    title: str
+    kind: Kind | None
+    local_authority: LocalAuthority | None
+    published_on: dt.date | None
+    happened_on: dt.date | None
+    deadline: dt.date | None = None
+    outcome: Outcome | None = None
+    priority_actions: int | None = None
+    inspection_dates: tuple[dt.date, dt.date] | None = None
+    next_inspection: str | None = None
+    monitoring_within: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def relevant(self) -> bool:
+        return self.kind is not None
+
+    def fields(self) -> dict[str, Any]:
+        """The extracted details beyond the store's columns, JSON-ready."""
+        details: dict[str, Any] = {
+            "deadline": _iso(self.deadline),
+            "priority_actions": self.priority_actions,
+            "inspection_start": _iso(self.inspection_dates[0]) if self.inspection_dates else None,
+            "inspection_end": _iso(self.inspection_dates[1]) if self.inspection_dates else None,
+            "next_inspection": self.next_inspection,
+            "monitoring_within": self.monitoring_within,
+            **self.extra,
+        }
+        return {key: value for key, value in details.items() if value is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape `sendwatch extract` prints."""
+        la = self.local_authority
+        return {
+            "kind": str(self.kind) if self.kind else None,
+            "local_authority": {"name": la.name, "ons_code": la.ons_code} if la else None,
+            "happened_on": _iso(self.happened_on),
+            "deadline": _iso(self.deadline),
+            "outcome": str(self.outcome) if self.outcome else None,
+            "title": self.title,
+            "published_on": _iso(self.published_on),
+            "priority_actions": self.priority_actions,
+            "inspection_dates": [_iso(d) for d in self.inspection_dates]
+            if self.inspection_dates
+            else None,
+        }
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def clean(text: str) -> str:
+    """One space between words, typographic quotes folded: what every rule below expects."""
+    return " ".join(text.replace("\u2019", "'").replace("\u00a0", " ").split())
+
+
+def extract(document: Document) -> Extraction:
+    title = clean(document.title)
+    text = clean(document.text)
+    lede = text[:LEDE_CHARS]
+    kind = classify(title, text, document.kind_hint)
+    outcome = find_outcome(text) if kind in _INSPECTION_KINDS or kind is Kind.NEWS else None
+    if kind is Kind.NEWS and outcome is not None and _INSPECTION.search(f"{title} {lede}"):
+        kind = Kind.INSPECTION_REPORT
+    return Extraction(
+        title=title,
+        kind=kind,
+        local_authority=find_la(title, text, document.la_hint),
+        published_on=document.published_on,
+        happened_on=document.happened_on_hint
+        or find_happened_on(kind, title, text, document.published_on),
+        deadline=parse_deadline(text) if kind in _NOTICE_KINDS else None,
+        outcome=outcome,
+        priority_actions=find_priority_actions(text),
+        inspection_dates=find_inspection_dates(text) if kind in _INSPECTION_KINDS else None,
+        next_inspection=_group(_NEXT_INSPECTION, text, "when"),
+        monitoring_within=_group(_MONITORING_DUE, text, "when"),
+    )
+
+
+_NOTICE_KINDS = frozenset({Kind.IMPROVEMENT_NOTICE, Kind.NOTICE_LIFTED, Kind.STATUTORY_DIRECTION})
+_INSPECTION_KINDS = frozenset({Kind.INSPECTION_REPORT, Kind.MONITORING_INSPECTION, Kind.WSOA})
+
+
+def is_about_send(title: str, text: str) -> bool:
+    """Whether SEND is the subject, not a passing mention beside children's social care."""
+    if _SEND_CASED.search(title) or _SEND_WORDS.search(title):
+        return True
+    send = len(_SEND_CASED.findall(text)) + len(_SEND_WORDS.findall(text))
+    care = len(_SOCIAL_CARE.findall(text))
+    return send > 0 and send >= care
+
+
+def classify(title: str, text: str, hint: Kind | None = None) -> Kind | None:
+    """The kind of happening, or None when the document is not about SEND at all."""
+    if not is_about_send(title, text):
+        return None
+    if hint is not None:
+        return hint
+    for passage, lifted in ((title, _LIFTED_TITLE), (text[:LEDE_CHARS], _LIFTED_TEXT)):
+        kind = _kind_of(passage, lifted)
+        if kind:
+            return kind
+    return Kind.NEWS
+
+
+def _kind_of(passage: str, lifted: re.Pattern[str]) -> Kind | None:
+    if lifted.search(passage) and (_NOTICE.search(passage) or "direction" in passage.lower()):
+        return Kind.NOTICE_LIFTED
+    if _DIRECTION.search(passage):
+        return Kind.STATUTORY_DIRECTION
+    if _NOTICE.search(passage):
+        return Kind.IMPROVEMENT_NOTICE
+    if _MONITORING.search(passage) and (_INSPECTION.search(passage) or _SEND.search(passage)):
+        return Kind.MONITORING_INSPECTION
+    if _WSOA.search(passage) and not _INSPECTION.search(passage):
+        return Kind.WSOA
+    if _INSPECTION.search(passage):
+        return Kind.INSPECTION_REPORT
+    return None
+
+
+def find_la(title: str, text: str, hint: str = "") -> LocalAuthority | None:
+    """The LA: from the hint, the title, the lede, then the one clearly most named in the text."""
+    las = register()
+    for passage in (hint, title, text[:LEDE_CHARS]):
+        if passage:
+            la = las.match(passage)
+            if la:
+                return la
+    counts = las.count(text).most_common(2)
+    if not counts:
+        return None
+    if len(counts) == 1 or counts[0][1] >= 2 * counts[1][1]:
+        return counts[0][0]
+    return None
+
+
+def find_outcome(text: str) -> Outcome | None:
+    """The inspection outcome, read from the report's "Inspection outcome" section when it has one."""
+    section = _OUTCOME_SECTION.search(text)
+    for passage in ((section["body"],) if section else ()) + (text,):
+        for pattern, outcome in _OUTCOMES:
+            if pattern.search(passage):
+                return outcome
+    return None
+
+
+def find_inspection_dates(text: str) -> tuple[dt.date, dt.date] | None:
+    match = re.search(r"Inspection dates?:?\s*(?P<rest>.{0,80})", text, re.IGNORECASE)
+    return parse_date_range(match["rest"]) if match else None
+
+
+def find_priority_actions(text: str) -> int | None:
+    match = _PRIORITY_ACTIONS.search(text)
+    if not match:
+        return None
+    value = match["n"].lower()
+    return int(value) if value.isdigit() else _NUMBER_WORDS[value]
+
+
+def find_happened_on(
+    kind: Kind | None, title: str, text: str, published_on: dt.date | None
+) -> dt.date | None:
+    """When it happened: an explicit date, a relative one resolved against publication, or publication."""
+    if kind is None:
+        return None
+    lede = text[:LEDE_CHARS]
+    explicit = _ISSUED_ON.search(lede)
+    if explicit:
+        date = parse_date(explicit["date"]) or (
+            resolve_relative(explicit["date"], published_on) if published_on else None
+        )
+        if date:
+            return date
+    if published_on:
+        sentence = _event_sentence(lede)
+        if sentence:
+            resolved = resolve_relative(sentence, published_on)
+            if resolved:
+                return resolved
+    month = parse_month(title) if kind in _NOTICE_KINDS else None
+    if month and (published_on is None or (published_on.year, published_on.month) != month):
+        return dt.date(month[0], month[1], 1)
+    return published_on
+
+
+def _event_sentence(lede: str) -> str | None:
+    for sentence in re.split(r"(?<=[.!?])\s+", lede):
+        if _EVENT_VERBS.search(sentence) and (
+            _NOTICE.search(sentence)
+            or _DIRECTION.search(sentence)
+            or _INSPECTION.search(sentence)
+            or "report" in sentence.lower()
+        ):
+            return sentence
+    return None
+
+
+def _group(pattern: re.Pattern[str], text: str, name: str) -> str | None:
+    match = pattern.search(text)
+    return match[name].lower() if match else None

@@ -1,0 +1,58 @@
+"""Downloader middleware: retries that back off, so a struggling site is not hammered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+
+log = logging.getLogger(__name__)
+
+BACKOFF_META = "sendwatch_backoff"
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retry (5xx, 429, timeouts; never other 4xx) with exponential backoff.
+
+    Retry n waits `RETRY_BACKOFF_SECONDS * 2**(n-1)`, or what a 429/503 asks for in
+    Retry-After, capped at five minutes.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        super().__init__(settings)
+        self.backoff = settings.getfloat("RETRY_BACKOFF_SECONDS", 2.0)
+
+    async def process_request(self, request: Request) -> None:
+        delay = request.meta.pop(BACKOFF_META, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            after = _retry_after(response)
+            if after is not None:
+                result.meta[BACKOFF_META] = min(after, MAX_BACKOFF_SECONDS)
+        return result
+
+    def _retry(self, request: Request, reason: str | Exception | type[Exception]) -> Request | None:
+        retry = super()._retry(request, reason)
+        if retry is not None:
+            attempt = retry.meta.get("retry_times", 1)
+            retry.meta[BACKOFF_META] = min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+        return retry
+
+
+def _retry_after(response: Response) -> float | None:
+    value = response.headers.get(b"Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.decode("ascii", "replace")))
+    except ValueError:
+        return None  # an HTTP date: the exponential backoff applies instead

@@ -1,0 +1,112 @@
+"""The pipeline: extract what each item says, hand findings to the store, remember what was handled."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from crawler.extract import Document, Extraction, extract
+from crawler.items import MarkItem, SourceItem
+from sendwatch.errors import StoreError
+from storage.store import FindingData, Store
+
+log = logging.getLogger(__name__)
+
+
+def to_finding(item: SourceItem, extraction: Extraction) -> FindingData:
+    """The store's finding for a relevant item."""
+    assert extraction.kind is not None
+    la = extraction.local_authority
+    return FindingData(
+        source=item.source,
+        identity=item.identity,
+        url=item.url,
+        title=extraction.title,
+        kind=extraction.kind,
+        published_on=extraction.published_on,
+        la_code=la.ons_code if la else None,
+        happened_on=extraction.happened_on,
+        outcome=extraction.outcome,
+        summary=_summary(item),
+        fields=extraction.fields() | item.extra,
+    )
+
+
+def document_of(item: SourceItem) -> Document:
+    return Document(
+        title=item.title,
+        text=item.text,
+        published_on=item.published_on,
+        url=item.url,
+        kind_hint=item.kind_hint,
+        la_hint=item.la_hint,
+        happened_on_hint=item.happened_on_hint,
+    )
+
+
+def _summary(item: SourceItem, limit: int = 600) -> str:
+    """The opening of the text, cut at a sentence end where one is near."""
+    text = " ".join(item.text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(". ", 0, limit)
+    return text[: cut + 1] if cut > limit // 2 else text[:limit].rstrip() + "…"
+
+
+class StorePipeline:
+    """Records each relevant item as a finding; counts new, updated and seen for the run report."""
+
+    def __init__(self, database_url: str, crawler: Crawler) -> None:
+        assert crawler.stats is not None
+        self.database_url = database_url
+        self.crawler = crawler
+        self.stats: StatsCollector = crawler.stats
+        self.store: Store | None = None
+        self.source = ""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        return cls(crawler.settings["SENDWATCH_DATABASE_URL"], crawler)
+
+    def open_spider(self) -> None:
+        assert self.crawler.spider is not None
+        self.source = self.crawler.spider.name
+        self.store = Store(self.database_url)
+
+    def close_spider(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def process_item(self, item: Any) -> Any:
+        assert self.store is not None
+        if isinstance(item, MarkItem):
+            self._mark(item.key, item.value)
+            return item
+        if not isinstance(item, SourceItem):
+            raise DropItem(f"not a sendwatch item: {type(item).__name__}")
+        try:
+            extraction = extract(document_of(item))
+            if not extraction.relevant:
+                self.stats.inc_value("sendwatch/irrelevant")
+                if item.mark:
+                    self._mark(*item.mark)
+                raise DropItem(f"not about SEND notices or inspections: {item.url}")
+            result = self.store.record(to_finding(item, extraction))
+        except (ValueError, StoreError) as exc:
+            self.stats.inc_value("sendwatch/item_errors")
+            log.error("could not record %s: %s", item.url, exc)
+            raise DropItem(str(exc)) from None
+        self.stats.inc_value(f"sendwatch/{result.finding}")
+        if result.event == "new":
+            self.stats.inc_value("sendwatch/new_events")
+        if item.mark:
+            self._mark(*item.mark)
+        return item
+
+    def _mark(self, key: str, value: str) -> None:
+        assert self.store is not None
+        self.store.set_mark(self.source, key, value)

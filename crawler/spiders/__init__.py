@@ -1,0 +1,12 @@
+"""One spider per source; `SPIDERS` names them for `sendwatch crawl` and the daemon."""
+
+from __future__ import annotations
+
+from crawler.spiders.base import SourceSpider
+from crawler.spiders.govuk import GovukSpider
+from crawler.spiders.lgl import LglSpider
+from crawler.spiders.ofsted import OfstedSpider
+
+SPIDERS: dict[str, type[SourceSpider]] = {
+    spider.name: spider for spider in (GovukSpider, OfstedSpider, LglSpider)
+}

@@ -1,0 +1,196 @@
+"""Ofsted reports: area SEND inspection reports of every English local authority.
+
+No API; three kinds of page. The search of local authority children's services
+(at most 100 rows a page)::
+
+    <ul class="results-list">
+      <li class="search-result">
+        <h3 class="search-result__title"><a href="/provider/44/80488">Bexley</a></h3>
+        <ul class="search-result__provider-info">
+          <li>Category: <strong>Local authority children's services</strong></li>
+          <li>Latest report: <strong><time>23 February 2024</time></strong></li>
+          <li>URN: <strong>80488</strong></li>
+        </ul>
+      </li>
+    </ul>
+    <a class="pagination__next" href="/search?...&start=100">Next</a>
+
+each LA's provider page, newest first::
+
+    <h1 class="heading--title">Bexley</h1>
+    <ol class="timeline">
+      <li class="timeline__day">
+        <a class="publication-link" href="https://files.ofsted.gov.uk/v1/file/50240360">Area SEND full
+          inspection <span class="nonvisual">Area SEND full inspection, pdf - 23 February 2024</span></a>
+      </li>
+      <li class="timeline__day timeline__day--opened">...</li>   (status changes: skipped)
+    </ol>
+
+and the report PDF, whose text carries the outcome (see `crawler.extract`).
+
+Cheap polls: a provider page is fetched only when the search says its latest
+report is newer than the one last handled, and a PDF only once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from scrapy import Request
+from scrapy.http import Response
+
+from crawler.dates import parse_date
+from crawler.items import MarkItem, SourceItem
+from crawler.pdf import pdf_text
+from crawler.spiders.base import SourceSpider
+from sendwatch.vocab import Kind
+
+SEARCH_PARAMS = {
+    "q": "",
+    "location": "",
+    "radius": "",
+    "level_1_types": "3",
+    "level_2_types[]": "12",
+    "rows": "100",
+}
+#: Report labels of the area SEND inspections, both frameworks ("Area SEND full inspection",
+#: "Local area SEND inspection", "Joint local area SEND inspection", "... revisit").
+SEND_LABEL = re.compile(r"\bSEND\b|special educational needs", re.IGNORECASE)
+MONITORING_LABEL = re.compile(r"monitoring|revisit|re-visit", re.IGNORECASE)
+FILE_ID = re.compile(r"/file/([A-Za-z0-9_-]+)")
+PROVIDER_MARK = "provider:"
+
+
+class OfstedSpider(SourceSpider):
+    name = "ofsted"
+    real_hosts = (
+        "reports.ofsted.gov.uk",
+        "files.ofsted.gov.uk",
+        "files.api.ofsted.gov.uk",
+    )
+
+    async def start(self) -> AsyncIterator[Request]:
+        yield self._search_request(0)
+
+    def _search_request(self, start: int) -> Request:
+        query = urlencode({**SEARCH_PARAMS, "start": start})
+        return Request(
+            self.url(f"/search?{query}"), callback=self.parse_search, errback=self.listing_failed
+        )
+
+    def parse_search(self, response: Response) -> Iterator[Request]:
+        results = response.css("ul.results-list > li.search-result") or response.xpath(
+            "//li[.//a[contains(@href, '/provider/')]]"
+        )
+        self.count_listing(len(results))
+        for result in results:
+            link = result.css("h3 a[href*='/provider/']") or result.css("a[href*='/provider/']")
+            href = link.attrib.get("href", "")
+            if not href:
+                continue
+            info = _labelled(result.css("ul.search-result__provider-info > li"))
+            urn = info.get("urn") or href.rstrip("/").rsplit("/", 1)[-1]
+            latest = parse_date(info.get("latest report"))
+            version = latest.isoformat() if latest else ""
+            if latest and self.is_handled(PROVIDER_MARK + urn, version):
+                continue
+            yield response.follow(
+                href,
+                callback=self.parse_provider,
+                errback=self.item_failed,
+                cb_kwargs={"urn": urn, "version": version},
+            )
+        next_page = response.css("a.pagination__next::attr(href)").get()
+        if next_page and results:
+            yield response.follow(
+                next_page, callback=self.parse_search, errback=self.listing_failed
+            )
+
+    def parse_provider(self, response: Response, urn: str, version: str) -> Iterator[Any]:
+        name = _text(response.css("h1.heading--title")) or _text(response.css("h1"))
+        pending = 0
+        for day in response.css("ol.timeline > li.timeline__day:not(.timeline__day--opened)"):
+            for link in day.css("a.publication-link"):
+                label_text = _text(link.css("span.nonvisual")) or _text(link)
+                label, published = _split_label(label_text)
+                href = link.attrib.get("href", "")
+                file_id = FILE_ID.search(href)
+                if not (SEND_LABEL.search(label) and file_id):
+                    continue
+                identity = f"file-{file_id.group(1)}"
+                if self.is_handled(identity, "1"):
+                    continue
+                pending += 1
+                url = response.urljoin(href)
+                yield Request(
+                    self.localise(url),
+                    callback=self.parse_report,
+                    errback=self.item_failed,
+                    meta={"dont_cache": True},
+                    cb_kwargs={
+                        "identity": identity,
+                        "canonical_url": url,
+                        "label": label,
+                        "published": published,
+                        "provider": name,
+                        "urn": urn,
+                    },
+                )
+        if not pending and version:
+            # Every report on the page is handled: skip this page until a newer report.
+            yield MarkItem(PROVIDER_MARK + urn, version)
+
+    def parse_report(
+        self,
+        response: Response,
+        identity: str,
+        canonical_url: str,
+        label: str,
+        published: str,
+        provider: str,
+        urn: str,
+    ) -> Iterator[SourceItem]:
+        try:
+            text = pdf_text(response.body)
+        except ValueError as exc:
+            self.item_error(response.url, str(exc))
+            return
+        yield SourceItem(
+            source=self.name,
+            identity=identity,
+            url=canonical_url,
+            title=f"{provider}: {label}",
+            text=text,
+            published_on=parse_date(published),
+            kind_hint=Kind.MONITORING_INSPECTION
+            if MONITORING_LABEL.search(label)
+            else Kind.INSPECTION_REPORT,
+            la_hint=provider,
+            extra={"urn": urn, "report_label": label},
+            mark=(identity, "1"),
+        )
+
+
+def _split_label(text: str) -> tuple[str, str]:
+    """ "Area SEND full inspection, pdf - 15 July 2024" -> ("Area SEND full inspection", "15 July 2024")."""
+    label = text.split(",", 1)[0].strip()
+    date = text.rsplit(" - ", 1)[-1].strip() if " - " in text else ""
+    return label, date
+
+
+def _labelled(items: Any) -> dict[str, str]:
+    """ "Label: value" list items as {"label": "value"}, whatever their order."""
+    found = {}
+    for item in items:
+        text = _text(item)
+        if ":" in text:
+            label, value = text.split(":", 1)
+            found[label.strip().lower()] = value.strip()
+    return found
+
+
+def _text(selection: Any) -> str:
+    return " ".join(" ".join(selection.css("::text").getall()).split())

@@ -1,0 +1,106 @@
+"""The ofsted spider on saved search, provider pages and report PDFs: exact fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from scrapy import Request
+
+from crawler.items import MarkItem, SourceItem
+from crawler.spiders.ofsted import OfstedSpider
+from sendwatch.vocab import Kind
+from tests.crawler.conftest import file_response
+
+BASE = "http://mirror.test"
+
+
+def test_search_lists_every_la_and_follows_the_next_page() -> None:
+    spider = OfstedSpider(base_url=BASE, marks={"provider:80431": "2024-07-25"})
+    response = file_response("ofsted/search-1.html", f"{BASE}/search?start=0")
+    results = list(spider.parse_search(response))
+
+    providers = [r for r in results if r.callback == spider.parse_provider]
+    assert [r.url for r in providers] == [f"{BASE}/provider/44/80488", f"{BASE}/provider/44/80567"]
+    assert providers[0].cb_kwargs == {"urn": "80488", "version": "2024-02-23"}
+    (next_page,) = [r for r in results if r.callback == spider.parse_search]
+    assert next_page.url.endswith("&rows=100&start=100")
+
+
+def test_provider_page_requests_only_send_reports() -> None:
+    spider = OfstedSpider(base_url=BASE)
+    response = file_response("ofsted/provider-80488.html", f"{BASE}/provider/44/80488")
+    (request,) = list(spider.parse_provider(response, urn="80488", version="2024-02-23"))
+
+    assert isinstance(request, Request)
+    assert request.url == f"{BASE}/v1/file/50240360"  # re-pointed at the configured site
+    assert request.cb_kwargs == {
+        "identity": "file-50240360",
+        "canonical_url": "https://files.ofsted.gov.uk/v1/file/50240360",
+        "label": "Area SEND full inspection",
+        "published": "23 February 2024",
+        "provider": "Bexley",
+        "urn": "80488",
+    }
+
+
+def test_provider_with_every_report_handled_is_marked() -> None:
+    spider = OfstedSpider(base_url=BASE, marks={"file-50240360": "1"})
+    response = file_response("ofsted/provider-80488.html", f"{BASE}/provider/44/80488")
+    assert list(spider.parse_provider(response, urn="80488", version="2024-02-23")) == [
+        MarkItem("provider:80488", "2024-02-23")
+    ]
+
+
+def _report(file_id: str, label: str, published: str, provider: str) -> SourceItem:
+    spider = OfstedSpider(base_url=BASE)
+    response = file_response(f"ofsted/files/{file_id}.pdf", f"{BASE}/v1/file/{file_id}")
+    (item,) = list(
+        spider.parse_report(
+            response,
+            identity=f"file-{file_id}",
+            canonical_url=f"https://files.ofsted.gov.uk/v1/file/{file_id}",
+            label=label,
+            published=published,
+            provider=provider,
+            urn="1",
+        )
+    )
+    return item
+
+
+def test_report_pdf_fields() -> None:
+    item = _report("50240360", "Area SEND full inspection", "23 February 2024", "Bexley")
+    assert item.source == "ofsted"
+    assert item.identity == "file-50240360"
+    assert item.url == "https://files.ofsted.gov.uk/v1/file/50240360"
+    assert item.title == "Bexley: Area SEND full inspection"
+    assert item.published_on == dt.date(2024, 2, 23)
+    assert item.kind_hint == Kind.INSPECTION_REPORT
+    assert item.la_hint == "Bexley"
+    assert "widespread and/or systemic failings" in item.text
+    assert item.extra == {"urn": "1", "report_label": "Area SEND full inspection"}
+    assert item.mark == ("file-50240360", "1")
+
+
+def test_revisit_is_a_monitoring_inspection() -> None:
+    item = _report("50210002", "Local area SEND revisit", "7 March 2023", "Wirral")
+    assert item.kind_hint == Kind.MONITORING_INSPECTION
+
+
+def test_a_pdf_that_is_not_a_pdf_is_an_item_error() -> None:
+    spider = OfstedSpider(base_url=BASE)
+    response = file_response("ofsted/provider-80488.html", f"{BASE}/v1/file/1")
+    assert (
+        list(
+            spider.parse_report(
+                response,
+                identity="file-1",
+                canonical_url="x",
+                label="Area SEND full inspection",
+                published="1 May 2024",
+                provider="Bexley",
+                urn="80488",
+            )
+        )
+        == []
+    )
