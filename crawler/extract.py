@@ -82,6 +82,7 @@ _INSPECTION = re.compile(
     re.IGNORECASE,
 )
 
+_PRODUCE = r"(?:produce|submit|prepare)(?:\s+and\s+(?:produce|submit|prepare))?"
 _OUTCOMES: tuple[tuple[re.Pattern[str], Outcome], ...] = (
     (re.compile(r"widespread\s+and/?or\s+systemic\s+failings", re.I), Outcome.SIGNIFICANT_CONCERNS),
     (
@@ -95,7 +96,7 @@ _OUTCOMES: tuple[tuple[re.Pattern[str], Outcome], ...] = (
     (
         re.compile(
             r"written\s+statement\s+of\s+action\s*(?:\(WSOA\)\s*)?is\s+not\s+required"
-            r"|not\s+(?:be\s+)?required\s+to\s+(?:produce|submit|prepare)\s+a\s+written\s+statement",
+            r"|not\s+(?:be\s+)?required\s+to\s+" + _PRODUCE + r"\s+a\s+written\s+statement",
             re.I,
         ),
         Outcome.NO_WSOA,
@@ -103,7 +104,7 @@ _OUTCOMES: tuple[tuple[re.Pattern[str], Outcome], ...] = (
     (
         re.compile(
             r"written\s+statement\s+of\s+action\s*(?:\(WSOA\)\s*)?is\s+required"
-            r"|required\s+to\s+(?:produce|submit|prepare)\s+a\s+written\s+statement\s+of\s+action"
+            r"|required\s+to\s+" + _PRODUCE + r"\s+a\s+written\s+statement\s+of\s+action"
             r"|(?:determined|decided)\s+that\s+a\s+written\s+statement\s+of\s+action",
             re.I,
         ),
@@ -278,11 +279,20 @@ def classify(title: str, text: str, hint: Kind | None = None) -> Kind | None:
         return None
     if hint is not None:
         return hint
-    for passage, lifted in ((title, _LIFTED_TITLE), (text[:LEDE_CHARS], _LIFTED_TEXT)):
-        kind = _kind_of(passage, lifted)
+    kind = _kind_of(title, _LIFTED_TITLE)
+    if kind:
+        return kind
+    # Sentence by sentence: the lede says what happened first ("An area SEND inspection has
+    # found ...") and what follows later ("A monitoring inspection will follow ...").
+    for sentence in _sentences(text[:LEDE_CHARS]):
+        kind = _kind_of(sentence, _LIFTED_TEXT)
         if kind:
             return kind
     return Kind.NEWS
+
+
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", text)
 
 
 def _kind_of(passage: str, lifted: re.Pattern[str]) -> Kind | None:
@@ -304,7 +314,8 @@ def _kind_of(passage: str, lifted: re.Pattern[str]) -> Kind | None:
 def find_la(title: str, text: str, hint: str = "") -> LocalAuthority | None:
     """The LA: from the hint, the title, the lede, then the one clearly most named in the text."""
     las = register()
-    for passage in (hint, title, text[:LEDE_CHARS]):
+    lede = text[:LEDE_CHARS]
+    for passage in (hint, title, *_event_sentences(lede), lede):
         if passage:
             la = las.match(passage)
             if la:
@@ -355,8 +366,7 @@ def find_happened_on(
         if date:
             return date
     if published_on:
-        sentence = _event_sentence(lede)
-        if sentence:
+        for sentence in _event_sentences(lede):
             resolved = resolve_relative(sentence, published_on)
             if resolved:
                 return resolved
@@ -366,16 +376,19 @@ def find_happened_on(
     return published_on
 
 
-def _event_sentence(lede: str) -> str | None:
-    for sentence in re.split(r"(?<=[.!?])\s+", lede):
-        if _EVENT_VERBS.search(sentence) and (
+def _event_sentences(lede: str) -> list[str]:
+    """The sentences that tell the happening itself ("X was issued with the notice yesterday")."""
+    return [
+        sentence
+        for sentence in _sentences(lede)
+        if _EVENT_VERBS.search(sentence)
+        and (
             _NOTICE.search(sentence)
             or _DIRECTION.search(sentence)
             or _INSPECTION.search(sentence)
             or "report" in sentence.lower()
-        ):
-            return sentence
-    return None
+        )
+    ]
 
 
 def _group(pattern: re.Pattern[str], text: str, name: str) -> str | None:

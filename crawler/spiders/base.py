@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
+from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
+
+#: Listings are always revalidated: the HTTP cache adds If-None-Match/If-Modified-Since, and an
+#: unchanged listing costs a 304. (Without this, Scrapy's RFC 2616 policy may guess a page
+#: with an old Last-Modified is fresh for days, and serve it without asking.)
+REVALIDATE = {"Cache-Control": "max-age=0"}
 
 LISTING_ITEMS = "sendwatch/listing_items"
 LISTING_ERRORS = "sendwatch/listing_errors"
@@ -26,7 +32,7 @@ class SourceSpider(scrapy.Spider):
     first listing page whose items are all handled.
     """
 
-    name: ClassVar[str] = ""
+    name = ""
     #: The real site's hosts; links to them are rewritten onto `base_url` (tests, mirrors).
     real_hosts: ClassVar[tuple[str, ...]] = ()
 
@@ -39,6 +45,38 @@ class SourceSpider(scrapy.Spider):
 
     def is_handled(self, key: str, version: str) -> bool:
         return self.marks.get(key) == version
+
+    def listing_request(
+        self,
+        url: str,
+        callback: Callable[..., Any],
+        errback: Callable[[Failure], Any] | None = None,
+        **cb_kwargs: Any,
+    ) -> Request:
+        """A page polled every run: cached on disk and revalidated each time."""
+        return Request(
+            self.localise(url),
+            callback=callback,
+            errback=errback or self.listing_failed,
+            headers=REVALIDATE,
+            cb_kwargs=cb_kwargs,
+        )
+
+    def detail_request(
+        self,
+        url: str,
+        callback: Callable[..., Any],
+        errback: Callable[[Failure], Any] | None = None,
+        **cb_kwargs: Any,
+    ) -> Request:
+        """A document fetched once: not cached on disk, since the marks remember it instead."""
+        return Request(
+            self.localise(url),
+            callback=callback,
+            errback=errback or self.item_failed,
+            meta={"dont_cache": True},
+            cb_kwargs=cb_kwargs,
+        )
 
     def url(self, path: str) -> str:
         """An absolute URL on the configured site."""

@@ -93,11 +93,11 @@ class GovukSpider(SourceSpider):
         }
         self.collections_pending = len(collections)
         for path in sorted(collections):
-            yield Request(
+            yield self.listing_request(
                 self.url(f"/api/content{path}"),
-                callback=self.parse_collection,
-                errback=self.collection_failed,
-                cb_kwargs={"path": path},
+                self.parse_collection,
+                self.collection_failed,
+                path=path,
             )
 
     # -- the collection ---------------------------------------------------------------
@@ -148,11 +148,11 @@ class GovukSpider(SourceSpider):
             ("start", start),
         ]
         params += [("fields", name) for name in SEARCH_FIELDS]
-        return Request(
+        return self.listing_request(
             self.url("/api/search.json?" + urlencode(params)),
-            callback=self.parse_search,
-            errback=self.listing_failed,
-            cb_kwargs={"query": query, "start": start},
+            self.parse_search,
+            query=query,
+            start=start,
         )
 
     def parse_search(self, response: Response, query: str, start: int) -> Iterator[Any]:
@@ -205,12 +205,8 @@ class GovukSpider(SourceSpider):
             not closed or self.is_handled(base_path + "#lifted", "1")
         ):
             return None
-        return Request(
-            self.url(f"/api/content{base_path}"),
-            callback=self.parse_content,
-            errback=self.item_failed,
-            meta={"dont_cache": True},
-            cb_kwargs={"base_path": base_path},
+        return self.detail_request(
+            self.url(f"/api/content{base_path}"), self.parse_content, base_path=base_path
         )
 
     def parse_content(self, response: Response, base_path: str) -> Iterator[SourceItem]:

@@ -62,17 +62,13 @@ class LglSpider(SourceSpider):
     )
 
     async def start(self) -> AsyncIterator[Request]:
-        yield Request(
-            self.url(f"{LISTING_PATH}?format=feed&type=rss"),
-            callback=self.parse_feed,
-            errback=self.feed_failed,
+        yield self.listing_request(
+            self.url(f"{LISTING_PATH}?format=feed&type=rss"), self.parse_feed, self.feed_failed
         )
 
     def _html_listing(self, page: int = 0, start: str | None = None) -> Request:
         url = self.url(LISTING_PATH) if start is None else self.url(start)
-        return Request(
-            url, callback=self.parse_listing, errback=self.listing_failed, cb_kwargs={"page": page}
-        )
+        return self.listing_request(url, self.parse_listing, page=page)
 
     def feed_failed(self, _failure: Any) -> Iterator[Request]:
         yield self._html_listing()
@@ -136,12 +132,8 @@ class LglSpider(SourceSpider):
         if not PROMISING.search(listing_text) and classify(title, standfirst) is None:
             yield MarkItem(article_id, "1")  # not about SEND: never fetched
             return
-        yield Request(
-            self.localise(href),
-            callback=self.parse_article,
-            errback=self.item_failed,
-            meta={"dont_cache": True},
-            cb_kwargs={"article_id": article_id, "listed": (title, standfirst, published)},
+        yield self.detail_request(
+            href, self.parse_article, article_id=article_id, listed=(title, standfirst, published)
         )
 
     def parse_article(

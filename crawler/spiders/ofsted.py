@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from scrapy import Request
 from scrapy.http import Response
+from twisted.python.failure import Failure
 
 from crawler.dates import parse_date
 from crawler.items import MarkItem, SourceItem
@@ -64,6 +66,15 @@ FILE_ID = re.compile(r"/file/([A-Za-z0-9_-]+)")
 PROVIDER_MARK = "provider:"
 
 
+@dataclass
+class _Provider:
+    """A provider page's reports still being fetched; its mark waits until all are handled."""
+
+    version: str
+    left: int
+    failed: bool = False
+
+
 class OfstedSpider(SourceSpider):
     name = "ofsted"
     real_hosts = (
@@ -72,14 +83,16 @@ class OfstedSpider(SourceSpider):
         "files.api.ofsted.gov.uk",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.providers: dict[str, _Provider] = {}
+
     async def start(self) -> AsyncIterator[Request]:
         yield self._search_request(0)
 
     def _search_request(self, start: int) -> Request:
         query = urlencode({**SEARCH_PARAMS, "start": start})
-        return Request(
-            self.url(f"/search?{query}"), callback=self.parse_search, errback=self.listing_failed
-        )
+        return self.listing_request(self.url(f"/search?{query}"), self.parse_search)
 
     def parse_search(self, response: Response) -> Iterator[Request]:
         results = response.css("ul.results-list > li.search-result") or response.xpath(
@@ -97,21 +110,22 @@ class OfstedSpider(SourceSpider):
             version = latest.isoformat() if latest else ""
             if latest and self.is_handled(PROVIDER_MARK + urn, version):
                 continue
-            yield response.follow(
-                href,
-                callback=self.parse_provider,
-                errback=self.item_failed,
-                cb_kwargs={"urn": urn, "version": version},
+            # A provider page is re-read only when its latest report changed, and then
+            # revalidated; one that fails is that LA's problem, not the source's.
+            yield self.listing_request(
+                response.urljoin(href),
+                self.parse_provider,
+                self.item_failed,
+                urn=urn,
+                version=version,
             )
         next_page = response.css("a.pagination__next::attr(href)").get()
         if next_page and results:
-            yield response.follow(
-                next_page, callback=self.parse_search, errback=self.listing_failed
-            )
+            yield self.listing_request(response.urljoin(next_page), self.parse_search)
 
     def parse_provider(self, response: Response, urn: str, version: str) -> Iterator[Any]:
         name = _text(response.css("h1.heading--title")) or _text(response.css("h1"))
-        pending = 0
+        requests = []
         for day in response.css("ol.timeline > li.timeline__day:not(.timeline__day--opened)"):
             for link in day.css("a.publication-link"):
                 label_text = _text(link.css("span.nonvisual")) or _text(link)
@@ -123,23 +137,24 @@ class OfstedSpider(SourceSpider):
                 identity = f"file-{file_id.group(1)}"
                 if self.is_handled(identity, "1"):
                     continue
-                pending += 1
                 url = response.urljoin(href)
-                yield Request(
-                    self.localise(url),
-                    callback=self.parse_report,
-                    errback=self.item_failed,
-                    meta={"dont_cache": True},
-                    cb_kwargs={
-                        "identity": identity,
-                        "canonical_url": url,
-                        "label": label,
-                        "published": published,
-                        "provider": name,
-                        "urn": urn,
-                    },
+                requests.append(
+                    self.detail_request(
+                        url,
+                        self.parse_report,
+                        self.report_failed,
+                        identity=identity,
+                        canonical_url=url,
+                        label=label,
+                        published=published,
+                        provider=name,
+                        urn=urn,
+                    )
                 )
-        if not pending and version:
+        if requests:
+            self.providers[urn] = _Provider(version, left=len(requests))
+            yield from requests
+        elif version:
             # Every report on the page is handled: skip this page until a newer report.
             yield MarkItem(PROVIDER_MARK + urn, version)
 
@@ -152,11 +167,12 @@ class OfstedSpider(SourceSpider):
         published: str,
         provider: str,
         urn: str,
-    ) -> Iterator[SourceItem]:
+    ) -> Iterator[SourceItem | MarkItem]:
         try:
             text = pdf_text(response.body)
         except ValueError as exc:
             self.item_error(response.url, str(exc))
+            yield from self._report_done(urn, ok=False)
             return
         yield SourceItem(
             source=self.name,
@@ -172,6 +188,23 @@ class OfstedSpider(SourceSpider):
             extra={"urn": urn, "report_label": label},
             mark=(identity, "1"),
         )
+        yield from self._report_done(urn, ok=True)
+
+    def report_failed(self, failure: Failure) -> Iterator[MarkItem]:
+        self.item_failed(failure)
+        request = getattr(failure, "request", None)
+        if request is not None:
+            yield from self._report_done(request.cb_kwargs["urn"], ok=False)
+
+    def _report_done(self, urn: str, ok: bool) -> Iterator[MarkItem]:
+        """Once every report of a provider page is handled, skip the page until a newer report."""
+        provider = self.providers.get(urn)
+        if provider is None:
+            return
+        provider.left -= 1
+        provider.failed |= not ok
+        if provider.left == 0 and not provider.failed and provider.version:
+            yield MarkItem(PROVIDER_MARK + urn, provider.version)
 
 
 def _split_label(text: str) -> tuple[str, str]:

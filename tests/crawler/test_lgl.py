@@ -41,7 +41,9 @@ def test_html_listing_cards() -> None:
     assert standfirst.startswith("The Department for Education has issued a London borough")
     assert published == dt.date(2024, 5, 2)
     assert MarkItem("57300", "1") in results
-    (next_page,) = [r for r in results if isinstance(r, Request) and r.callback == spider.parse_listing]
+    (next_page,) = [
+        r for r in results if isinstance(r, Request) and r.callback == spider.parse_listing
+    ]
     assert next_page.url == f"{BASE}{SECTION}?start=20"
 
 

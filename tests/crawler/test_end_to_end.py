@@ -1,0 +1,283 @@
+"""All three spiders, run as `sendwatch crawl SOURCE` processes, against the fixture site on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Alarm, Event, Finding, SourceState
+from storage.store import Store
+from tests.site import FIXTURES, FixtureSite, serve
+
+SCRIPT = Path(sys.executable).with_name("sendwatch")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
+BEXLEY = "E09000004"
+DERBYSHIRE_PATH = (
+    "/government/publications/improvement-notice-issued-to-derbyshire-county-council-january-2025"
+)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[FixtureSite]:
+    """The fixture site, serving a copy of the fixtures the test may edit (publish to)."""
+    root = tmp_path / "site"
+    shutil.copytree(FIXTURES, root)
+    with serve(FixtureSite(root=root)) as running:
+        yield running
+
+
+@pytest.fixture
+def env(tmp_path: Path, site: FixtureSite) -> dict[str, str]:
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    variables.update(
+        {
+            "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
+            "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
+            "SENDWATCH_CRAWLER_RETRY_BACKOFF_SECONDS": "0.01",
+            "SENDWATCH_CRAWLER_RETRIES": "1",
+            "SENDWATCH_CRAWLER_TIMEOUT_SECONDS": "3",
+            "SENDWATCH_CRAWLER_MAX_PAGE_MB": "1",
+            "SENDWATCH_CRAWLER_CONTACT": "maintainer@example.org",
+        }
+    )
+    for source in ("GOVUK", "OFSTED", "LGL"):
+        variables[f"SENDWATCH_SOURCES_{source}_BASE_URL"] = site.url
+    return variables
+
+
+def crawl(source: str, env: dict[str, str], cwd: Path) -> tuple[int, dict[str, str]]:
+    result = subprocess.run(
+        [*COMMAND, "crawl", source], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    lines = result.stdout.strip().splitlines()
+    assert lines, result.stderr
+    counts = dict(pair.split("=", 1) for pair in lines[-1].split())
+    return result.returncode, counts
+
+
+def _store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'data' / 'sendwatch.db'}")
+
+
+def _expected(found: int, new: int, result: str = "ok", errors: int = 0) -> dict[str, str]:
+    return {
+        "found": str(found),
+        "new": str(new),
+        "updated": "0",
+        "seen": str(found - new),
+        "errors": str(errors),
+        "result": result,
+    }
+
+
+def _without_source(counts: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in counts.items() if k != "source"}
+
+
+def test_first_run_records_everything_second_fetches_only_listings(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    assert _without_source(crawl("govuk", env, tmp_path)[1]) == _expected(5, 5)
+    assert _without_source(crawl("ofsted", env, tmp_path)[1]) == _expected(5, 5)
+    assert _without_source(crawl("lgl", env, tmp_path)[1]) == _expected(2, 2)
+
+    store = _store(tmp_path)
+    with store.sessions() as session:
+        findings = session.scalars(select(Finding).order_by(Finding.id)).all()
+        assert len(findings) == 12
+        kinds = sorted((f.source, f.kind, f.la_code or "") for f in findings)
+        assert kinds == [
+            ("govuk", "improvement_notice", "E08000015"),
+            ("govuk", "improvement_notice", BEXLEY),
+            ("govuk", "improvement_notice", "E10000016"),
+            ("govuk", "notice_lifted", "E10000016"),
+            ("govuk", "statutory_direction", "E06000058"),
+            ("lgl", "improvement_notice", BEXLEY),
+            ("lgl", "inspection_report", BEXLEY),
+            ("ofsted", "inspection_report", "E06000009"),
+            ("ofsted", "inspection_report", "E06000055"),
+            ("ofsted", "inspection_report", "E08000015"),
+            ("ofsted", "inspection_report", BEXLEY),
+            ("ofsted", "monitoring_inspection", "E08000015"),
+        ]
+        # The same notice, reported by GOV.UK and by LGL: one event, two findings.
+        notice = session.scalars(
+            select(Event).where(Event.kind == "improvement_notice", Event.la_code == BEXLEY)
+        ).one()
+        assert [f.source for f in notice.findings] == ["govuk", "lgl"]
+        assert notice.title == "Improvement notice issued to London Borough of Bexley: May 2024"
+        # The same report, published by Ofsted and written up by LGL: one event, with its outcome.
+        report = session.scalars(
+            select(Event).where(Event.kind == "inspection_report", Event.la_code == BEXLEY)
+        ).one()
+        assert sorted(f.source for f in report.findings) == ["lgl", "ofsted"]
+        assert report.outcome == "significant_concerns"
+        lifted = session.scalars(select(Event).where(Event.kind == "notice_lifted")).one()
+        assert str(lifted.happened_on) == "2024-08-06"
+        states = {s.source: s for s in session.scalars(select(SourceState))}
+        assert {s: (st.consecutive_failures, st.items_seen > 0) for s, st in states.items()} == {
+            "govuk": (0, True),
+            "ofsted": (0, True),
+            "lgl": (0, True),
+        }
+    store.close()
+
+    before = len(site.requests)
+    for source in ("govuk", "ofsted", "lgl"):
+        code, counts = crawl(source, env, tmp_path)
+        assert code == 0
+        assert _without_source(counts) == _expected(0, 0)
+    second = site.requests[before:]
+    fetched = sorted({seen.path for seen in second if seen.path != "/robots.txt"})
+    assert fetched == [
+        "/api/content/government/collections/improvement-notices-and-directions",
+        "/api/search.json",
+        "/education-law/394-education-news",
+        "/search",
+    ]
+    # Listings were revalidated with the validators the server gave, and cost a 304.
+    revalidated = [s for s in second if s.path != "/robots.txt"]
+    assert all("if-none-match" in s.headers for s in revalidated)
+    assert all(s.status == 304 for s in revalidated)
+    assert all(s.headers["user-agent"].startswith("sendwatch/") for s in second)
+    assert all("maintainer@example.org" in s.headers["user-agent"] for s in second)
+
+
+def test_a_newly_published_notice_is_exactly_one_new_event(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    crawl("govuk", env, tmp_path)
+    store = _store(tmp_path)
+    with store.sessions() as session:
+        events_before = len(session.scalars(select(Event)).all())
+
+    _publish_derbyshire_notice(site.root)
+    code, counts = crawl("govuk", env, tmp_path)
+
+    assert code == 0
+    assert _without_source(counts) == _expected(1, 1)
+    with store.sessions() as session:
+        events = session.scalars(select(Event).order_by(Event.id)).all()
+        assert len(events) == events_before + 1
+        newest = events[-1]
+        assert (newest.kind, newest.la_code, str(newest.happened_on)) == (
+            "improvement_notice",
+            "E10000007",
+            "2025-01-14",
+        )
+    store.close()
+
+
+def _publish_derbyshire_notice(root: Path) -> None:
+    content = root / "govuk" / "content"
+    bexley = json.loads(
+        (
+            content / "improvement-notice-issued-to-london-borough-of-bexley-may-2024.json"
+        ).read_text()
+    )
+    notice = {
+        **bexley,
+        "base_path": DERBYSHIRE_PATH,
+        "content_id": "11111111-2222-4333-8444-555555555555",
+        "title": "Improvement notice issued to Derbyshire County Council: January 2025",
+        "description": "Notice to Derbyshire County Council to improve its SEND services.",
+        "first_published_at": "2025-01-14T16:00:00.000+00:00",
+        "public_updated_at": "2025-01-14T16:00:00.000+00:00",
+        "details": {
+            "body": "<p>Derbyshire County Council must improve its special educational needs and"
+            " disabilities (SEND) services by the end of December 2025.</p>",
+            "documents": [],
+            "change_history": [
+                {"public_timestamp": "2025-01-14T16:00:00.000+00:00", "note": "First published."}
+            ],
+        },
+    }
+    (content / f"{DERBYSHIRE_PATH.rsplit('/', 1)[1]}.json").write_text(json.dumps(notice))
+    search_file = root / "govuk" / "search-improvement-notice.json"
+    search = json.loads(search_file.read_text())
+    search["results"].insert(
+        0,
+        {
+            "title": notice["title"],
+            "link": DERBYSHIRE_PATH,
+            "description": notice["description"],
+            "public_timestamp": notice["public_updated_at"],
+            "content_store_document_type": "decision",
+        },
+    )
+    search["total"] += 1
+    search_file.write_text(json.dumps(search))
+
+
+def test_broken_source_fails_alone_and_alarms_once(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    site.fail("/api/search.json", 500)
+    site.fail("/api/content/government/collections/improvement-notices-and-directions", 500)
+    for _attempt in range(4):
+        code, counts = crawl("govuk", env, tmp_path)
+        assert code == 1
+        assert counts["result"].startswith("failed")
+    assert crawl("lgl", env, tmp_path)[0] == 0  # the other sources carry on
+
+    store = _store(tmp_path)
+    alarms = store.open_alarms()
+    assert [(a.source, a.kind) for a in alarms] == [("govuk", "failing")]
+    assert alarms[0].message.startswith("govuk: 3 failed runs in a row")
+
+    site.overrides.clear()
+    assert crawl("govuk", env, tmp_path)[0] == 0
+    assert store.open_alarms() == []
+    with store.sessions() as session:
+        resolved = session.scalars(select(Alarm)).one()
+        assert resolved.resolved_at is not None
+    store.close()
+
+
+def test_bad_items_are_logged_counted_and_skipped(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    files = site.root / "ofsted" / "files"
+    (files / "50251111.pdf").write_bytes(b"<html>this is not a PDF</html>")  # Blackpool
+    (files / "50262222.pdf").write_bytes(b"%PDF-1.4\n" + b"\x00" * 2_000_000)  # over the 1 MB cap
+    site.delays["/provider/44/80567"] = 5  # Wirral's page times out (3 s)
+    lgl = site.root / "lgl" / "articles"
+    (lgl / "57253.html").write_bytes(
+        "<html><body><h1>Caf\xe9</h1>".encode("cp1252")
+    )  # truncated, not UTF-8
+
+    code, counts = crawl("ofsted", env, tmp_path)
+    assert code == 0  # the listing was fine: failed items do not fail the source
+    assert (counts["new"], counts["errors"]) == ("1", "3")
+    code, counts = crawl("lgl", env, tmp_path)
+    assert (counts["new"], counts["errors"]) == ("1", "1")
+
+    store = _store(tmp_path)
+    with store.sessions() as session:
+        recorded = sorted(f.title for f in session.scalars(select(Finding)))
+    assert recorded == [
+        "Bexley: Area SEND full inspection",
+        "Ofsted finds widespread failings in SEND services in London borough",
+    ]
+    # Nothing was marked as handled for the failed items: the next run tries them again.
+    marks = store.marks("ofsted")
+    assert "file-50251111" not in marks and "provider:80567" not in marks
+    store.close()
+
+
+def test_truncated_json_fails_the_listing(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    search = site.root / "govuk" / "search-improvement-notice.json"
+    search.write_text(search.read_text()[:200])
+    code, counts = crawl("govuk", env, tmp_path)
+    assert code == 1
+    assert counts["errors"] == "1"

@@ -1,0 +1,144 @@
+"""A local stand-in for GOV.UK, Ofsted and Local Government Lawyer, serving tests/fixtures on 127.0.0.1.
+
+It answers at the real sites' paths, so the spiders run unchanged with their
+base URLs pointed here. It gives ETags and honours If-None-Match (304), logs
+every request, and can be told to fail, stall or publish something new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GOVUK_COLLECTION = "/government/collections/improvement-notices-and-directions"
+LGL_SECTION = "/education-law/394-education-news"
+TYPES = {
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/rss+xml",
+    ".pdf": "application/pdf",
+}
+
+
+@dataclass
+class Seen:
+    """One request as the server saw it."""
+
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    status: int = 0
+
+
+@dataclass
+class FixtureSite:
+    root: Path = FIXTURES
+    requests: list[Seen] = field(default_factory=list)
+    #: path -> (status, body) answered instead of the fixture (breakage); to publish
+    #: something new, serve a copy of the fixtures and edit the copy.
+    overrides: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    #: path prefix -> seconds to wait before answering.
+    delays: dict[str, float] = field(default_factory=dict)
+    url: str = ""
+
+    def route(self, path: str, query: dict[str, list[str]]) -> Path | None:
+        """The fixture file for a request, at the real sites' paths."""
+        one = {key: values[0] for key, values in query.items()}
+        if path.startswith("/api/content/"):
+            target = path.removeprefix("/api/content")
+            if target == GOVUK_COLLECTION:
+                return self.root / "govuk" / "collection.json"
+            return self.root / "govuk" / "content" / f"{target.rsplit('/', 1)[-1]}.json"
+        if path == "/api/search.json":
+            if one.get("start", "0") != "0":
+                return self.root / "govuk" / "search-empty.json"
+            return self.root / "govuk" / f"search-{one.get('q', '').replace(' ', '-')}.json"
+        if path == "/search":
+            return (
+                self.root
+                / "ofsted"
+                / ("search-2.html" if one.get("start") == "100" else "search-1.html")
+            )
+        if path.startswith("/provider/44/"):
+            return self.root / "ofsted" / f"provider-{path.rsplit('/', 1)[-1]}.html"
+        if path.startswith("/v1/file/"):
+            return self.root / "ofsted" / "files" / f"{path.rsplit('/', 1)[-1]}.pdf"
+        if path == LGL_SECTION:
+            if one.get("format") == "feed":
+                return self.root / "lgl" / "feed.xml"
+            return self.root / "lgl" / ("listing-2.html" if one.get("start") else "listing.html")
+        if path.startswith(LGL_SECTION + "/"):
+            article_id = path.rsplit("/", 1)[-1].split("-", 1)[0]
+            return self.root / "lgl" / "articles" / f"{article_id}.html"
+        return None
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str]:
+        if path == "/robots.txt":
+            return 200, b"User-agent: *\nDisallow: /search/all\nDisallow: /*/print$\n", "text/plain"
+        if path in self.overrides:
+            status, body = self.overrides[path]
+            return status, body, "text/html; charset=utf-8"
+        fixture = self.route(path, query)
+        if fixture is None or not fixture.is_file():
+            return 404, b"not found", "text/plain"
+        return 200, fixture.read_bytes(), TYPES.get(fixture.suffix, "application/octet-stream")
+
+    def fail(self, path: str, status: int = 500) -> None:
+        self.overrides[path] = (status, b"<html><body>Service unavailable</body></html>")
+
+    def paths(self, since: int = 0) -> list[str]:
+        return [seen.path for seen in self.requests[since:] if seen.path != "/robots.txt"]
+
+
+def _handler(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            query = parse_qs(parts.query, keep_blank_values=True)
+            seen = Seen(parts.path, query, {k.lower(): v for k, v in self.headers.items()})
+            site.requests.append(seen)
+            for prefix, seconds in site.delays.items():
+                if parts.path.startswith(prefix):
+                    time.sleep(seconds)
+            status, body, content_type = site.answer(parts.path, query)
+            etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+            if status == 200 and self.headers.get("If-None-Match") == etag:
+                status, body = 304, b""
+            seen.status = status
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            if status in (200, 304):
+                self.send_header("ETag", etag)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serve(site: FixtureSite | None = None) -> Iterator[FixtureSite]:
+    """Run the site on 127.0.0.1 on a free port for the duration of the block."""
+    site = site or FixtureSite()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    server.daemon_threads = True
+    site.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
