@@ -14,6 +14,7 @@ from pathlib import Path
 
 from scrapy.http import HtmlResponse, TextResponse
 
+from crawler.dates import parse_date
 from crawler.extract import Document, Extraction, extract
 from crawler.items import SourceItem
 from crawler.pdf import pdf_text
@@ -34,6 +35,8 @@ def extract_file(path: Path, url: str | None = None, date: dt.date | None = None
     if not data.strip():
         raise SendwatchError(f"{path} is empty")
     document = _document(data, path, url)
+    # Ofsted's report files are named like "..._-_23_february_2024.pdf": their publication date.
+    date = date or parse_date(path.stem.replace("_", " "))
     if date and not document.published_on:
         document = Document(**{**document.__dict__, "published_on": date})
     return extract(document)

@@ -138,6 +138,8 @@ def status_command(ctx: click.Context) -> None:
         rows.append(_status_row(summary, "yes" if source.enabled else "no"))
     rows.extend(_status_row(summary, "n/a") for summary in summaries.values())
     _echo_table(("SOURCE", "ENABLED", "LAST_RUN", "RESULT", "FAILURES", "FINDINGS", "EVENTS"), rows)
+    for alarm in store.open_alarms() if revision else []:
+        click.echo(f"alarm since {_when(alarm.opened_at)}: {alarm.message}")
 
 
 def _status_row(summary: SourceSummary, enabled: str) -> tuple[str, ...]:

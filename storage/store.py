@@ -210,8 +210,9 @@ class Store:
             )
             session.add(state)
             state.last_run_at = now
-            state.last_result = run.summary
             emptied = run.ok and run.listing_items == 0 and state.items_seen > 0
+            # One word, so `sendwatch status` stays a table; the details go in alarms and logs.
+            state.last_result = "empty" if emptied else "ok" if run.ok else "failed"
             if run.ok and not emptied:
                 state.consecutive_failures = 0
                 state.last_success_at = now

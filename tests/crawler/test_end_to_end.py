@@ -232,6 +232,12 @@ def test_broken_source_fails_alone_and_alarms_once(
     alarms = store.open_alarms()
     assert [(a.source, a.kind) for a in alarms] == [("govuk", "failing")]
     assert alarms[0].message.startswith("govuk: 3 failed runs in a row")
+    status = subprocess.run(
+        [*COMMAND, "status"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
+    row = status[1].split()  # govuk yes YYYY-MM-DD HH:MM UTC failed 4 0 0
+    assert (row[:2], row[4:]) == (["govuk", "yes"], ["UTC", "failed", "4", "0", "0"])
+    assert status[-1].startswith("alarm since ") and "govuk: 3 failed runs in a row" in status[-1]
 
     site.overrides.clear()
     assert crawl("govuk", env, tmp_path)[0] == 0
