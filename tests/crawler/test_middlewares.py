@@ -1,0 +1,50 @@
+"""Retries back off exponentially, obey Retry-After, and never retry other 4xx."""
+
+from __future__ import annotations
+
+from scrapy import Request, Spider
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
+
+from crawler.middlewares import BACKOFF_META, BackoffRetryMiddleware
+
+
+def _middleware() -> BackoffRetryMiddleware:
+    crawler = get_crawler(
+        Spider,
+        {"RETRY_TIMES": 3, "RETRY_BACKOFF_SECONDS": 2.0, "RETRY_HTTP_CODES": [500, 503, 429]},
+    )
+    crawler.spider = Spider.from_crawler(crawler, name="test")
+    return BackoffRetryMiddleware.from_crawler(crawler)
+
+
+def test_delays_double_with_each_retry() -> None:
+    middleware = _middleware()
+    request = Request("http://127.0.0.1/x")
+    delays = []
+    for _ in range(3):
+        retry = middleware.process_response(request, Response(request.url, status=500))
+        assert isinstance(retry, Request)
+        delays.append(retry.meta[BACKOFF_META])
+        request = retry
+    assert delays == [2.0, 4.0, 8.0]
+    gave_up = middleware.process_response(request, Response(request.url, status=500))
+    assert isinstance(gave_up, Response)
+
+
+def test_retry_after_is_obeyed() -> None:
+    middleware = _middleware()
+    request = Request("http://127.0.0.1/x")
+    response = Response(request.url, status=429, headers={"Retry-After": "30"})
+    retry = middleware.process_response(request, response)
+    assert isinstance(retry, Request)
+    assert retry.meta[BACKOFF_META] == 30.0
+
+
+def test_client_errors_are_not_retried() -> None:
+    middleware = _middleware()
+    request = Request("http://127.0.0.1/x")
+    for status in (400, 403, 404, 410):
+        assert isinstance(
+            middleware.process_response(request, Response(request.url, status=status)), Response
+        )
