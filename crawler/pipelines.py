@@ -72,6 +72,11 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler.settings["SENDWATCH_DATABASE_URL"], crawler)
 
+    @property
+    def alert(self) -> bool:
+        """False on a baseline run: findings fill the store and the feeds, and alert nobody."""
+        return not self.crawler.settings.getbool("SENDWATCH_BASELINE")
+
     def open_spider(self) -> None:
         assert self.crawler.spider is not None
         self.source = self.crawler.spider.name
@@ -95,7 +100,7 @@ class StorePipeline:
                 if item.mark:
                     self._mark(*item.mark)
                 raise DropItem(f"not about SEND notices or inspections: {item.url}")
-            result = self.store.record(to_finding(item, extraction))
+            result = self.store.record(to_finding(item, extraction), alert=self.alert)
         except (ValueError, StoreError) as exc:
             self.stats.inc_value("sendwatch/item_errors")
             log.error("could not record %s: %s", item.url, exc)

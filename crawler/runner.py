@@ -90,6 +90,8 @@ def crawl(settings: Settings, source: str) -> CrawlReport:
         store.upgrade()
         marks = store.marks(source)
         scrapy = scrapy_settings(settings)
+        # Until a source has once been crawled whole, what it finds is history, not news.
+        scrapy["SENDWATCH_BASELINE"] = not store.has_succeeded(source)
         scrapy["CLOSESPIDER_TIMEOUT"] = settings.crawler.time_limit_minutes * 60
         _quiet_scrapy(settings.log_level)
         process = CrawlerProcess(settings=scrapy, install_root_handler=False)

@@ -73,7 +73,10 @@ class Event(Base):
     """A real-world happening (a notice issued, a report published) that findings report."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_kind_la_happened", "kind", "la_code", "happened_on"),)
+    __table_args__ = (
+        Index("ix_events_kind_la_happened", "kind", "la_code", "happened_on"),
+        Index("ix_events_alert_state", "alert_state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -84,6 +87,11 @@ class Event(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: "pending" (new in the world: to be fanned out to subscribers), "alerted" (done), or
+    #: "baseline" (found by a first crawl or a backfill: recorded, shown, alerted to nobody).
+    alert_state: Mapped[str] = mapped_column(
+        String(16), default="pending", server_default="baseline"
+    )
 
     findings: Mapped[list[Finding]] = relationship(back_populates="event", order_by="Finding.id")
 
@@ -160,6 +168,8 @@ class Subscription(Base):
     digest: Mapped[bool] = mapped_column(default=False)
     #: "active", "paused" (after repeated permanent failures) or "unsubscribed".
     state: Mapped[str] = mapped_column(String(16), default="active")
+    #: Permanent delivery failures in a row (a blocked bot, a rejected mailbox).
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Events created before this moment are never sent to this subscription.
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

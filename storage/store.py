@@ -156,11 +156,15 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def record(self, finding: FindingData) -> RecordResult:
-        """Record one finding; idempotent and safe with concurrent writers."""
+    def record(self, finding: FindingData, alert: bool = True) -> RecordResult:
+        """Record one finding; idempotent and safe with concurrent writers.
+
+        A new event is marked for alerting unless `alert` is False (a first crawl or a
+        backfill: the baseline, which fills the store and the feeds but alerts nobody).
+        """
         for _attempt in range(RECORD_ATTEMPTS):
             with write_session(self.engine) as session:
-                result = _record_once(session, finding)
+                result = _record_once(session, finding, alert)
                 if result is None:
                     session.rollback()  # lost an insert race: undo, then read the winner's row
                     continue
@@ -169,6 +173,12 @@ class Store:
         raise StoreError(
             f"could not record {finding.source}:{finding.identity} after {RECORD_ATTEMPTS} tries"
         )
+
+    def has_succeeded(self, source: str) -> bool:
+        """Whether the source ever completed a healthy run (if not, the next run is the baseline)."""
+        with self.sessions() as session:
+            state = session.get(SourceState, source)
+            return state is not None and state.last_success_at is not None
 
     def marks(self, source: str) -> dict[str, str]:
         """Everything the source's spider has handled: key -> the version it handled."""
@@ -181,7 +191,7 @@ class Store:
     def set_mark(self, source: str, key: str, value: str) -> None:
         """Remember that the spider handled `key` at version `value` (an upsert)."""
         with write_session(self.engine) as session:
-            statement = _insert(session, CrawlMark).values(
+            statement = insert_for(session, CrawlMark).values(
                 source=source, key=key, value=value, updated_at=utcnow()
             )
             session.execute(
@@ -287,7 +297,7 @@ def _open_alarm(session: Session, source: str, kind: str, message: str) -> list[
     return [alarm]
 
 
-def _record_once(session: Session, finding: FindingData) -> RecordResult | None:
+def _record_once(session: Session, finding: FindingData, alert: bool) -> RecordResult | None:
     digest = finding.content_hash()
     existing = session.scalar(
         select(Finding)
@@ -299,8 +309,8 @@ def _record_once(session: Session, finding: FindingData) -> RecordResult | None:
             return RecordResult(
                 existing.id, existing.event_id, FindingStatus.SEEN, EventStatus.EXISTING
             )
-        return _update(session, existing, finding, digest)
-    event, event_status = _resolve_event(session, finding)
+        return _update(session, existing, finding, digest, alert)
+    event, event_status = _resolve_event(session, finding, alert)
     now = utcnow()
     values = _finding_values(finding, digest) | {
         "event_id": event.id,
@@ -309,7 +319,7 @@ def _record_once(session: Session, finding: FindingData) -> RecordResult | None:
         "updated_at": now,
     }
     statement = (
-        _insert(session, Finding)
+        insert_for(session, Finding)
         .values(values)
         .on_conflict_do_nothing(index_elements=["source", "identity"])
         .returning(Finding.id)
@@ -337,7 +347,7 @@ def _finding_values(finding: FindingData, digest: str) -> dict[str, Any]:
     }
 
 
-def _insert(session: Session, model: type[Base]) -> Any:
+def insert_for(session: Session, model: type[Base]) -> Any:
     """The backend's INSERT, which knows ON CONFLICT (SQLAlchemy's generic one does not)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -347,7 +357,9 @@ def _insert(session: Session, model: type[Base]) -> Any:
     raise StoreError(f"unsupported database backend {dialect!r}: use SQLite or PostgreSQL")
 
 
-def _update(session: Session, existing: Finding, finding: FindingData, digest: str) -> RecordResult:
+def _update(
+    session: Session, existing: Finding, finding: FindingData, digest: str, alert: bool
+) -> RecordResult:
     """Apply a real update; the finding keeps its event unless it now describes another one."""
     regrouped = existing.kind != str(finding.kind) or existing.la_code != finding.la_code
     for name, value in _finding_values(finding, digest).items():
@@ -359,7 +371,7 @@ def _update(session: Session, existing: Finding, finding: FindingData, digest: s
     if len(event.findings) == 1:
         _copy_into_event(event, finding)
     elif regrouped:
-        event, event_status = _resolve_event(session, finding)
+        event, event_status = _resolve_event(session, finding, alert)
         existing.event_id = event.id
     elif event.findings[0].id == existing.id:
         _copy_into_event(event, finding, regroup=False)
@@ -379,7 +391,9 @@ def _copy_into_event(event: Event, finding: FindingData, regroup: bool = True) -
     event.summary = finding.summary
 
 
-def _resolve_event(session: Session, finding: FindingData) -> tuple[Event, EventStatus]:
+def _resolve_event(
+    session: Session, finding: FindingData, alert: bool
+) -> tuple[Event, EventStatus]:
     """The event this finding reports: an existing one nearby in time, or a new one."""
     date = finding.event_date
     if finding.kind in LINKABLE_KINDS and finding.la_code and date:
@@ -408,6 +422,7 @@ def _resolve_event(session: Session, finding: FindingData) -> tuple[Event, Event
         outcome=str(finding.outcome) if finding.outcome else None,
         title=finding.title,
         summary=finding.summary,
+        alert_state="pending" if alert else "baseline",
     )
     session.add(event)
     session.flush()

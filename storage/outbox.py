@@ -1,0 +1,355 @@
+"""Subscriptions and the delivery outbox: the store's side of alerting.
+
+The alerts package decides *who* should hear of an event (filters) and *how* to
+say it; these functions keep the bookkeeping that makes "exactly once" hold:
+
+* an event is fanned out once: its deliveries are inserted with ON CONFLICT DO
+  NOTHING on (event, subscription) and the event is marked alerted in the same
+  transaction, so a crash or a second dispatcher cannot double them;
+* a dispatcher *claims* due deliveries before sending (state "sending", leased
+  until `next_attempt_at`): on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` so two
+  dispatchers never take the same row; on SQLite the write lock serialises claims;
+* a claim whose dispatcher died is retaken once its lease runs out; the sender
+  then reuses the delivery's stable id (email Message-ID), so at worst a message
+  is repeated, never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from storage.db import write_session
+from storage.models import Alarm, Delivery, Event, Subscriber, Subscription, utcnow
+from storage.store import Store, insert_for
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery taken for sending, with what the sender needs."""
+
+    delivery_id: int
+    attempts: int
+    event: Event
+    subscription: Subscription
+
+
+# -- subscriptions --------------------------------------------------------------------
+
+
+def subscribe(
+    store: Store,
+    channel: str,
+    address: str,
+    *,
+    la_codes: Sequence[str] = (),
+    regions: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    digest: bool = False,
+    name: str = "",
+) -> tuple[Subscription, bool]:
+    """Create the subscription, or set new filters on an existing one; returns it and whether it is new.
+
+    An unsubscribed or paused address that subscribes again is active again, from now
+    on: it is not sent what it missed.
+    """
+    with write_session(store.engine) as session:
+        subscription = session.scalars(
+            select(Subscription).where(
+                Subscription.channel == channel, Subscription.address == address
+            )
+        ).one_or_none()
+        created = subscription is None
+        if subscription is None:
+            subscriber = Subscriber(name=name or address)
+            subscription = Subscription(
+                subscriber=subscriber,
+                channel=channel,
+                address=address,
+                la_codes=sorted(set(la_codes)),
+                regions=sorted(set(regions)),
+                kinds=sorted(set(kinds)),
+                digest=digest,
+            )
+            session.add(subscription)
+        else:
+            if subscription.state != "active":
+                subscription.created_at = utcnow()  # rejoining: no backlog of what was missed
+            subscription.la_codes = sorted(set(la_codes))
+            subscription.regions = sorted(set(regions))
+            subscription.kinds = sorted(set(kinds))
+            subscription.digest = digest
+            subscription.state = "active"
+            subscription.failures = 0
+        session.commit()
+        return subscription, created
+
+
+def unsubscribe(store: Store, channel: str, address: str) -> bool:
+    """Stop a subscription; its pending deliveries are cancelled. False if there was none."""
+    with write_session(store.engine) as session:
+        subscription = session.scalars(
+            select(Subscription).where(
+                Subscription.channel == channel,
+                Subscription.address == address,
+                Subscription.state != "unsubscribed",
+            )
+        ).one_or_none()
+        if subscription is None:
+            return False
+        _stop(session, subscription)
+        session.commit()
+        return True
+
+
+def unsubscribe_id(store: Store, subscription_id: int) -> Subscription | None:
+    """Stop a subscription by id (the signed link in every email)."""
+    with write_session(store.engine) as session:
+        subscription = session.get(Subscription, subscription_id)
+        if subscription is None:
+            return None
+        _stop(session, subscription)
+        session.commit()
+        return subscription
+
+
+def _stop(session: Session, subscription: Subscription) -> None:
+    subscription.state = "unsubscribed"
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == subscription.id, Delivery.state.in_(("pending",)))
+        .values(state="cancelled")
+    )
+
+
+def subscriptions(store: Store, *, active_only: bool = False) -> list[Subscription]:
+    with store.sessions() as session:
+        query = select(Subscription).order_by(Subscription.channel, Subscription.address)
+        if active_only:
+            query = query.where(Subscription.state == "active")
+        return list(session.scalars(query))
+
+
+def subscription(store: Store, channel: str, address: str) -> Subscription | None:
+    with store.sessions() as session:
+        return session.scalars(
+            select(Subscription).where(
+                Subscription.channel == channel, Subscription.address == address
+            )
+        ).one_or_none()
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+def pending_events(store: Store) -> list[Event]:
+    """New events not yet fanned out to subscribers, oldest first."""
+    with store.sessions() as session:
+        return list(
+            session.scalars(
+                select(Event)
+                .where(Event.alert_state == "pending")
+                .options(selectinload(Event.findings))
+                .order_by(Event.id)
+            )
+        )
+
+
+def fan_out(store: Store, event_id: int, subscription_ids: Iterable[int], state: str) -> int:
+    """Queue one delivery per subscription and close the event's fan-out, in one transaction."""
+    with write_session(store.engine) as session:
+        event = session.get(Event, event_id)
+        if event is None or event.alert_state != "pending":
+            return 0  # another dispatcher did it first
+        now = utcnow()
+        rows = [
+            {
+                "event_id": event_id,
+                "subscription_id": subscription_id,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for subscription_id in subscription_ids
+        ]
+        queued = 0
+        if rows:
+            statement = (
+                insert_for(session, Delivery)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["event_id", "subscription_id"])
+                .returning(Delivery.id)
+            )
+            queued = len(session.scalars(statement).all())
+        event.alert_state = state
+        session.commit()
+        return queued
+
+
+def events(
+    store: Store,
+    *,
+    la_codes: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    limit: int = 50,
+) -> list[Event]:
+    """The newest events (with their findings) for feeds, `/latest` and pages."""
+    with store.sessions() as session:
+        query = select(Event).options(selectinload(Event.findings))
+        if la_codes:
+            query = query.where(Event.la_code.in_(la_codes))
+        if kinds:
+            query = query.where(Event.kind.in_(kinds))
+        query = query.order_by(Event.created_at.desc(), Event.id.desc()).limit(limit)
+        return list(session.scalars(query))
+
+
+def last_change(store: Store) -> dt.datetime | None:
+    """When any event last changed: the feeds' Last-Modified."""
+    with store.sessions() as session:
+        return session.scalar(select(func.max(Event.updated_at)))
+
+
+# -- deliveries ---------------------------------------------------------------------------
+
+
+def claim_due(
+    store: Store, *, limit: int, lease: dt.timedelta, digest: bool = False
+) -> list[Claimed]:
+    """Take up to `limit` due deliveries for sending; nobody else takes them until the lease ends."""
+    now = utcnow()
+    with write_session(store.engine) as session:
+        query = (
+            select(Delivery)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(
+                Delivery.state.in_(("pending", "sending")),
+                Delivery.next_attempt_at <= now,
+                Subscription.state == "active",
+                Subscription.digest.is_(digest),
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Delivery)
+        )
+        deliveries = list(session.scalars(query))
+        claimed = []
+        for delivery in deliveries:
+            delivery.state = "sending"
+            delivery.next_attempt_at = now + lease
+            delivery.attempts += 1
+        session.flush()
+        for delivery in deliveries:
+            event = session.scalars(
+                select(Event)
+                .where(Event.id == delivery.event_id)
+                .options(selectinload(Event.findings))
+            ).one()
+            subscription = session.get_one(Subscription, delivery.subscription_id)
+            claimed.append(Claimed(delivery.id, delivery.attempts, event, subscription))
+        session.commit()
+        return claimed
+
+
+def mark_sent(store: Store, delivery_ids: Iterable[int]) -> None:
+    ids = list(delivery_ids)
+    if not ids:
+        return
+    with write_session(store.engine) as session:
+        now = utcnow()
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.state == "sending")
+            .values(state="sent", sent_at=now, last_error=None)
+        )
+        subscription_ids = select(Delivery.subscription_id).where(Delivery.id.in_(ids))
+        session.execute(
+            update(Subscription).where(Subscription.id.in_(subscription_ids)).values(failures=0)
+        )
+        session.commit()
+
+
+def mark_retry(store: Store, delivery_id: int, error: str, at: dt.datetime) -> None:
+    """A passing failure: try again at `at`."""
+    with write_session(store.engine) as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(state="pending", next_attempt_at=at, last_error=error[:1000])
+        )
+        session.commit()
+
+
+def mark_failed(store: Store, delivery_id: int, error: str, pause_after: int) -> bool:
+    """A permanent failure: give up on this delivery; pause the subscription after repeated ones.
+
+    Returns True when the subscription was paused.
+    """
+    with write_session(store.engine) as session:
+        delivery = session.get_one(Delivery, delivery_id)
+        delivery.state = "failed"
+        delivery.last_error = error[:1000]
+        subscription = session.get_one(Subscription, delivery.subscription_id)
+        subscription.failures += 1
+        paused = subscription.failures >= pause_after and subscription.state == "active"
+        if paused:
+            subscription.state = "paused"
+            session.execute(
+                update(Delivery)
+                .where(Delivery.subscription_id == subscription.id, Delivery.state == "pending")
+                .values(state="cancelled")
+            )
+        session.commit()
+        return paused
+
+
+def outbox_counts(store: Store) -> dict[str, int]:
+    """Deliveries by state, plus those sent today, for `sendwatch status`."""
+    with store.sessions() as session:
+        counts = dict(
+            session.execute(select(Delivery.state, func.count()).group_by(Delivery.state)).all()
+        )
+        midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        counts["sent_today"] = (
+            session.scalar(
+                select(func.count()).where(Delivery.state == "sent", Delivery.sent_at >= midnight)
+            )
+            or 0
+        )
+        return counts
+
+
+# -- maintainer alarms ------------------------------------------------------------------------
+
+
+def alarms_to_notify(store: Store) -> tuple[list[Alarm], list[Alarm]]:
+    """Alarms the maintainer has not heard of, and recoveries not yet told."""
+    with store.sessions() as session:
+        opened = session.scalars(
+            select(Alarm).where(Alarm.notified_at.is_(None)).order_by(Alarm.id)
+        ).all()
+        recovered = session.scalars(
+            select(Alarm)
+            .where(
+                Alarm.resolved_at.is_not(None),
+                Alarm.notified_at.is_not(None),
+                Alarm.recovery_notified_at.is_(None),
+            )
+            .order_by(Alarm.id)
+        ).all()
+        return list(opened), list(recovered)
+
+
+def mark_alarm_notified(store: Store, alarm_id: int, *, recovery: bool) -> None:
+    with write_session(store.engine) as session:
+        alarm = session.get_one(Alarm, alarm_id)
+        if recovery:
+            alarm.recovery_notified_at = utcnow()
+        else:
+            alarm.notified_at = utcnow()
+        session.commit()
