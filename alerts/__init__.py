@@ -1,0 +1,1 @@
+"""Alerts: one summary per event, delivered once to each matching subscriber, and feeds."""

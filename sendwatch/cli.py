@@ -197,6 +197,126 @@ def extract_command(path: Path, url: str | None, date: dt.datetime | None) -> No
     click.echo(json.dumps(extraction.to_json(), indent=2, ensure_ascii=False))
 
 
+CHANNELS = click.Choice(["email", "telegram"])
+
+
+def _check_address(channel: str, address: str) -> str:
+    address = address.strip()
+    if channel == "email" and (
+        "@" not in address or any(ch.isspace() for ch in address) or address.count("@") != 1
+    ):
+        raise SendwatchError(f"not an email address: {address!r}")
+    if channel == "telegram" and not address.lstrip("-").isdigit():
+        raise SendwatchError(f"a Telegram address is a numeric chat id, not {address!r}")
+    return address
+
+
+@cli.command("subscribe")
+@click.argument("channel", type=CHANNELS)
+@click.argument("address")
+@click.option(
+    "--la", "las", multiple=True, help="A local authority (name or ONS code); repeatable."
+)
+@click.option("--region", "regions", multiple=True, help="A region, e.g. London; repeatable.")
+@click.option("--kind", "kinds", multiple=True, help="An event kind, e.g. notice; repeatable.")
+@click.option("--digest", is_flag=True, help="One email a day instead of one per event.")
+@click.pass_context
+def subscribe_command(
+    ctx: click.Context,
+    channel: str,
+    address: str,
+    las: tuple[str, ...],
+    regions: tuple[str, ...],
+    kinds: tuple[str, ...],
+    digest: bool,
+) -> None:
+    """Alert ADDRESS on CHANNEL about events matching the filters (none: everything)."""
+    from alerts.filters import parse_filters
+    from storage.outbox import subscribe
+
+    address = _check_address(channel, address)
+    filters = parse_filters(las, regions, kinds)
+    store = _store(ctx)
+    store.upgrade()
+    _, created = subscribe(
+        store,
+        channel,
+        address,
+        la_codes=filters.la_codes,
+        regions=filters.regions,
+        kinds=filters.kinds,
+        digest=digest,
+    )
+    verb = "subscribed" if created else "updated"
+    click.echo(
+        f"{verb} {channel} {address}: {filters.describe()}{' (daily digest)' if digest else ''}"
+    )
+
+
+@cli.command("unsubscribe")
+@click.argument("channel", type=CHANNELS)
+@click.argument("address")
+@click.pass_context
+def unsubscribe_command(ctx: click.Context, channel: str, address: str) -> None:
+    """Stop alerts to ADDRESS on CHANNEL."""
+    from storage.outbox import unsubscribe
+
+    store = _store(ctx)
+    store.upgrade()
+    if not unsubscribe(store, channel, address.strip()):
+        raise SendwatchError(f"no subscription for {channel} {address}")
+    click.echo(f"unsubscribed {channel} {address}")
+
+
+@cli.command("subscribers")
+@click.pass_context
+def subscribers_command(ctx: click.Context) -> None:
+    """List the subscriptions and their filters."""
+    from alerts.filters import Filters
+    from storage.outbox import subscriptions
+
+    store = _store(ctx)
+    store.upgrade()
+    rows = [
+        (
+            s.channel,
+            s.address,
+            s.state,
+            "yes" if s.digest else "no",
+            Filters(tuple(s.la_codes), tuple(s.regions), tuple(s.kinds)).describe(),
+        )
+        for s in subscriptions(store)
+    ]
+    _echo_table(("CHANNEL", "ADDRESS", "STATE", "DIGEST", "FILTERS"), rows)
+
+
+@cli.command("dispatch")
+@click.option("--digest", is_flag=True, help="Send the daily digests instead.")
+@click.pass_context
+def dispatch_command(ctx: click.Context, digest: bool) -> None:
+    """Deliver due alerts once (the daemon does this every minute)."""
+    from alerts.dispatch import Dispatcher, channels_for
+
+    settings = _loaded(ctx).settings
+    store = _store(ctx)
+    store.upgrade()
+    dispatcher = Dispatcher(settings, store, channels_for(settings))
+    report = dispatcher.send_digests() if digest else dispatcher.run_once()
+    click.echo(report.line())
+
+
+@cli.command("bot")
+@click.pass_context
+def bot_command(ctx: click.Context) -> None:
+    """Run the Telegram bot (polling) on its own, until Ctrl-C."""
+    from alerts.telegram import build_application
+
+    settings = _loaded(ctx).settings
+    store = _store(ctx)
+    store.upgrade()
+    build_application(settings, store).run_polling()
+
+
 @cli.command("run")
 @click.pass_context
 def run_command(ctx: click.Context) -> None:

@@ -93,6 +93,36 @@ class TelegramConfig(_Section):
     token: SecretStr | None = None
 
 
+class AlertsConfig(_Section):
+    """Who hears of what, and how hard delivery tries."""
+
+    #: Where sendwatch's web server is reached from outside: links in emails (unsubscribe)
+    #: and feeds are built on it.
+    public_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^\s/]+")
+    #: Events that happened longer ago than this are history, not news: never alerted.
+    max_age_days: int = Field(default=30, ge=1)
+    #: The maintainer hears of failing sources here (either or both).
+    maintainer_email: str = ""
+    maintainer_telegram_chat_id: int = 0
+    batch_size: int = Field(default=100, ge=1)
+    #: Attempts before a delivery that keeps failing for passing reasons is given up.
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(default=60.0, ge=0)
+    #: Permanent failures (blocked bot, rejected mailbox) in a row that pause a subscription.
+    pause_after_failures: int = Field(default=3, ge=1)
+    #: When the daily digest goes out, HH:MM in UTC.
+    digest_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class WebConfig(_Section):
+    """`sendwatch serve`: the feeds and the unsubscribe page over HTTP."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    #: Entries per feed.
+    feed_entries: int = Field(default=50, ge=1, le=1000)
+
+
 class Settings(_Section):
     """The whole effective configuration."""
 
@@ -104,6 +134,8 @@ class Settings(_Section):
     crawler: CrawlerConfig = CrawlerConfig()
     smtp: SmtpConfig = SmtpConfig()
     telegram: TelegramConfig = TelegramConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    web: WebConfig = WebConfig()
 
     @property
     def effective_database_url(self) -> str:

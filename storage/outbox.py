@@ -219,17 +219,23 @@ def last_change(store: Store) -> dt.datetime | None:
 
 
 def claim_due(
-    store: Store, *, limit: int, lease: dt.timedelta, digest: bool = False
+    store: Store,
+    *,
+    limit: int,
+    lease: dt.timedelta,
+    digest: bool = False,
+    due_by: dt.datetime | None = None,
 ) -> list[Claimed]:
-    """Take up to `limit` due deliveries for sending; nobody else takes them until the lease ends."""
+    """Take up to `limit` deliveries due by `due_by` (default now); nobody else takes them until the lease ends."""
     now = utcnow()
+    due_by = due_by or now
     with write_session(store.engine) as session:
         query = (
             select(Delivery)
             .join(Subscription, Subscription.id == Delivery.subscription_id)
             .where(
                 Delivery.state.in_(("pending", "sending")),
-                Delivery.next_attempt_at <= now,
+                Delivery.next_attempt_at <= due_by,
                 Subscription.state == "active",
                 Subscription.digest.is_(digest),
             )
@@ -285,16 +291,22 @@ def mark_retry(store: Store, delivery_id: int, error: str, at: dt.datetime) -> N
         session.commit()
 
 
-def mark_failed(store: Store, delivery_id: int, error: str, pause_after: int) -> bool:
-    """A permanent failure: give up on this delivery; pause the subscription after repeated ones.
+def mark_failed(
+    store: Store, delivery_id: int, error: str, *, permanent: bool, pause_after: int
+) -> bool:
+    """Give up on this delivery. Permanent refusals in a row pause the subscription.
 
-    Returns True when the subscription was paused.
+    Retries run out when a server is down for long; that is not the address's fault,
+    so only `permanent` failures count towards pausing. Returns True when paused.
     """
     with write_session(store.engine) as session:
         delivery = session.get_one(Delivery, delivery_id)
         delivery.state = "failed"
         delivery.last_error = error[:1000]
         subscription = session.get_one(Subscription, delivery.subscription_id)
+        if not permanent:
+            session.commit()
+            return False
         subscription.failures += 1
         paused = subscription.failures >= pause_after and subscription.state == "active"
         if paused:

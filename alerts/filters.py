@@ -1,0 +1,98 @@
+"""Subscription filters: which events a subscription wants. None set means everything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sendwatch.errors import SendwatchError
+from sendwatch.vocab import Kind
+from storage.las import register, slugify
+from storage.models import Event, Subscription
+
+#: Short names people type for kinds (`--kind notice`), beside the exact vocabulary.
+KIND_ALIASES: dict[str, Kind] = {
+    "notice": Kind.IMPROVEMENT_NOTICE,
+    "notices": Kind.IMPROVEMENT_NOTICE,
+    "lifted": Kind.NOTICE_LIFTED,
+    "direction": Kind.STATUTORY_DIRECTION,
+    "directions": Kind.STATUTORY_DIRECTION,
+    "inspection": Kind.INSPECTION_REPORT,
+    "report": Kind.INSPECTION_REPORT,
+    "monitoring": Kind.MONITORING_INSPECTION,
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    la_codes: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        las = register()
+        parts = []
+        if self.la_codes:
+            parts.append(", ".join(la.name for code in self.la_codes if (la := las.get(code))))
+        if self.regions:
+            parts.append(", ".join(self.regions))
+        if self.kinds:
+            parts.append("kinds: " + ", ".join(self.kinds))
+        return "; ".join(parts) or "everything"
+
+
+def matches(subscription: Subscription, event: Event) -> bool:
+    """Whether the event passes the subscription's filters (each set filter must pass)."""
+    if subscription.kinds and event.kind not in subscription.kinds:
+        return False
+    if not subscription.la_codes and not subscription.regions:
+        return True
+    if event.la_code in subscription.la_codes:
+        return True
+    la = register().get(event.la_code) if event.la_code else None
+    return la is not None and la.region in subscription.regions
+
+
+def resolve_la(text: str) -> str:
+    """An ONS code from a name, alias or code; a clear error with suggestions otherwise."""
+    las = register()
+    la = las.get(text) or las.match(text)
+    if la is None:
+        exact = [
+            candidate for candidate in las.search(text) if slugify(candidate.name) == slugify(text)
+        ]
+        la = exact[0] if exact else None
+    if la is None:
+        hint = ", ".join(candidate.name for candidate in las.suggest(text))
+        message = f"no local authority called {text!r}"
+        raise SendwatchError(f"{message}; did you mean: {hint}?" if hint else message)
+    return la.ons_code
+
+
+def resolve_region(text: str) -> str:
+    regions = register().regions()
+    for region in regions:
+        if slugify(region) == slugify(text):
+            return region
+    raise SendwatchError(f"no region called {text!r}; regions: {', '.join(regions)}")
+
+
+def resolve_kind(text: str) -> str:
+    value = text.strip().lower()
+    if value in KIND_ALIASES:
+        return str(KIND_ALIASES[value])
+    try:
+        return str(Kind(value))
+    except ValueError:
+        names = ", ".join([*(str(kind) for kind in Kind), *KIND_ALIASES])
+        raise SendwatchError(f"no event kind {text!r}; kinds: {names}") from None
+
+
+def parse_filters(
+    las: Iterable[str] = (), regions: Iterable[str] = (), kinds: Iterable[str] = ()
+) -> Filters:
+    return Filters(
+        la_codes=tuple(sorted({resolve_la(item) for item in las})),
+        regions=tuple(sorted({resolve_region(item) for item in regions})),
+        kinds=tuple(sorted({resolve_kind(item) for item in kinds})),
+    )

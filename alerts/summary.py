@@ -1,0 +1,102 @@
+"""One summary per event: what happened, to which LA, when, the outcome or deadline, and the sources.
+
+Pure data, built once and rendered for every channel (email, Telegram, feeds), so
+the channels never disagree. Everything scraped is kept as plain text here; each
+renderer escapes it for its own format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sendwatch.vocab import Kind, Outcome
+from storage.las import LocalAuthority, register
+from storage.models import Event
+
+KIND_LABELS: dict[str, str] = {
+    Kind.IMPROVEMENT_NOTICE: "Improvement notice issued",
+    Kind.NOTICE_LIFTED: "Improvement notice lifted",
+    Kind.STATUTORY_DIRECTION: "Statutory direction issued",
+    Kind.INSPECTION_REPORT: "Area SEND inspection report",
+    Kind.MONITORING_INSPECTION: "Area SEND monitoring inspection",
+    Kind.WSOA: "Written Statement of Action",
+    Kind.NEWS: "SEND news",
+}
+OUTCOME_LABELS: dict[str, str] = {
+    Outcome.POSITIVE: "Positive experiences and outcomes (the best of three outcomes)",
+    Outcome.INCONSISTENT: "Inconsistent experiences and outcomes (the middle of three outcomes)",
+    Outcome.SIGNIFICANT_CONCERNS: "Widespread and/or systemic failings leading to significant concerns (the worst of three outcomes)",
+    Outcome.WSOA_REQUIRED: "A Written Statement of Action is required",
+    Outcome.NO_WSOA: "No Written Statement of Action required",
+}
+SOURCE_LABELS: dict[str, str] = {
+    "govuk": "GOV.UK (Department for Education)",
+    "ofsted": "Ofsted reports",
+    "lgl": "Local Government Lawyer",
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    event_id: int
+    kind: str
+    headline: str
+    title: str
+    la: LocalAuthority | None
+    happened_on: dt.date | None
+    outcome: str | None
+    deadline: dt.date | None
+    text: str
+    links: tuple[Link, ...]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def outcome_label(self) -> str | None:
+        return OUTCOME_LABELS.get(self.outcome, self.outcome) if self.outcome else None
+
+    @property
+    def la_name(self) -> str:
+        return self.la.name if self.la else "England (council not identified)"
+
+
+def summarise(event: Event) -> Summary:
+    """The event's summary; its findings must be loaded."""
+    la = register().get(event.la_code) if event.la_code else None
+    headline = f"{KIND_LABELS.get(event.kind, event.kind)}: {la.name if la else event.title}"
+    links = []
+    deadline = None
+    for finding in event.findings:
+        links.append(Link(SOURCE_LABELS.get(finding.source, finding.source), finding.url))
+        if deadline is None and finding.fields.get("deadline"):
+            deadline = dt.date.fromisoformat(str(finding.fields["deadline"]))
+    return Summary(
+        event_id=event.id,
+        kind=event.kind,
+        headline=headline,
+        title=event.title,
+        la=la,
+        happened_on=event.happened_on,
+        outcome=event.outcome,
+        deadline=deadline,
+        text=event.summary,
+        links=tuple(dict.fromkeys(links)),
+        created_at=event.created_at,
+        updated_at=event.updated_at,
+    )
+
+
+def format_date(value: dt.date | None) -> str:
+    """UK style, "1 May 2024"."""
+    return f"{value.day} {value:%B %Y}" if value else "date not stated"

@@ -1,0 +1,287 @@
+"""Telegram: alerts sent by the bot, and the two-way bot people subscribe with.
+
+Sending respects Telegram's limits (about 30 messages a second overall, one a second
+per chat) and obeys a 429's `retry_after`; a chat that blocked the bot (403) or no
+longer exists is a permanent failure. Telegram has no idempotency key, so a crash
+between sending and recording "sent" can repeat one message: at-least-once.
+
+The bot token is in every Bot API URL: httpx's request log is silenced (see
+`sendwatch.logs`) and every log line is masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import time
+from collections.abc import Sequence
+
+from telegram import Bot, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from alerts.channels import Outgoing, Permanent, Result, Retry, Sent
+from alerts.filters import Filters, resolve_la, resolve_region
+from alerts.render import render_telegram
+from alerts.summary import summarise
+from sendwatch.config import Settings, TelegramConfig
+from sendwatch.errors import SendwatchError
+from storage import outbox
+from storage.las import register
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+PER_CHAT_INTERVAL = 1.0
+GLOBAL_INTERVAL = 1 / 30
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def _token(config: TelegramConfig) -> str:
+    if config.token is None:
+        raise SendwatchError("Telegram needs its bot token in SENDWATCH_TELEGRAM_TOKEN")
+    return config.token.get_secret_value()
+
+
+def _seconds(retry_after: int | float | dt.timedelta) -> float:
+    return (
+        retry_after.total_seconds() if isinstance(retry_after, dt.timedelta) else float(retry_after)
+    )
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, config: TelegramConfig) -> None:
+        self.config = config
+        self.token = _token(config)
+
+    def _bot(self) -> Bot:
+        return Bot(self.token, base_url=self.config.base_url)
+
+    def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+        return asyncio.run(self._send_all(messages)) if messages else []
+
+    async def _send_all(self, messages: Sequence[Outgoing]) -> list[Result]:
+        results: list[Result] = []
+        last_per_chat: dict[str, float] = {}
+        last_any = 0.0
+        try:
+            async with self._bot() as bot:
+                for outgoing in messages:
+                    wait = (
+                        max(
+                            last_per_chat.get(outgoing.address, 0.0) + PER_CHAT_INTERVAL,
+                            last_any + GLOBAL_INTERVAL,
+                        )
+                        - time.monotonic()
+                    )
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    results.append(await self._send_one(bot, outgoing))
+                    last_any = last_per_chat[outgoing.address] = time.monotonic()
+        except (NetworkError, TelegramError) as exc:  # could not even start: all wait for later
+            error = f"Telegram unavailable: {exc}"
+            results += [Retry(error) for _ in messages[len(results) :]]
+        return results
+
+    async def _send_one(self, bot: Bot, outgoing: Outgoing) -> Result:
+        text = "\n\n".join(render_telegram(summary) for summary in outgoing.summaries)
+        try:
+            await bot.send_message(
+                chat_id=int(outgoing.address),
+                text=text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW,
+            )
+        except RetryAfter as exc:
+            return Retry(f"429 {exc.message}", after=_seconds(exc.retry_after))
+        except Forbidden as exc:
+            return Permanent(f"403 {exc.message}")
+        except BadRequest as exc:
+            return Permanent(f"400 {exc.message}")
+        except (NetworkError, TelegramError) as exc:
+            return Retry(str(exc))
+        return Sent()
+
+    def notify(self, address: str, subject: str, text: str) -> None:
+        async def _notify() -> None:
+            async with self._bot() as bot:
+                await bot.send_message(
+                    chat_id=int(address),
+                    text=f"<b>{html.escape(subject)}</b>\n{html.escape(text)}",
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                )
+
+        asyncio.run(_notify())
+
+
+# -- the two-way bot -------------------------------------------------------------------------
+
+HELP = (
+    "I send an alert the day a council in England is given a SEND improvement notice or "
+    "statutory direction, has one lifted, or gets an area SEND inspection report.\n\n"
+    "/subscribe &lt;council | region | all&gt; - follow a council (e.g. /subscribe Bexley), "
+    "a region (/subscribe London) or everything (/subscribe all)\n"
+    "/unsubscribe - stop all alerts\n"
+    "/list - what you follow\n"
+    "/latest - the last 5 events you would have been sent\n"
+    "/help - this message"
+)
+
+
+class BotCommands:
+    """The bot's command handlers, bound to the store and settings."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Greets and explains."""
+        await self._reply(update, "Welcome to sendwatch.\n\n" + HELP)
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Lists the commands."""
+        await self._reply(update, HELP)
+
+    async def subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Follows a council, a region, or everything."""
+        query = " ".join(context.args or []).strip()
+        if not query:
+            await self._reply(update, "Which council or region? For example: /subscribe Bexley")
+            return
+        chat = self._chat(update)
+        current = outbox.subscription(self.store, "telegram", chat)
+        active = current is not None and current.state == "active"
+        las = list(current.la_codes) if active and current else []
+        regions = list(current.regions) if active and current else []
+        kinds = list(current.kinds) if active and current else []
+        if query.lower() in ("all", "everything", "england"):
+            las, regions = [], []
+            label = "everything"
+        else:
+            try:
+                regions.append(resolve_region(query))
+                label = regions[-1]
+            except SendwatchError:
+                try:
+                    las.append(resolve_la(query))
+                except SendwatchError:
+                    await self._reply(update, self._suggestion(query))
+                    return
+                la = register().get(las[-1])
+                label = la.name if la else query
+            if active and current and not current.la_codes and not current.regions:
+                las, regions = las[-1:], regions[-1:]  # from "everything" to just this
+        await asyncio.to_thread(
+            outbox.subscribe,
+            self.store,
+            "telegram",
+            chat,
+            la_codes=las,
+            regions=regions,
+            kinds=kinds,
+        )
+        await self._reply(update, f"Subscribed: {html.escape(label)}. /list shows all you follow.")
+
+    def _suggestion(self, query: str) -> str:
+        close = register().suggest(query)
+        if close:
+            names = " or ".join(f"<b>{html.escape(la.name)}</b>" for la in close)
+            return f"I don't know {html.escape(query)!s}. Did you mean {names}?"
+        return f"I don't know {html.escape(query)}. Try a council name, e.g. /subscribe Wirral, or a region."
+
+    async def unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stops all alerts to this chat."""
+        done = await asyncio.to_thread(
+            outbox.unsubscribe, self.store, "telegram", self._chat(update)
+        )
+        await self._reply(
+            update, "Unsubscribed. No more alerts." if done else "You were not subscribed."
+        )
+
+    async def list(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Shows what this chat follows."""
+        current = outbox.subscription(self.store, "telegram", self._chat(update))
+        if current is None or current.state != "active":
+            await self._reply(update, "You follow nothing yet. Try /subscribe Bexley")
+            return
+        filters = Filters(tuple(current.la_codes), tuple(current.regions), tuple(current.kinds))
+        await self._reply(update, f"You follow: {html.escape(filters.describe())}")
+
+    async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The last five events matching this chat's filters."""
+        current = outbox.subscription(self.store, "telegram", self._chat(update))
+        las = list(current.la_codes) if current and current.state == "active" else []
+        regions = list(current.regions) if current and current.state == "active" else []
+        codes = las + [la.ons_code for la in register() if la.region in regions]
+        events = outbox.events(self.store, la_codes=codes, limit=5)
+        if not events:
+            await self._reply(update, "Nothing recorded yet for what you follow.")
+            return
+        messages: list[str] = []
+        for event in events:  # whole messages only, within Telegram's limit
+            rendered = render_telegram(summarise(event))
+            if len("\n\n".join([*messages, rendered])) > 4096:
+                break
+            messages.append(rendered)
+        await self._reply(update, "\n\n".join(messages))
+
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Sources and their health; for admin chats only."""
+        chat_id = update.effective_chat.id if update.effective_chat else 0
+        if chat_id not in self.settings.telegram.admin_chat_ids:
+            await self._reply(update, "Sorry, /status is for the maintainers.")
+            return
+        lines = []
+        for summary in self.store.source_summaries():
+            lines.append(
+                f"{html.escape(summary.source)}: {html.escape(summary.last_result or 'never run')},"
+                f" {summary.consecutive_failures} failures in a row, {summary.findings} findings"
+            )
+        for alarm in self.store.open_alarms():
+            lines.append(f"ALARM: {html.escape(alarm.message)}")
+        await self._reply(update, "\n".join(lines) or "No source has run yet.")
+
+    async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Logs a handler's failure, and tells the admins."""
+        log.error("bot handler failed", exc_info=context.error)
+        message = html.escape(f"sendwatch bot error: {context.error!r}")[:4000]
+        for chat_id in self.settings.telegram.admin_chat_ids:
+            try:
+                await context.bot.send_message(chat_id=chat_id, text=message)
+            except TelegramError:
+                log.warning("could not tell admin chat %s about an error", chat_id)
+
+    @staticmethod
+    def _chat(update: Update) -> str:
+        assert update.effective_chat is not None
+        return str(update.effective_chat.id)
+
+    @staticmethod
+    async def _reply(update: Update, text: str) -> None:
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(
+                text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+            )
+
+
+def build_application(settings: Settings, store: Store) -> Application:  # type: ignore[type-arg]
+    """The bot, ready for `run_polling()`; no JobQueue: APScheduler is the daemon's one scheduler."""
+    config = settings.telegram
+    application = (
+        Application.builder()
+        .token(_token(config))
+        .base_url(config.base_url)
+        .job_queue(None)
+        .build()
+    )
+    commands = BotCommands(settings, store)
+    for name in ("start", "help", "subscribe", "unsubscribe", "list", "latest", "status"):
+        application.add_handler(CommandHandler(name, getattr(commands, name)))
+    application.add_error_handler(commands.error)
+    return application

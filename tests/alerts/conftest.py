@@ -1,0 +1,75 @@
+"""Real servers on loopback for the alert tests: an SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from sendwatch.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    """What the SMTP server received; addresses in `reject` get a 550 at RCPT."""
+
+    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    reject: set[str] = field(default_factory=set)
+    port: int = 0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:  # noqa: N802
+        if address in self.reject:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        assert isinstance(message, EmailMessage)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for rcpts, message in self.messages if address in rcpts]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox(port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def alert_settings(tmp_path: Path, smtp_port: int, **alerts: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "security": "none",
+                "from_address": "alerts@sendwatch.test",
+            },
+            "alerts": {"public_url": "http://127.0.0.1:8080", "retry_base_seconds": 0, **alerts},
+        }
+    )
