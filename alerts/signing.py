@@ -26,12 +26,24 @@ def secret_key(settings: Settings) -> bytes:
         return settings.secret_key.get_secret_value().encode("utf-8")
     path = Path(settings.data_dir) / KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(32))
-        log.warning("no SENDWATCH_SECRET_KEY set: made one in %s", path)
+        _create_key(path)
     return path.read_text().strip().encode("utf-8")
+
+
+def _create_key(path: Path) -> None:
+    """Write the key whole, then link it into place: two processes starting at once agree on one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{KEY_FILE}.{os.getpid()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    try:
+        os.link(draft, path)
+        log.warning("no SENDWATCH_SECRET_KEY set: made one in %s", path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        draft.unlink()
 
 
 def _signature(key: bytes, subscription_id: int) -> str:

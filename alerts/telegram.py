@@ -15,8 +15,13 @@ import asyncio
 import datetime as dt
 import html
 import logging
+import os
 import time
 from collections.abc import Sequence
+
+# Opt in now to `RetryAfter.retry_after` as a timedelta (PTB's next major default); `_seconds`
+# reads either form.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode

@@ -317,6 +317,42 @@ def bot_command(ctx: click.Context) -> None:
     build_application(settings, store).run_polling()
 
 
+@cli.command("serve")
+@click.option("--host", help="Interface to listen on (default: [web] host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [web] port).")
+@click.pass_context
+def serve_command(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the feeds and the unsubscribe page over HTTP."""
+    import uvicorn
+
+    from alerts.web import create_app
+
+    settings = _loaded(ctx).settings
+    store = _store(ctx)
+    store.upgrade()
+    host, port = host or settings.web.host, port or settings.web.port
+    log.info("serving feeds on http://%s:%d/feeds/all.atom", host, port)
+    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="warning")
+
+
+@cli.group()
+def feeds() -> None:
+    """The RSS/Atom feeds."""
+
+
+@feeds.command("write")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def feeds_write(ctx: click.Context, directory: Path) -> None:
+    """Write every feed as static files under DIRECTORY (for a web server to serve)."""
+    from alerts.feeds import write_feeds
+
+    store = _store(ctx)
+    store.upgrade()
+    count = write_feeds(_loaded(ctx).settings, store, directory)
+    click.echo(f"wrote {count} feeds to {directory}")
+
+
 @cli.command("run")
 @click.pass_context
 def run_command(ctx: click.Context) -> None:

@@ -162,7 +162,7 @@ def pending_events(store: Store) -> list[Event]:
 def fan_out(store: Store, event_id: int, subscription_ids: Iterable[int], state: str) -> int:
     """Queue one delivery per subscription and close the event's fan-out, in one transaction."""
     with write_session(store.engine) as session:
-        event = session.get(Event, event_id)
+        event = session.get(Event, event_id, with_for_update=True)
         if event is None or event.alert_state != "pending":
             return 0  # another dispatcher did it first
         now = utcnow()
