@@ -173,6 +173,9 @@ def test_a_newly_published_notice_is_exactly_one_new_event(
             "E10000007",
             "2025-01-14",
         )
+        # The first crawl was the baseline (history: alerts nobody); what came after is news.
+        assert newest.alert_state == "pending"
+        assert {event.alert_state for event in events[:-1]} == {"baseline"}
     store.close()
 
 
