@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,13 +41,16 @@ class Permanent:
 
 
 Result = Sent | Retry | Permanent
+#: Called with each message's result as soon as it is known, so it is recorded at once:
+#: a crash then repeats at most the one message in flight.
+Done = Callable[[Outgoing, Result], None]
 
 
 class Channel(Protocol):
     name: str
 
-    def send(self, messages: Sequence[Outgoing]) -> list[Result]:
-        """Send a batch; one result per message, in order."""
+    def send(self, messages: Sequence[Outgoing], done: Done) -> None:
+        """Send a batch, reporting every message's result through `done`, in order."""
         ...
 
     def notify(self, address: str, subject: str, text: str) -> None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from alerts.channels import Channel, Outgoing, Permanent, Result, Retry, Sent
+from alerts.channels import Channel, Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.filters import matches
 from alerts.signing import secret_key, unsubscribe_url
 from alerts.summary import summarise
@@ -52,11 +52,19 @@ class DispatchReport:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, store: Store, channels: Mapping[str, Channel]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        channels: Mapping[str, Channel],
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.channels = dict(channels)
         self.key = secret_key(settings)
+        #: Asked between batches: the daemon's shutdown lets the batch in flight finish.
+        self.stopping = stopping
 
     # -- 1. fan-out ---------------------------------------------------------------------
 
@@ -105,25 +113,35 @@ class Dispatcher:
                     )
                     for item in items
                 ]
-                results = self.channels[channel_name].send(messages)
-                self._record(items, results, report)
+                claims = {item.delivery_id: [item] for item in items}
+                self.channels[channel_name].send(messages, self._recorder(claims, report))
+            log.info("dispatch batch: %d claimed; so far %s", len(claimed), report.line())
+            if self.stopping():
+                return
 
-    def _record(
-        self, items: list[outbox.Claimed], results: list[Result], report: DispatchReport
-    ) -> None:
+    def _recorder(self, claims: Mapping[int, list[outbox.Claimed]], report: DispatchReport) -> Done:
+        """The channel's `done`: records each message's result the moment it is known."""
+
+        def done(outgoing: Outgoing, result: Result) -> None:
+            self._record(claims[outgoing.delivery_id], result, report)
+
+        return done
+
+    def _record(self, items: list[outbox.Claimed], result: Result, report: DispatchReport) -> None:
+        """Record one message's result for the deliveries it carried (several, for a digest)."""
         config = self.settings.alerts
-        sent = []
-        for item, result in zip(items, results, strict=True):
-            if isinstance(result, Sent):
-                sent.append(item.delivery_id)
-            elif isinstance(result, Permanent) or item.attempts >= config.max_attempts:
-                permanent = isinstance(result, Permanent)
+        if isinstance(result, Sent):
+            outbox.mark_sent(self.store, [item.delivery_id for item in items])
+            report.sent += len(items)
+            return
+        for item in items:
+            if isinstance(result, Permanent) or item.attempts >= config.max_attempts:
                 report.failed += 1
                 if outbox.mark_failed(
                     self.store,
                     item.delivery_id,
                     result.error,
-                    permanent=permanent,
+                    permanent=isinstance(result, Permanent),
                     pause_after=config.pause_after_failures,
                 ):
                     report.paused += 1
@@ -132,7 +150,7 @@ class Dispatcher:
                         item.subscription.channel,
                         item.subscription.address,
                     )
-            elif isinstance(result, Retry):
+            else:
                 report.retried += 1
                 outbox.mark_retry(
                     self.store,
@@ -140,8 +158,6 @@ class Dispatcher:
                     result.error,
                     self._next_try(item.attempts, result),
                 )
-        outbox.mark_sent(self.store, sent)
-        report.sent += len(sent)
 
     def _next_try(self, attempts: int, result: Retry) -> dt.datetime:
         if result.after is not None:
@@ -220,8 +236,7 @@ class Dispatcher:
                 unsubscribe_url=unsubscribe_url(self.settings, self.key, subscription.id),
                 digest=True,
             )
-            (result,) = channel.send([digest])
-            self._record(items, [result] * len(items), report)
+            channel.send([digest], self._recorder({digest.delivery_id: items}, report))
         return report
 
 

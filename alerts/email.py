@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from alerts.channels import Outgoing, Permanent, Result, Retry, Sent
+from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.render import Email, render_digest, render_email
 from sendwatch.config import SmtpConfig
 from sendwatch.errors import SendwatchError
@@ -81,25 +81,27 @@ class SmtpChannel:
             smtp.login(config.username, config.password.get_secret_value())
         return smtp
 
-    def send(self, messages: Sequence[Outgoing]) -> list[Result]:
+    def send(self, messages: Sequence[Outgoing], done: Done) -> None:
         if not messages:
-            return []
+            return
         try:
             smtp = self._connect()
         except (OSError, smtplib.SMTPException) as exc:
             error = f"cannot reach SMTP server {self.config.host}:{self.config.port}: {exc}"
-            return [Retry(error) for _ in messages]
-        results: list[Result] = []
-        try:
             for outgoing in messages:
-                results.append(self._send_one(smtp, outgoing))
-                if isinstance(results[-1], Retry) and "disconnected" in results[-1].error:
-                    results += [Retry("SMTP connection lost") for _ in messages[len(results) :]]
+                done(outgoing, Retry(error))
+            return
+        try:
+            for index, outgoing in enumerate(messages):
+                result = self._send_one(smtp, outgoing)
+                done(outgoing, result)
+                if isinstance(result, Retry) and "disconnected" in result.error:
+                    for rest in messages[index + 1 :]:
+                        done(rest, Retry("SMTP connection lost"))
                     break
         finally:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 smtp.quit()
-        return results
 
     def _send_one(self, smtp: smtplib.SMTP, outgoing: Outgoing) -> Result:
         try:

@@ -28,7 +28,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from alerts.channels import Outgoing, Permanent, Result, Retry, Sent
+from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.filters import Filters, resolve_la, resolve_region
 from alerts.render import render_telegram
 from alerts.summary import summarise
@@ -66,11 +66,12 @@ class TelegramChannel:
     def _bot(self) -> Bot:
         return Bot(self.token, base_url=self.config.base_url)
 
-    def send(self, messages: Sequence[Outgoing]) -> list[Result]:
-        return asyncio.run(self._send_all(messages)) if messages else []
+    def send(self, messages: Sequence[Outgoing], done: Done) -> None:
+        if messages:
+            asyncio.run(self._send_all(messages, done))
 
-    async def _send_all(self, messages: Sequence[Outgoing]) -> list[Result]:
-        results: list[Result] = []
+    async def _send_all(self, messages: Sequence[Outgoing], done: Done) -> None:
+        reported = 0
         last_per_chat: dict[str, float] = {}
         last_any = 0.0
         try:
@@ -85,12 +86,12 @@ class TelegramChannel:
                     )
                     if wait > 0:
                         await asyncio.sleep(wait)
-                    results.append(await self._send_one(bot, outgoing))
+                    done(outgoing, await self._send_one(bot, outgoing))
+                    reported += 1
                     last_any = last_per_chat[outgoing.address] = time.monotonic()
         except (NetworkError, TelegramError) as exc:  # could not even start: all wait for later
-            error = f"Telegram unavailable: {exc}"
-            results += [Retry(error) for _ in messages[len(results) :]]
-        return results
+            for outgoing in messages[reported:]:
+                done(outgoing, Retry(f"Telegram unavailable: {exc}"))
 
     async def _send_one(self, bot: Bot, outgoing: Outgoing) -> Result:
         text = "\n\n".join(render_telegram(summary) for summary in outgoing.summaries)
