@@ -1,64 +1,301 @@
-"""The sendwatch daemon: applies migrations, then runs the scheduled jobs until told to stop.
+"""The sendwatch daemon: runs the crawls, the deliveries, the digest, the bot and the feeds.
 
-Crawls, deliveries and the digest are added as jobs by later work; this module is
-where they are scheduled, so the crawler, store and alerts never schedule
-themselves. Run it as ``sendwatch run`` or ``python scheduler.py``.
+    sendwatch run          (or: python scheduler.py)
+
+APScheduler (3.x) conducts; the crawler, store and alerts never schedule themselves.
+
+* Each source is crawled at its own interval, with jitter, in a child process
+  (`sendwatch crawl SOURCE`): Twisted's reactor cannot restart inside one process,
+  and a crawl that hangs past its time limit is killed and counted as a failure
+  without touching the others.
+* Deliveries run every `dispatch_interval_seconds`, and at once after a crawl that
+  found news; the digest at `digest_time`; static feeds are rewritten after news.
+* Jobs never overlap themselves and a run missed during downtime runs once
+  (`max_instances=1`, `coalesce`, `misfire_grace_time`). Schedules carry on across
+  restarts: a source crawled ten minutes before a restart is not crawled again at once.
+* The feed server and the Telegram bot, when enabled, run as supervised child
+  processes (`sendwatch serve`, `sendwatch bot`), restarted if they die.
+* SIGTERM/SIGINT: no new work starts; the delivery batch in flight finishes (each
+  message is recorded as it goes); running crawls are stopped; exit 0.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
+import subprocess
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from sendwatch.config import LoadedConfig, load_config
+from sendwatch.config import LoadedConfig, Settings, load_config
 from sendwatch.errors import SendwatchError
 from sendwatch.logs import setup_logging
-from storage.store import Store
+from storage.models import utcnow
+from storage.store import RunReport, Store
 
 log = logging.getLogger("sendwatch.scheduler")
+#: Seconds between the first crawls of the sources at start-up, so they do not all start at once.
+STAGGER = 5
+KILL_GRACE = 5
+MISFIRE_GRACE = 600
 
 
 def build_scheduler() -> BackgroundScheduler:
     """A scheduler whose jobs never pile up: one instance each, a missed run runs once."""
     return BackgroundScheduler(
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
         timezone="UTC",
     )
 
 
+def sendwatch_command(loaded: LoadedConfig, *args: str) -> list[str]:
+    """The command line of a child `sendwatch` process with the daemon's own configuration."""
+    command = [sys.executable, "-m", "sendwatch"]
+    if loaded.path is not None:
+        command += ["--config", str(loaded.path.resolve())]
+    return [*command, *args]
+
+
+@dataclass
+class Child:
+    """A long-running helper process (the feed server, the bot), restarted if it dies."""
+
+    name: str
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    def ensure_running(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        if self.process is not None:
+            self.restarts += 1
+            log.error("%s exited with %s; restarting", self.name, self.process.returncode)
+        self.process = subprocess.Popen(self.command)
+        log.info("%s started (pid %d)", self.name, self.process.pid)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@dataclass
+class Daemon:
+    loaded: LoadedConfig
+    store: Store = field(init=False)
+    scheduler: BackgroundScheduler = field(default_factory=build_scheduler)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    children: list[Child] = field(default_factory=list)
+    crawls: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def settings(self) -> Settings:
+        return self.loaded.settings
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        settings = self.settings
+        self.store = Store(settings.effective_database_url)
+        self.store.upgrade()
+        log.info("store ready at %s", self.store.engine.url.render_as_string(hide_password=True))
+        self._schedule_crawls()
+        self.scheduler.add_job(
+            self.dispatch,
+            IntervalTrigger(seconds=settings.alerts.dispatch_interval_seconds),
+            id="dispatch",
+            next_run_time=utcnow() + dt.timedelta(seconds=1),
+        )
+        hour, minute = (int(part) for part in settings.alerts.digest_time.split(":"))
+        self.scheduler.add_job(self.digest, CronTrigger(hour=hour, minute=minute), id="digest")
+        self._start_children()
+        self.scheduler.start()
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("crawl-"):
+                self.store.set_next_run(job.id.removeprefix("crawl-"), job.next_run_time)
+        log.info("sendwatch running")
+
+    def _schedule_crawls(self) -> None:
+        enabled = [(name, source) for name, source in self.settings.sources if source.enabled]
+        if not enabled:
+            log.warning("no source is enabled: nothing will be crawled")
+        for index, (name, source) in enumerate(enabled):
+            interval = dt.timedelta(minutes=source.interval_minutes)
+            soonest = utcnow() + dt.timedelta(seconds=1 + STAGGER * index)
+            last = self.store.last_run(name)
+            first = max(soonest, last + interval) if last else soonest
+            self.scheduler.add_job(
+                self.crawl,
+                IntervalTrigger(
+                    seconds=interval.total_seconds(),
+                    jitter=min(300, int(interval.total_seconds() * 0.1)),
+                ),
+                args=[name],
+                id=f"crawl-{name}",
+                next_run_time=first,
+            )
+            log.info(
+                "source %s: %s every %g min, next at %s",
+                name,
+                source.base_url,
+                source.interval_minutes,
+                first.strftime("%H:%M:%S UTC"),
+            )
+
+    def _start_children(self) -> None:
+        settings = self.settings
+        channels = []
+        if settings.smtp.host:
+            channels.append(f"email via {settings.smtp.host}:{settings.smtp.port}")
+        if settings.telegram.enabled:
+            channels.append("telegram")
+            if settings.telegram.bot:
+                self.children.append(Child("telegram bot", sendwatch_command(self.loaded, "bot")))
+        if settings.web.enabled:
+            channels.append(
+                f"feeds on http://{settings.web.host}:{settings.web.port}/feeds/all.atom"
+            )
+            self.children.append(Child("feed server", sendwatch_command(self.loaded, "serve")))
+        if settings.web.static_dir:
+            channels.append(f"static feeds in {settings.web.static_dir}")
+        for channel in channels or ["none configured: events are recorded and shown in feeds only"]:
+            log.info("channel: %s", channel)
+        for child in self.children:
+            child.ensure_running()
+        if self.children:
+            self.scheduler.add_job(self.supervise, IntervalTrigger(seconds=15), id="supervise")
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def crawl(self, source: str) -> None:
+        """One crawl in a child process, killed if it outlives the time limit."""
+        if self.stopping.is_set():
+            return
+        limit = self.settings.crawler.time_limit_minutes * 60 + 60
+        started = time.monotonic()
+        process = subprocess.Popen(
+            sendwatch_command(self.loaded, "crawl", source),
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+        )
+        with self.lock:
+            self.crawls[source] = process
+        try:
+            output, _ = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            log.error("crawl %s: killed after %d s", source, limit)
+            self.store.record_run(
+                RunReport(source, False, 0, f"source={source} result=timed_out"),
+                self.settings.crawler.alarm_after_failures,
+            )
+            output = ""
+        finally:
+            with self.lock:
+                self.crawls.pop(source, None)
+        line = (output or "").strip().splitlines()[-1:] or [f"source={source} result=no_output"]
+        log.info(
+            "crawl %s (%.1f s, exit %s): %s",
+            source,
+            time.monotonic() - started,
+            process.returncode,
+            line[0],
+        )
+        job = self.scheduler.get_job(f"crawl-{source}")
+        self.store.set_next_run(source, job.next_run_time if job else None)
+        if process.returncode not in (0, 1) and not self.stopping.is_set():
+            # The crawl command itself broke (not a source failure it reported): count it.
+            self.store.record_run(
+                RunReport(source, False, 0, f"source={source} result=crashed"),
+                self.settings.crawler.alarm_after_failures,
+            )
+        counts = dict(pair.split("=", 1) for pair in line[0].split() if "=" in pair)
+        if counts.get("new", "0") not in ("", "0"):
+            self.news_found()
+
+    def news_found(self) -> None:
+        """Deliver at once, and refresh static feeds."""
+        job = self.scheduler.get_job("dispatch")
+        if job is not None and not self.stopping.is_set():
+            job.modify(next_run_time=utcnow())
+        if self.settings.web.static_dir:
+            from alerts.feeds import write_feeds
+
+            count = write_feeds(self.settings, self.store, Path(self.settings.web.static_dir))
+            log.info("wrote %d static feeds to %s", count, self.settings.web.static_dir)
+
+    def dispatch(self) -> None:
+        from alerts.dispatch import Dispatcher, channels_for
+
+        try:
+            Dispatcher(
+                self.settings, self.store, channels_for(self.settings), self.stopping.is_set
+            ).run_once()
+        except SendwatchError as exc:
+            log.error("dispatch: %s", exc)
+
+    def digest(self) -> None:
+        from alerts.dispatch import Dispatcher, channels_for
+
+        report = Dispatcher(
+            self.settings, self.store, channels_for(self.settings), self.stopping.is_set
+        ).send_digests()
+        log.info("digest: %s", report.line())
+
+    def supervise(self) -> None:
+        if not self.stopping.is_set():
+            for child in self.children:
+                child.ensure_running()
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Finish what is in flight, stop the rest, quickly."""
+        self.stopping.set()
+        with self.lock:
+            running = list(self.crawls.items())
+        for source, process in running:
+            log.info("stopping the crawl of %s", source)
+            process.terminate()
+        self.scheduler.shutdown(wait=True)  # a dispatch returns after its current batch
+        for child in self.children:
+            child.stop()
+        self.store.close()
+
+
 def run(loaded: LoadedConfig) -> int:
     """Start the daemon; returns the exit code once stopped by SIGTERM or SIGINT."""
-    settings = loaded.settings
-    store = Store(settings.effective_database_url)
-    store.upgrade()
-    log.info("store ready at %s", store.engine.url.render_as_string(hide_password=True))
-    for name, source in settings.sources:
-        if source.enabled:
-            log.info(
-                "source %s enabled: %s every %d min", name, source.base_url, source.interval_minutes
-            )
-    stopping = threading.Event()
+    stop_requested = threading.Event()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         # Only set a flag here: a signal can arrive at any point of start-up.
         log.info("received %s, stopping", signal.Signals(signum).name)
-        stopping.set()
+        stop_requested.set()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    scheduler = build_scheduler()
-    scheduler.start()
-    log.info("sendwatch running; no jobs are scheduled yet (crawling arrives with the crawler)")
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    daemon = Daemon(loaded)
+    daemon.start()
     try:
-        stopping.wait()
+        stop_requested.wait()
     finally:
-        scheduler.shutdown(wait=True)  # lets running jobs finish
-        store.close()
+        daemon.stop()
     log.info("stopped")
     return 0
 

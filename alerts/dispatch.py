@@ -30,7 +30,6 @@ from storage.models import utcnow
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-LEASE = dt.timedelta(minutes=10)
 MAX_BACKOFF = dt.timedelta(hours=6)
 
 
@@ -65,6 +64,7 @@ class Dispatcher:
         self.key = secret_key(settings)
         #: Asked between batches: the daemon's shutdown lets the batch in flight finish.
         self.stopping = stopping
+        self.lease = dt.timedelta(seconds=settings.alerts.claim_lease_seconds)
 
     # -- 1. fan-out ---------------------------------------------------------------------
 
@@ -94,7 +94,7 @@ class Dispatcher:
         started = utcnow()
         while True:
             claimed = outbox.claim_due(
-                self.store, limit=self.settings.alerts.batch_size, lease=LEASE, due_by=started
+                self.store, limit=self.settings.alerts.batch_size, lease=self.lease, due_by=started
             )
             if not claimed:
                 return
@@ -220,7 +220,7 @@ class Dispatcher:
         """One email per digest subscription with everything queued for it since the last one."""
         report = DispatchReport()
         self.fan_out(report)
-        claimed = outbox.claim_due(self.store, limit=10_000, lease=LEASE, digest=True)
+        claimed = outbox.claim_due(self.store, limit=10_000, lease=self.lease, digest=True)
         by_subscription: dict[int, list[outbox.Claimed]] = defaultdict(list)
         for item in claimed:
             by_subscription[item.subscription.id].append(item)

@@ -137,9 +137,20 @@ def status_command(ctx: click.Context) -> None:
         summary = summaries.pop(name, None) or SourceSummary(name, None, None, 0, 0, 0)
         rows.append(_status_row(summary, "yes" if source.enabled else "no"))
     rows.extend(_status_row(summary, "n/a") for summary in summaries.values())
-    _echo_table(("SOURCE", "ENABLED", "LAST_RUN", "RESULT", "FAILURES", "FINDINGS", "EVENTS"), rows)
-    for alarm in store.open_alarms() if revision else []:
-        click.echo(f"alarm since {_when(alarm.opened_at)}: {alarm.message}")
+    _echo_table(
+        ("SOURCE", "ENABLED", "LAST_RUN", "RESULT", "FAILURES", "FINDINGS", "EVENTS", "NEXT_RUN"),
+        rows,
+    )
+    if revision:
+        from storage.outbox import outbox_counts
+
+        counts = outbox_counts(store)
+        click.echo(
+            f"outbox: pending={counts.get('pending', 0) + counts.get('sending', 0)}"
+            f" failed={counts.get('failed', 0)} sent_today={counts['sent_today']}"
+        )
+        for alarm in store.open_alarms():
+            click.echo(f"alarm since {_when(alarm.opened_at)}: {alarm.message}")
 
 
 def _status_row(summary: SourceSummary, enabled: str) -> tuple[str, ...]:
@@ -151,6 +162,7 @@ def _status_row(summary: SourceSummary, enabled: str) -> tuple[str, ...]:
         str(summary.consecutive_failures),
         str(summary.findings),
         str(summary.events),
+        _when(summary.next_run_at) if summary.next_run_at else "-",
     )
 
 

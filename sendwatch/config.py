@@ -41,7 +41,7 @@ class SourceConfig(_Section):
 
     enabled: bool = True
     base_url: str = Field(pattern=r"^https?://[^\s/]+")
-    interval_minutes: int = Field(gt=0)
+    interval_minutes: float = Field(gt=0)
 
 
 class SourcesConfig(_Section):
@@ -90,6 +90,8 @@ class TelegramConfig(_Section):
     enabled: bool = False
     base_url: str = "https://api.telegram.org/bot"
     admin_chat_ids: list[int] = []
+    #: Whether `sendwatch run` also runs the two-way bot (polling); alerts are sent either way.
+    bot: bool = True
     token: SecretStr | None = None
 
 
@@ -112,13 +114,21 @@ class AlertsConfig(_Section):
     pause_after_failures: int = Field(default=3, ge=1)
     #: When the daily digest goes out, HH:MM in UTC.
     digest_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    #: How often the daemon delivers due alerts (and at once after a crawl that found news).
+    dispatch_interval_seconds: int = Field(default=60, ge=1)
+    #: A claimed delivery whose dispatcher died is retaken after this long.
+    claim_lease_seconds: int = Field(default=600, ge=1)
 
 
 class WebConfig(_Section):
     """`sendwatch serve`: the feeds and the unsubscribe page over HTTP."""
 
+    #: Whether `sendwatch run` also serves the feeds (as `sendwatch serve` would).
+    enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    #: If set, the daemon writes every feed here as static files after new events.
+    static_dir: str = ""
     #: Entries per feed.
     feed_entries: int = Field(default=50, ge=1, le=1000)
 

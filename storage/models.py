@@ -134,6 +134,8 @@ class SourceState(Base):
     last_result: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the daemon will next crawl the source (for `sendwatch status`).
+    next_run_at: Mapped[dt.datetime | None]
 
 
 class Subscriber(Base):

@@ -135,6 +135,7 @@ class SourceSummary:
     consecutive_failures: int
     findings: int
     events: int
+    next_run_at: dt.datetime | None = None
 
 
 class Store:
@@ -173,6 +174,21 @@ class Store:
         raise StoreError(
             f"could not record {finding.source}:{finding.identity} after {RECORD_ATTEMPTS} tries"
         )
+
+    def last_run(self, source: str) -> dt.datetime | None:
+        with self.sessions() as session:
+            state = session.get(SourceState, source)
+            return state.last_run_at if state else None
+
+    def set_next_run(self, source: str, when: dt.datetime | None) -> None:
+        """The daemon's next crawl of the source, for `sendwatch status`."""
+        with write_session(self.engine) as session:
+            state = session.get(SourceState, source) or SourceState(
+                source=source, consecutive_failures=0, items_seen=0
+            )
+            state.next_run_at = when
+            session.add(state)
+            session.commit()
 
     def has_succeeded(self, source: str) -> bool:
         """Whether the source ever completed a healthy run (if not, the next run is the baseline)."""
@@ -276,6 +292,7 @@ class Store:
                     consecutive_failures=state.consecutive_failures if state else 0,
                     findings=findings,
                     events=events,
+                    next_run_at=state.next_run_at if state else None,
                 )
             )
         return summaries

@@ -8,6 +8,7 @@ a schema of its own, so runs never see each other's rows.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from storage.store import Store
+from tests.site import FIXTURES, FixtureSite, serve
 
 POSTGRES_URL = os.environ.get(
     "SENDWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -76,3 +78,12 @@ def store(database_url: str) -> Iterator[Store]:
     opened.upgrade()
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[FixtureSite]:
+    """The fixture site, serving a copy of the fixtures the test may edit (publish to)."""
+    root = tmp_path / "site"
+    shutil.copytree(FIXTURES, root)
+    with serve(FixtureSite(root=root)) as running:
+        yield running

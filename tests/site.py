@@ -8,6 +8,7 @@ every request, and can be told to fail, stall or publish something new.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DERBYSHIRE_PATH = (
+    "/government/publications/improvement-notice-issued-to-derbyshire-county-council-january-2025"
+)
 GOVUK_COLLECTION = "/government/collections/improvement-notices-and-directions"
 LGL_SECTION = "/education-law/394-education-news"
 TYPES = {
@@ -142,3 +146,45 @@ def serve(site: FixtureSite | None = None) -> Iterator[FixtureSite]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def publish_derbyshire_notice(root: Path) -> None:
+    """Publish a new SEND notice on the site: its Content API item and a search result."""
+    content = root / "govuk" / "content"
+    bexley = json.loads(
+        (
+            content / "improvement-notice-issued-to-london-borough-of-bexley-may-2024.json"
+        ).read_text()
+    )
+    notice = {
+        **bexley,
+        "base_path": DERBYSHIRE_PATH,
+        "content_id": "11111111-2222-4333-8444-555555555555",
+        "title": "Improvement notice issued to Derbyshire County Council: January 2025",
+        "description": "Notice to Derbyshire County Council to improve its SEND services.",
+        "first_published_at": "2025-01-14T16:00:00.000+00:00",
+        "public_updated_at": "2025-01-14T16:00:00.000+00:00",
+        "details": {
+            "body": "<p>Derbyshire County Council must improve its special educational needs and"
+            " disabilities (SEND) services by the end of December 2025.</p>",
+            "documents": [],
+            "change_history": [
+                {"public_timestamp": "2025-01-14T16:00:00.000+00:00", "note": "First published."}
+            ],
+        },
+    }
+    (content / f"{DERBYSHIRE_PATH.rsplit('/', 1)[1]}.json").write_text(json.dumps(notice))
+    search_file = root / "govuk" / "search-improvement-notice.json"
+    search = json.loads(search_file.read_text())
+    search["results"].insert(
+        0,
+        {
+            "title": notice["title"],
+            "link": DERBYSHIRE_PATH,
+            "description": notice["description"],
+            "public_timestamp": notice["public_updated_at"],
+            "content_store_document_type": "decision",
+        },
+    )
+    search["total"] += 1
+    search_file.write_text(json.dumps(search))

@@ -89,9 +89,19 @@ def test_db_upgrade_then_status_on_the_default_sqlite(tmp_path: Path) -> None:
     status = sendwatch("status", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     lines = [line.split() for line in status.stdout.splitlines()]
-    assert lines[0] == ["SOURCE", "ENABLED", "LAST_RUN", "RESULT", "FAILURES", "FINDINGS", "EVENTS"]
-    assert lines[1] == ["govuk", "yes", "never", "-", "0", "1", "1"]
-    assert [line[0] for line in lines[1:]] == ["govuk", "ofsted", "lgl"]
+    assert lines[0] == [
+        "SOURCE",
+        "ENABLED",
+        "LAST_RUN",
+        "RESULT",
+        "FAILURES",
+        "FINDINGS",
+        "EVENTS",
+        "NEXT_RUN",
+    ]
+    assert lines[1] == ["govuk", "yes", "never", "-", "0", "1", "1", "-"]
+    assert [line[0] for line in lines[1:4]] == ["govuk", "ofsted", "lgl"]
+    assert lines[4] == ["outbox:", "pending=0", "failed=0", "sent_today=0"]
 
 
 def test_data_dir_from_the_environment(tmp_path: Path) -> None:
@@ -139,6 +149,8 @@ def test_las_lists_and_suggests(tmp_path: Path) -> None:
 
 def test_run_migrates_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    for source in ("GOVUK", "OFSTED", "LGL"):  # no network here: crawl nothing
+        env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     process = subprocess.Popen(
         [*COMMAND, "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
     )

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,23 +12,11 @@ from sqlalchemy import select
 
 from storage.models import Alarm, Event, Finding, SourceState
 from storage.store import Store
-from tests.site import FIXTURES, FixtureSite, serve
+from tests.site import FixtureSite, publish_derbyshire_notice
 
 SCRIPT = Path(sys.executable).with_name("sendwatch")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 BEXLEY = "E09000004"
-DERBYSHIRE_PATH = (
-    "/government/publications/improvement-notice-issued-to-derbyshire-county-council-january-2025"
-)
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[FixtureSite]:
-    """The fixture site, serving a copy of the fixtures the test may edit (publish to)."""
-    root = tmp_path / "site"
-    shutil.copytree(FIXTURES, root)
-    with serve(FixtureSite(root=root)) as running:
-        yield running
 
 
 @pytest.fixture
@@ -159,7 +144,7 @@ def test_a_newly_published_notice_is_exactly_one_new_event(
     with store.sessions() as session:
         events_before = len(session.scalars(select(Event)).all())
 
-    _publish_derbyshire_notice(site.root)
+    publish_derbyshire_notice(site.root)
     code, counts = crawl("govuk", env, tmp_path)
 
     assert code == 0
@@ -177,47 +162,6 @@ def test_a_newly_published_notice_is_exactly_one_new_event(
         assert newest.alert_state == "pending"
         assert {event.alert_state for event in events[:-1]} == {"baseline"}
     store.close()
-
-
-def _publish_derbyshire_notice(root: Path) -> None:
-    content = root / "govuk" / "content"
-    bexley = json.loads(
-        (
-            content / "improvement-notice-issued-to-london-borough-of-bexley-may-2024.json"
-        ).read_text()
-    )
-    notice = {
-        **bexley,
-        "base_path": DERBYSHIRE_PATH,
-        "content_id": "11111111-2222-4333-8444-555555555555",
-        "title": "Improvement notice issued to Derbyshire County Council: January 2025",
-        "description": "Notice to Derbyshire County Council to improve its SEND services.",
-        "first_published_at": "2025-01-14T16:00:00.000+00:00",
-        "public_updated_at": "2025-01-14T16:00:00.000+00:00",
-        "details": {
-            "body": "<p>Derbyshire County Council must improve its special educational needs and"
-            " disabilities (SEND) services by the end of December 2025.</p>",
-            "documents": [],
-            "change_history": [
-                {"public_timestamp": "2025-01-14T16:00:00.000+00:00", "note": "First published."}
-            ],
-        },
-    }
-    (content / f"{DERBYSHIRE_PATH.rsplit('/', 1)[1]}.json").write_text(json.dumps(notice))
-    search_file = root / "govuk" / "search-improvement-notice.json"
-    search = json.loads(search_file.read_text())
-    search["results"].insert(
-        0,
-        {
-            "title": notice["title"],
-            "link": DERBYSHIRE_PATH,
-            "description": notice["description"],
-            "public_timestamp": notice["public_updated_at"],
-            "content_store_document_type": "decision",
-        },
-    )
-    search["total"] += 1
-    search_file.write_text(json.dumps(search))
 
 
 def test_broken_source_fails_alone_and_alarms_once(
@@ -238,8 +182,8 @@ def test_broken_source_fails_alone_and_alarms_once(
     status = subprocess.run(
         [*COMMAND, "status"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     ).stdout.splitlines()
-    row = status[1].split()  # govuk yes YYYY-MM-DD HH:MM UTC failed 4 0 0
-    assert (row[:2], row[4:]) == (["govuk", "yes"], ["UTC", "failed", "4", "0", "0"])
+    row = status[1].split()  # govuk yes YYYY-MM-DD HH:MM UTC failed 4 0 0 -
+    assert (row[:2], row[4:]) == (["govuk", "yes"], ["UTC", "failed", "4", "0", "0", "-"])
     assert status[-1].startswith("alarm since ") and "govuk: 3 failed runs in a row" in status[-1]
 
     site.overrides.clear()
