@@ -101,6 +101,7 @@ class Daemon:
     children: list[Child] = field(default_factory=list)
     crawls: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    dispatching: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def settings(self) -> Settings:
@@ -185,6 +186,9 @@ class Daemon:
         """One crawl in a child process, killed if it outlives the time limit."""
         if self.stopping.is_set():
             return
+        # Job threads never call into the scheduler: its shutdown holds the locks they would need.
+        interval = dt.timedelta(minutes=getattr(self.settings.sources, source).interval_minutes)
+        self.store.set_next_run(source, utcnow() + interval)
         limit = self.settings.crawler.time_limit_minutes * 60 + 60
         started = time.monotonic()
         process = subprocess.Popen(
@@ -217,8 +221,6 @@ class Daemon:
             process.returncode,
             line[0],
         )
-        job = self.scheduler.get_job(f"crawl-{source}")
-        self.store.set_next_run(source, job.next_run_time if job else None)
         if process.returncode not in (0, 1) and not self.stopping.is_set():
             # The crawl command itself broke (not a source failure it reported): count it.
             self.store.record_run(
@@ -231,9 +233,7 @@ class Daemon:
 
     def news_found(self) -> None:
         """Deliver at once, and refresh static feeds."""
-        job = self.scheduler.get_job("dispatch")
-        if job is not None and not self.stopping.is_set():
-            job.modify(next_run_time=utcnow())
+        self.dispatch()
         if self.settings.web.static_dir:
             from alerts.feeds import write_feeds
 
@@ -241,14 +241,18 @@ class Daemon:
             log.info("wrote %d static feeds to %s", count, self.settings.web.static_dir)
 
     def dispatch(self) -> None:
+        """One delivery pass; passes never overlap, whether scheduled or after a crawl's news."""
         from alerts.dispatch import Dispatcher, channels_for
 
-        try:
-            Dispatcher(
-                self.settings, self.store, channels_for(self.settings), self.stopping.is_set
-            ).run_once()
-        except SendwatchError as exc:
-            log.error("dispatch: %s", exc)
+        with self.dispatching:
+            if self.stopping.is_set():
+                return
+            try:
+                Dispatcher(
+                    self.settings, self.store, channels_for(self.settings), self.stopping.is_set
+                ).run_once()
+            except SendwatchError as exc:
+                log.error("dispatch: %s", exc)
 
     def digest(self) -> None:
         from alerts.dispatch import Dispatcher, channels_for

@@ -93,8 +93,9 @@ def crawl(settings: Settings, source: str) -> CrawlReport:
         # Until a source has once been crawled whole, what it finds is history, not news.
         scrapy["SENDWATCH_BASELINE"] = not store.has_succeeded(source)
         scrapy["CLOSESPIDER_TIMEOUT"] = settings.crawler.time_limit_minutes * 60
+        scrapy["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (secrets masked) stays in charge
         _quiet_scrapy(settings.log_level)
-        process = CrawlerProcess(settings=scrapy, install_root_handler=False)
+        process = CrawlerProcess(settings=scrapy)
         crawler = process.create_crawler(SPIDERS[source])
         process.crawl(crawler, base_url=config.base_url, marks=marks)
         process.start()
@@ -111,14 +112,17 @@ def crawl(settings: Settings, source: str) -> CrawlReport:
         store.close()
 
 
+class _ScrapyQuiet(logging.Filter):
+    """Scrapy narrates every request and dumps its stats at INFO (and resets its own loggers to
+    DEBUG when a crawler starts): only its warnings and errors reach our log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.name.startswith(
+            ("scrapy", "py.warnings")
+        )
+
+
 def _quiet_scrapy(level: str) -> None:
-    """Scrapy narrates every request and dumps its stats at INFO; keep our log to what matters."""
     if level != "DEBUG":
-        for name in (
-            "scrapy",
-            "scrapy.core",
-            "scrapy.middleware",
-            "scrapy.extensions",
-            "py.warnings",
-        ):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_ScrapyQuiet())

@@ -55,6 +55,7 @@ def secret_values(settings: Settings) -> list[str]:
 def setup_logging(level: str, settings: Settings | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setLevel(level.upper())  # libraries that lower their own loggers' levels stay quiet
     if settings is not None:
         handler.addFilter(SecretMask(secret_values(settings)))
     root = logging.getLogger()

@@ -148,7 +148,14 @@ def serve(site: FixtureSite | None = None) -> Iterator[FixtureSite]:
         server.server_close()
 
 
-def publish_derbyshire_notice(root: Path) -> None:
+def _month(iso_date: str) -> str:
+    """ "2025-01-14" -> "January 2025", as DfE titles say."""
+    import datetime as dt
+
+    return f"{dt.date.fromisoformat(iso_date):%B %Y}"
+
+
+def publish_derbyshire_notice(root: Path, published: str = "2025-01-14") -> None:
     """Publish a new SEND notice on the site: its Content API item and a search result."""
     content = root / "govuk" / "content"
     bexley = json.loads(
@@ -160,16 +167,16 @@ def publish_derbyshire_notice(root: Path) -> None:
         **bexley,
         "base_path": DERBYSHIRE_PATH,
         "content_id": "11111111-2222-4333-8444-555555555555",
-        "title": "Improvement notice issued to Derbyshire County Council: January 2025",
+        "title": f"Improvement notice issued to Derbyshire County Council: {_month(published)}",
         "description": "Notice to Derbyshire County Council to improve its SEND services.",
-        "first_published_at": "2025-01-14T16:00:00.000+00:00",
-        "public_updated_at": "2025-01-14T16:00:00.000+00:00",
+        "first_published_at": f"{published}T16:00:00.000+00:00",
+        "public_updated_at": f"{published}T16:00:00.000+00:00",
         "details": {
             "body": "<p>Derbyshire County Council must improve its special educational needs and"
             " disabilities (SEND) services by the end of December 2025.</p>",
             "documents": [],
             "change_history": [
-                {"public_timestamp": "2025-01-14T16:00:00.000+00:00", "note": "First published."}
+                {"public_timestamp": f"{published}T16:00:00.000+00:00", "note": "First published."}
             ],
         },
     }
