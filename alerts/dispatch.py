@@ -81,9 +81,7 @@ class Dispatcher:
             wanted = [
                 s.id
                 for s in subscriptions
-                if s.created_at <= event.created_at
-                and s.channel in self.channels
-                and matches(s, event)
+                if s.created_at <= event.created_at and matches(s, event)
             ]
             report.queued += outbox.fan_out(self.store, event.id, wanted, "alerted")
 
@@ -94,7 +92,11 @@ class Dispatcher:
         started = utcnow()
         while True:
             claimed = outbox.claim_due(
-                self.store, limit=self.settings.alerts.batch_size, lease=self.lease, due_by=started
+                self.store,
+                limit=self.settings.alerts.batch_size,
+                lease=self.lease,
+                due_by=started,
+                channels=list(self.channels),
             )
             if not claimed:
                 return
@@ -220,7 +222,9 @@ class Dispatcher:
         """One email per digest subscription with everything queued for it since the last one."""
         report = DispatchReport()
         self.fan_out(report)
-        claimed = outbox.claim_due(self.store, limit=10_000, lease=self.lease, digest=True)
+        claimed = outbox.claim_due(
+            self.store, limit=10_000, lease=self.lease, digest=True, channels=list(self.channels)
+        )
         by_subscription: dict[int, list[outbox.Claimed]] = defaultdict(list)
         for item in claimed:
             by_subscription[item.subscription.id].append(item)

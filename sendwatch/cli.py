@@ -365,6 +365,15 @@ def feeds_write(ctx: click.Context, directory: Path) -> None:
     click.echo(f"wrote {count} feeds to {directory}")
 
 
+@cli.command("demo")
+@click.pass_context
+def demo_command(ctx: click.Context) -> None:
+    """See it all work offline: sample sites, a baseline crawl, one new notice, its alert, the feeds."""
+    from sendwatch.demo import run_demo
+
+    run_demo(_loaded(ctx), click.echo)
+
+
 @cli.command("run")
 @click.pass_context
 def run_command(ctx: click.Context) -> None:

@@ -225,6 +225,7 @@ def claim_due(
     lease: dt.timedelta,
     digest: bool = False,
     due_by: dt.datetime | None = None,
+    channels: Sequence[str] = ("email", "telegram"),
 ) -> list[Claimed]:
     """Take up to `limit` deliveries due by `due_by` (default now); nobody else takes them until the lease ends."""
     now = utcnow()
@@ -238,6 +239,8 @@ def claim_due(
                 Delivery.next_attempt_at <= due_by,
                 Subscription.state == "active",
                 Subscription.digest.is_(digest),
+                # A channel not configured (yet) keeps its deliveries waiting, not lost.
+                Subscription.channel.in_(channels),
             )
             .order_by(Delivery.id)
             .limit(limit)

@@ -18,8 +18,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from sendwatch.demo.site import FixtureSite, serve
 from storage.store import Store
-from tests.site import FIXTURES, FixtureSite, serve
+from tests.paths import FIXTURES
 
 POSTGRES_URL = os.environ.get(
     "SENDWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -242,3 +242,20 @@ def test_maintainer_hears_of_an_alarm_once_and_of_the_recovery(
 
     subjects = [m["Subject"] for m in mailbox.to("ops@example.org")]
     assert subjects == ["[sendwatch] alarm: ofsted", "[sendwatch] recovered: ofsted"]
+
+
+def test_a_channel_not_configured_yet_keeps_its_alerts_waiting(
+    tmp_path: Path, store: Store, mailbox: Mailbox
+) -> None:
+    outbox.subscribe(store, "email", "parent@example.org")
+    store.record(notice(BEXLEY, "bexley"))
+    without_email = alert_settings(tmp_path, mailbox.port).model_copy(
+        update={"smtp": alert_settings(tmp_path, mailbox.port).smtp.model_copy(update={"host": ""})}
+    )
+
+    waiting = dispatcher(without_email, store).run_once()
+    assert (waiting.queued, waiting.sent) == (1, 0)
+    assert outbox.outbox_counts(store)["pending"] == 1
+
+    assert dispatcher(alert_settings(tmp_path, mailbox.port), store).run_once().sent == 1
+    assert len(mailbox.to("parent@example.org")) == 1

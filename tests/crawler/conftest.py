@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from scrapy.http import HtmlResponse, Request, Response, TextResponse, XmlResponse
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from tests.paths import FIXTURES
 
 
 def file_response(relative: str, url: str, **cb_kwargs: object) -> Response:

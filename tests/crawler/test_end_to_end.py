@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from sendwatch.demo.site import FixtureSite, publish_sample_notice
 from storage.models import Alarm, Event, Finding, SourceState
 from storage.store import Store
-from tests.site import FixtureSite, publish_derbyshire_notice
 
 SCRIPT = Path(sys.executable).with_name("sendwatch")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
@@ -144,7 +144,7 @@ def test_a_newly_published_notice_is_exactly_one_new_event(
     with store.sessions() as session:
         events_before = len(session.scalars(select(Event)).all())
 
-    publish_derbyshire_notice(site.root)
+    publish_sample_notice(site.root)
     code, counts = crawl("govuk", env, tmp_path)
 
     assert code == 0

@@ -9,7 +9,7 @@ import pytest
 from crawler.extract import Document, extract
 from crawler.pdf import pdf_text
 from sendwatch.vocab import Kind, Outcome
-from tests.crawler.conftest import FIXTURES
+from tests.paths import FIXTURES
 
 
 def _kind(title: str, text: str = "") -> str | None:

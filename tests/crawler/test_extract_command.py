@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.site import FIXTURES
+from tests.paths import FIXTURES
 
 SCRIPT = Path(sys.executable).with_name("sendwatch")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]

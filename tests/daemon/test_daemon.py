@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from sendwatch.demo.site import FixtureSite, publish_sample_notice
 from sendwatch.vocab import Kind
 from storage import outbox
 from storage.models import Delivery, SourceState
@@ -24,7 +25,6 @@ from storage.store import FindingData, Store
 from tests.alerts.conftest import Mailbox
 from tests.alerts.conftest import mailbox as mailbox
 from tests.alerts.telegram_standin import TOKEN, TelegramStandIn, running
-from tests.site import FixtureSite, publish_derbyshire_notice
 
 SCRIPT = Path(sys.executable).with_name("sendwatch")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
@@ -136,7 +136,7 @@ def test_daemon_alerts_a_new_notice_once(
         time.sleep(3)
         assert mailbox.messages == [] and standin.sent == []  # the first crawl is the baseline
 
-        publish_derbyshire_notice(site.root, dt.date.today().isoformat())
+        publish_sample_notice(site.root, dt.date.today().isoformat())
         until(lambda: mailbox.to("parent@example.org"), 3 * CYCLE + 30, "the alert email")
         until(lambda: standin.to(501), 30, "the Telegram alert")
         time.sleep(2 * CYCLE)  # two more cycles: nothing more may arrive

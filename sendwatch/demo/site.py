@@ -1,8 +1,11 @@
-"""A local stand-in for GOV.UK, Ofsted and Local Government Lawyer, serving tests/fixtures on 127.0.0.1.
+"""A local stand-in for GOV.UK, Ofsted and Local Government Lawyer on 127.0.0.1.
 
-It answers at the real sites' paths, so the spiders run unchanged with their
-base URLs pointed here. It gives ETags and honours If-None-Match (304), logs
-every request, and can be told to fail, stall or publish something new.
+It serves sample pages, API answers and report PDFs (the bundled ones in
+`sendwatch/demo/files`, or a test's fixtures) at the real sites' paths, so the
+spiders run unchanged with their base URLs pointed here. It gives ETags and
+honours If-None-Match (304), logs every request, and can be told to fail or
+stall; to publish something new, serve a copy of the files and edit the copy.
+`sendwatch demo` and the end-to-end tests both run on it.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-DERBYSHIRE_PATH = (
-    "/government/publications/improvement-notice-issued-to-derbyshire-county-council-january-2025"
+SAMPLES = Path(__file__).resolve().parent / "files"
+SAMPLE_NOTICE_PATH = (
+    "/government/publications/improvement-notice-issued-to-derbyshire-county-council"
 )
 GOVUK_COLLECTION = "/government/collections/improvement-notices-and-directions"
 LGL_SECTION = "/education-law/394-education-news"
@@ -45,7 +48,7 @@ class Seen:
 
 @dataclass
 class FixtureSite:
-    root: Path = FIXTURES
+    root: Path = SAMPLES
     requests: list[Seen] = field(default_factory=list)
     #: path -> (status, body) answered instead of the fixture (breakage); to publish
     #: something new, serve a copy of the fixtures and edit the copy.
@@ -155,7 +158,7 @@ def _month(iso_date: str) -> str:
     return f"{dt.date.fromisoformat(iso_date):%B %Y}"
 
 
-def publish_derbyshire_notice(root: Path, published: str = "2025-01-14") -> None:
+def publish_sample_notice(root: Path, published: str = "2025-01-14") -> None:
     """Publish a new SEND notice on the site: its Content API item and a search result."""
     content = root / "govuk" / "content"
     bexley = json.loads(
@@ -165,7 +168,7 @@ def publish_derbyshire_notice(root: Path, published: str = "2025-01-14") -> None
     )
     notice = {
         **bexley,
-        "base_path": DERBYSHIRE_PATH,
+        "base_path": SAMPLE_NOTICE_PATH,
         "content_id": "11111111-2222-4333-8444-555555555555",
         "title": f"Improvement notice issued to Derbyshire County Council: {_month(published)}",
         "description": "Notice to Derbyshire County Council to improve its SEND services.",
@@ -173,21 +176,21 @@ def publish_derbyshire_notice(root: Path, published: str = "2025-01-14") -> None
         "public_updated_at": f"{published}T16:00:00.000+00:00",
         "details": {
             "body": "<p>Derbyshire County Council must improve its special educational needs and"
-            " disabilities (SEND) services by the end of December 2025.</p>",
+            f" disabilities (SEND) services by the end of December {int(published[:4]) + 1}.</p>",
             "documents": [],
             "change_history": [
                 {"public_timestamp": f"{published}T16:00:00.000+00:00", "note": "First published."}
             ],
         },
     }
-    (content / f"{DERBYSHIRE_PATH.rsplit('/', 1)[1]}.json").write_text(json.dumps(notice))
+    (content / f"{SAMPLE_NOTICE_PATH.rsplit('/', 1)[1]}.json").write_text(json.dumps(notice))
     search_file = root / "govuk" / "search-improvement-notice.json"
     search = json.loads(search_file.read_text())
     search["results"].insert(
         0,
         {
             "title": notice["title"],
-            "link": DERBYSHIRE_PATH,
+            "link": SAMPLE_NOTICE_PATH,
             "description": notice["description"],
             "public_timestamp": notice["public_updated_at"],
             "content_store_document_type": "decision",
