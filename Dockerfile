@@ -1,0 +1,31 @@
+# sendwatch in a container: the daemon, with its SQLite store (or a PostgreSQL URL) and feeds.
+#
+#   docker build -t sendwatch .
+#   docker run -d --name sendwatch -v sendwatch-data:/var/lib/sendwatch -p 8080:8080 \
+#     -e SENDWATCH_WEB_ENABLED=true -e SENDWATCH_WEB_HOST=0.0.0.0 \
+#     -e SENDWATCH_ALERTS_PUBLIC_URL=https://sendwatch.example.org \
+#     -e SENDWATCH_SMTP_HOST=smtp.example.org -e SENDWATCH_SMTP_FROM_ADDRESS=alerts@example.org \
+#     -e SENDWATCH_SMTP_PASSWORD=... -e SENDWATCH_SECRET_KEY=... sendwatch
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    SENDWATCH_DATA_DIR=/var/lib/sendwatch/data
+
+RUN useradd --system --create-home --home-dir /var/lib/sendwatch sendwatch
+
+WORKDIR /src
+COPY pyproject.toml README.md scheduler.py ./
+COPY sendwatch ./sendwatch
+COPY crawler ./crawler
+COPY storage ./storage
+COPY alerts ./alerts
+RUN pip install . && rm -rf /src
+
+USER sendwatch
+WORKDIR /var/lib/sendwatch
+VOLUME ["/var/lib/sendwatch"]
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+CMD ["sendwatch", "run"]
