@@ -189,7 +189,10 @@ class Daemon:
         # Job threads never call into the scheduler: its shutdown holds the locks they would need.
         interval = dt.timedelta(minutes=getattr(self.settings.sources, source).interval_minutes)
         self.store.set_next_run(source, utcnow() + interval)
-        limit = self.settings.crawler.time_limit_minutes * 60 + 60
+        # Scrapy closes the spider itself at the limit; a process still there a little later
+        # is stuck, and is killed.
+        soft = self.settings.crawler.time_limit_minutes * 60
+        limit = soft + min(60.0, max(5.0, soft * 0.25))
         started = time.monotonic()
         process = subprocess.Popen(
             sendwatch_command(self.loaded, "crawl", source),

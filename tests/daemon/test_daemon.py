@@ -278,3 +278,48 @@ def test_failing_source_alarms_once_and_recovers_once(
     subjects = [m["Subject"] for m in mailbox.to("ops@example.org")]
     assert subjects == ["[sendwatch] alarm: govuk", "[sendwatch] recovered: govuk"]
     store.close()
+
+
+def test_hung_crawl_is_killed_and_counted_and_feeds_are_served(
+    tmp_path: Path, site: FixtureSite, daemon_env: dict[str, str]
+) -> None:
+    from tests.alerts.conftest import free_port
+
+    port = free_port()
+    daemon_env |= {
+        "SENDWATCH_CRAWLER_TIME_LIMIT_MINUTES": "0.02",  # 1.2 s
+        "SENDWATCH_CRAWLER_TIMEOUT_SECONDS": "60",
+        "SENDWATCH_SOURCES_OFSTED_ENABLED": "false",
+        "SENDWATCH_SOURCES_LGL_ENABLED": "false",
+        "SENDWATCH_WEB_ENABLED": "true",
+        "SENDWATCH_WEB_PORT": str(port),
+    }
+    site.delays["/api/search.json"] = 30  # the listing never answers in time
+    store = _store(tmp_path)
+    daemon = Daemon(tmp_path, daemon_env).start()
+    try:
+
+        def failed_once() -> bool:
+            with store.sessions() as session:
+                state = session.get(SourceState, "govuk")
+                return state is not None and state.consecutive_failures >= 1
+
+        until(failed_once, 60, "the hung crawl to be stopped and counted")
+        import httpx
+
+        feed = until(
+            lambda: _get(httpx, f"http://127.0.0.1:{port}/feeds/all.atom"), 30, "the feed server"
+        )
+        assert feed.status_code == 200
+    finally:
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    assert "feed server started" in daemon.log.read_text()
+    store.close()
+
+
+def _get(httpx: Any, url: str) -> Any:
+    try:
+        return httpx.get(url)
+    except httpx.TransportError:
+        return None
