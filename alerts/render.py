@@ -7,6 +7,7 @@ inside a tag or an entity.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,15 +19,16 @@ from alerts.summary import Summary, format_date
 TELEGRAM_LIMIT = 4096
 SUMMARY_CHARS = 1200
 
-_env = Environment(
+templates = Environment(
     loader=PackageLoader("alerts", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters["day"] = format_date
-_env.filters["clip"] = lambda text, limit=SUMMARY_CHARS: _clip(text, limit)
+templates.filters["day"] = format_date
+templates.filters["isoday"] = lambda iso: format_date(dt.date.fromisoformat(str(iso)))
+templates.filters["clip"] = lambda text, limit=SUMMARY_CHARS: _clip(text, limit)
 
 
 @dataclass(frozen=True)
@@ -50,14 +52,14 @@ def render_email(summary: Summary, unsubscribe_url: str) -> Email:
     context = {"s": summary, "unsubscribe_url": unsubscribe_url}
     return Email(
         subject=_subject(f"[sendwatch] {summary.headline}"),
-        text=_env.get_template("alert.txt").render(context),
-        html=_env.get_template("alert.html").render(context),
+        text=templates.get_template("alert.txt").render(context),
+        html=templates.get_template("alert.html").render(context),
     )
 
 
 def render_text(summary: Summary) -> str:
     """The alert as plain text, without an email's footer (the console, logs)."""
-    return _env.get_template("_event.txt").render({"s": summary}).strip()
+    return templates.get_template("_event.txt").render({"s": summary}).strip()
 
 
 def render_digest(summaries: Sequence[Summary], unsubscribe_url: str) -> Email:
@@ -65,8 +67,8 @@ def render_digest(summaries: Sequence[Summary], unsubscribe_url: str) -> Email:
     count = len(summaries)
     return Email(
         subject=_subject(f"[sendwatch] {count} SEND event{'s' if count != 1 else ''} today"),
-        text=_env.get_template("digest.txt").render(context),
-        html=_env.get_template("digest.html").render(context),
+        text=templates.get_template("digest.txt").render(context),
+        html=templates.get_template("digest.html").render(context),
     )
 
 

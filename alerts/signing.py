@@ -46,21 +46,22 @@ def _create_key(path: Path) -> None:
         draft.unlink()
 
 
-def _signature(key: bytes, subscription_id: int) -> str:
-    digest = hmac.new(key, f"unsubscribe:{subscription_id}".encode(), hashlib.sha256).digest()
+def _signature(key: bytes, purpose: str, subscription_id: int) -> str:
+    digest = hmac.new(key, f"{purpose}:{subscription_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
 
 
-def unsubscribe_token(key: bytes, subscription_id: int) -> str:
-    return f"{subscription_id}.{_signature(key, subscription_id)}"
+def unsubscribe_token(key: bytes, subscription_id: int, purpose: str = "unsubscribe") -> str:
+    return f"{subscription_id}.{_signature(key, purpose, subscription_id)}"
 
 
-def verify_token(key: bytes, token: str) -> int | None:
-    """The subscription id the token was made for, or None if it was not made with this key."""
+def verify_token(key: bytes, token: str, purpose: str = "unsubscribe") -> int | None:
+    """The subscription id the token was made for, or None if it was not made with this key
+    for this purpose (an unsubscribe token cannot confirm a sign-up, nor the reverse)."""
     number, _, signature = token.partition(".")
     if not number.isdigit():
         return None
-    if not hmac.compare_digest(signature, _signature(key, int(number))):
+    if not hmac.compare_digest(signature, _signature(key, purpose, int(number))):
         return None
     return int(number)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
+from collections.abc import Callable
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.applications import Starlette
@@ -19,6 +20,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from alerts.feeds import ALL, FORMATS, FeedSpec, render_feed, spec_for
+from alerts.pages import Pages
 from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
 from storage import outbox
@@ -42,6 +44,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 def create_app(settings: Settings, store: Store) -> Starlette:
     key = secret_key(settings)
+    pages = Pages(settings, store, key, _email_sender(settings))
 
     def feed_response(request: Request, spec: FeedSpec | None, fmt: str) -> Response:
         if spec is None or fmt not in FORMATS:
@@ -81,21 +84,17 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         outbox.unsubscribe_id(store, subscription_id)
         return _page("Unsubscribed", "<p>You will receive no more sendwatch alerts.</p>")
 
-    def index(request: Request) -> Response:
-        return _page(
-            "sendwatch feeds",
-            "<ul><li><a href='/feeds/all.atom'>All events (Atom)</a></li>"
-            "<li><a href='/feeds/all.rss'>All events (RSS)</a></li></ul>"
-            "<p>Per council: /feeds/la/&lt;name or ONS code&gt;.atom; per region:"
-            " /feeds/region/&lt;region&gt;.atom; per kind: /feeds/kind/&lt;kind&gt;.atom</p>",
-        )
-
     def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
     return Starlette(
         routes=[
-            Route("/", index),
+            Route("/", pages.home),
+            Route("/la/{key}", pages.la_page),
+            Route("/recent", pages.recent),
+            Route("/subscribe", pages.subscribe, methods=["POST"]),
+            Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
+            Route("/confirm/{token}", pages.confirm, methods=["POST"]),
             Route("/healthz", health),
             Route("/feeds/all.{fmt}", all_feed),
             Route("/feeds/{section}/{key}.{fmt}", section_feed),
@@ -103,6 +102,16 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
         ]
     )
+
+
+def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:
+    """Sends the sign-up confirmation; None when no SMTP server is configured."""
+    if not settings.smtp.host or not settings.smtp.from_address:
+        return None
+    from alerts.email import SmtpChannel
+
+    channel = SmtpChannel(settings.smtp)
+    return lambda to, subject, text: channel.notify(to, subject, text)
 
 
 def _not_modified(request: Request, etag: str, changed: dt.datetime | None) -> bool:

@@ -51,6 +51,7 @@ def subscribe(
     kinds: Sequence[str] = (),
     digest: bool = False,
     name: str = "",
+    state: str = "active",
 ) -> tuple[Subscription, bool]:
     """Create the subscription, or set new filters on an existing one; returns it and whether it is new.
 
@@ -74,6 +75,7 @@ def subscribe(
                 regions=sorted(set(regions)),
                 kinds=sorted(set(kinds)),
                 digest=digest,
+                state=state,
             )
             session.add(subscription)
         else:
@@ -124,6 +126,27 @@ def _stop(session: Session, subscription: Subscription) -> None:
         .where(Delivery.subscription_id == subscription.id, Delivery.state.in_(("pending",)))
         .values(state="cancelled")
     )
+
+
+def set_state(store: Store, subscription_id: int, state: str) -> None:
+    with write_session(store.engine) as session:
+        session.execute(
+            update(Subscription).where(Subscription.id == subscription_id).values(state=state)
+        )
+        session.commit()
+
+
+def confirm(store: Store, subscription_id: int) -> Subscription | None:
+    """Activate a sign-up awaiting confirmation (double opt-in); alerts start from now."""
+    with write_session(store.engine) as session:
+        subscription = session.get(Subscription, subscription_id)
+        if subscription is None:
+            return None
+        if subscription.state == "unconfirmed":
+            subscription.state = "active"
+            subscription.created_at = utcnow()
+        session.commit()
+        return subscription
 
 
 def subscriptions(store: Store, *, active_only: bool = False) -> list[Subscription]:

@@ -1,0 +1,195 @@
+"""The public pages, in a real headless Chromium (Playwright), against `sendwatch serve` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+
+from sendwatch.vocab import Kind, Outcome
+from storage import outbox
+from storage.store import Store
+from tests.alerts.conftest import Mailbox, free_port
+from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, notice
+
+SCRIPT = Path(sys.executable).with_name("sendwatch")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
+CHROMIUM = "/usr/bin/chromium"
+HOSTILE = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
+
+
+def seed(store: Store) -> None:
+    store.record(notice(BEXLEY, "bexley-notice"))
+    store.record(
+        notice(
+            BEXLEY,
+            "bexley-report",
+            source="ofsted",
+            kind=Kind.INSPECTION_REPORT,
+            outcome=Outcome.SIGNIFICANT_CONCERNS,
+            title="Bexley: Area SEND full inspection",
+            happened_on=dt.date(2024, 2, 23),
+        )
+    )
+    store.record(
+        notice(
+            WIRRAL,
+            "wirral-report",
+            source="ofsted",
+            kind=Kind.INSPECTION_REPORT,
+            outcome=Outcome.POSITIVE,
+        )
+    )
+    store.record(notice(KENT, "kent-hostile", title=HOSTILE, summary=HOSTILE))
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str, store: Store, mailbox: Mailbox) -> Iterator[str]:
+    seed(store)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    env |= {
+        "SENDWATCH_DATABASE_URL": database_url,
+        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
+        "SENDWATCH_ALERTS_PUBLIC_URL": base,
+        "SENDWATCH_SMTP_HOST": "127.0.0.1",
+        "SENDWATCH_SMTP_PORT": str(mailbox.port),
+        "SENDWATCH_SMTP_SECURITY": "none",
+        "SENDWATCH_SMTP_FROM_ADDRESS": "alerts@sendwatch.test",
+    }
+    process = subprocess.Popen([*COMMAND, "serve", "--port", str(port)], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _browser():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise AssertionError(f"{CHROMIUM} missing: .ci/run installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    return sync_playwright()
+
+
+def test_browse_filter_follow_feed_and_sign_up(
+    tmp_path: Path, server: str, store: Store, mailbox: Mailbox
+) -> None:
+    with _browser() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(server + "/")
+        assert page.title() == "SEND in England's councils – sendwatch"
+        assert (
+            page.locator("link[rel=alternate][type='application/atom+xml']").get_attribute("href")
+            == "/feeds/all.atom"
+        )
+        assert page.locator("caption").inner_text() == "153 of 153 councils"
+
+        page.select_option("#region", "london")
+        page.click("text=Show councils")
+        assert page.locator("caption").inner_text() == "33 of 153 councils"
+        bexley_row = page.locator("tr", has=page.locator("a", has_text="Bexley"))
+        assert "Widespread and/or systemic failings" in bexley_row.inner_text()
+        assert page.locator("a", has_text="Wirral").count() == 0
+
+        page.click("a:text-is('Bexley')")
+        assert page.locator("h1").inner_text() == "Bexley"
+        feed_href = page.locator("a", has_text="Atom").get_attribute("href")
+        assert feed_href == "/feeds/la/bexley.atom"
+        feed = feedparser.parse(page.request.get(server + feed_href).body())
+        assert feed.bozo == 0 and len(feed.entries) == 2
+
+        page.fill("#email", "parent@example.org")
+        page.click("button:has-text('Get email alerts for Bexley')")
+        assert page.locator("h1").inner_text() == "Check your email"
+        (email,) = mailbox.to("parent@example.org")
+        assert email["Subject"] == "[sendwatch] Confirm your email alerts"
+        link = re.search(r"http://\S+/confirm/\S+", email.get_body(("plain",)).get_content())
+        assert link
+        assert outbox.subscription(store, "email", "parent@example.org").state == "unconfirmed"  # type: ignore[union-attr]
+
+        page.goto(link.group(0))
+        page.click("button:has-text('Confirm my subscription')")
+        assert page.locator("h1").inner_text() == "Subscription confirmed"
+        page.screenshot(path=str(tmp_path / "confirmed.png"), full_page=True)
+        browser.close()
+
+    subscription = outbox.subscription(store, "email", "parent@example.org")
+    assert subscription is not None and (subscription.state, subscription.la_codes) == (
+        "active",
+        [BEXLEY],
+    )
+    assert (tmp_path / "confirmed.png").stat().st_size > 1000
+
+
+def test_hostile_text_is_escaped_on_every_page(server: str) -> None:
+    for path in ("/", "/la/kent", "/recent", "/?q=kent"):
+        body = httpx.get(server + path).text
+        assert "<script>alert" not in body and "<img src=x" not in body, path
+    assert (
+        "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in httpx.get(server + "/la/kent").text
+    )
+
+
+def test_sign_up_is_csrf_protected_validated_and_idempotent(
+    server: str, store: Store, mailbox: Mailbox
+) -> None:
+    assert (
+        httpx.post(server + "/subscribe", data={"email": "a@example.org", "csrf": "x"}).status_code
+        == 403
+    )
+    with httpx.Client(base_url=server) as client:
+        client.get("/la/bexley")
+        token = client.cookies["sw_csrf"]
+        bad = client.post(
+            "/subscribe", data={"email": "not an address", "csrf": token, "la": "bexley"}
+        )
+        assert bad.status_code == 400 and "Enter an email address" in bad.text
+        for _ in range(2):
+            assert (
+                client.post(
+                    "/subscribe", data={"email": "twice@example.org", "csrf": token, "la": "bexley"}
+                ).status_code
+                == 200
+            )
+    assert [s.address for s in outbox.subscriptions(store)].count("twice@example.org") == 1
+    assert len(mailbox.to("twice@example.org")) == 2  # the confirmation is simply sent again
+    assert httpx.get(server + "/confirm/1.forged").status_code == 404
+
+
+def test_unknown_council_and_pages(server: str) -> None:
+    assert httpx.get(server + "/la/atlantis").status_code == 404
+    assert httpx.get(server + "/la/E09000004").status_code == 200
+    recent = httpx.get(server + "/recent?page=abc")
+    assert recent.status_code == 200 and "Page 1 of 1" in recent.text
