@@ -109,7 +109,7 @@ def test_browse_filter_follow_feed_and_sign_up(
         )
         page = browser.new_page()
         page.goto(server + "/")
-        assert page.title() == "SEND in England's councils – sendwatch"
+        assert page.title() == "SEND in England's councils \u2013 sendwatch"
         assert (
             page.locator("link[rel=alternate][type='application/atom+xml']").get_attribute("href")
             == "/feeds/all.atom"
