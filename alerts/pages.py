@@ -80,7 +80,7 @@ class Pages:
 
     def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        defaults = {
+        defaults: dict[str, Any] = {
             "feed_title": "All SEND events",
             "feed_href": "/feeds/all.atom",
             "error": None,

@@ -75,7 +75,7 @@ class StorePipeline:
     @property
     def alert(self) -> bool:
         """False on a baseline run: findings fill the store and the feeds, and alert nobody."""
-        return not self.crawler.settings.getbool("SENDWATCH_BASELINE")
+        return not getattr(self.crawler.spider, "baseline", False)
 
     def open_spider(self) -> None:
         assert self.crawler.spider is not None
@@ -100,7 +100,9 @@ class StorePipeline:
                 if item.mark:
                     self._mark(*item.mark)
                 raise DropItem(f"not about SEND notices or inspections: {item.url}")
-            result = self.store.record(to_finding(item, extraction), alert=self.alert)
+            result = self.store.record(
+                to_finding(item, extraction), alert=self.alert, mark=item.mark
+            )
         except (ValueError, StoreError) as exc:
             self.stats.inc_value("sendwatch/item_errors")
             log.error("could not record %s: %s", item.url, exc)
@@ -108,8 +110,6 @@ class StorePipeline:
         self.stats.inc_value(f"sendwatch/{result.finding}")
         if result.event == "new":
             self.stats.inc_value("sendwatch/new_events")
-        if item.mark:
-            self._mark(*item.mark)
         return item
 
     def _mark(self, key: str, value: str) -> None:

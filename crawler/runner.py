@@ -8,10 +8,11 @@ a child process per crawl.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 
 from crawler.settings import scrapy_settings
 from crawler.spiders import SPIDERS
@@ -84,32 +85,46 @@ def source_config(settings: Settings, source: str) -> SourceConfig:
 
 def crawl(settings: Settings, source: str) -> CrawlReport:
     """Crawl `source` once into the store; keep its health; return the counts."""
-    config = source_config(settings, source)
+    return crawl_many(settings, [source])[0]
+
+
+def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
+    """Crawl several sources at once, in one reactor (one process start, sites in parallel)."""
+    configs = {source: source_config(settings, source) for source in dict.fromkeys(sources)}
     store = Store(settings.effective_database_url)
     try:
         store.upgrade()
-        marks = store.marks(source)
         scrapy = scrapy_settings(settings)
-        # Until a source has once been crawled whole, what it finds is history, not news.
-        scrapy["SENDWATCH_BASELINE"] = not store.has_succeeded(source)
         scrapy["CLOSESPIDER_TIMEOUT"] = settings.crawler.time_limit_minutes * 60
         scrapy["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (secrets masked) stays in charge
         _quiet_scrapy(settings.log_level)
         process = CrawlerProcess(settings=scrapy)
-        crawler = process.create_crawler(SPIDERS[source])
-        process.crawl(crawler, base_url=config.base_url, marks=marks)
+        crawlers = {}
+        for source, config in configs.items():
+            crawlers[source] = process.create_crawler(SPIDERS[source])
+            process.crawl(
+                crawlers[source],
+                base_url=config.base_url,
+                marks=store.marks(source),
+                # Until a source has once been crawled whole, what it finds is history, not news.
+                baseline=not store.has_succeeded(source),
+            )
         process.start()
-        assert crawler.stats is not None
-        report = CrawlReport.from_stats(source, crawler.stats.get_stats())
-        alarms = store.record_run(
-            RunReport(source, report.ok, report.listing_items, report.line()),
-            settings.crawler.alarm_after_failures,
-        )
-        for alarm in alarms:
-            log.error("alarm: %s", alarm.message)
-        return CrawlReport(**{**report.__dict__, "alarms": tuple(a.message for a in alarms)})
+        return [_report(store, settings, source, crawler) for source, crawler in crawlers.items()]
     finally:
         store.close()
+
+
+def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> CrawlReport:
+    assert crawler.stats is not None
+    report = CrawlReport.from_stats(source, crawler.stats.get_stats())
+    alarms = store.record_run(
+        RunReport(source, report.ok, report.listing_items, report.line()),
+        settings.crawler.alarm_after_failures,
+    )
+    for alarm in alarms:
+        log.error("alarm: %s", alarm.message)
+    return CrawlReport(**{**report.__dict__, "alarms": tuple(a.message for a in alarms)})
 
 
 class _ScrapyQuiet(logging.Filter):

@@ -1,7 +1,7 @@
 """Scrapy settings, built from sendwatch's one configuration.
 
-Polite by default: robots.txt obeyed, AutoThrottle on, one request at a time per
-site, a User-Agent that says who we are and how to reach us, timeouts, a size cap,
+Polite by default: robots.txt obeyed, AutoThrottle on, at most `concurrency` requests
+(default 2) in flight per site, a User-Agent that says who we are and how to reach us, timeouts, a size cap,
 and retries that back off on 5xx, 429 and timeouts but never on other 4xx. The
 HTTP cache revalidates listings with If-None-Match/If-Modified-Since where the
 server gives validators, so an unchanged listing costs a 304.
@@ -29,12 +29,12 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "BOT_NAME": "sendwatch",
         "USER_AGENT": user_agent(crawl.contact),
         "ROBOTSTXT_OBEY": True,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency,
         "DOWNLOAD_DELAY": crawl.download_delay,
         "AUTOTHROTTLE_ENABLED": True,
         "AUTOTHROTTLE_START_DELAY": crawl.download_delay,
         "AUTOTHROTTLE_MAX_DELAY": 60.0,
-        "AUTOTHROTTLE_TARGET_CONCURRENCY": 1.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency),
         "DOWNLOAD_TIMEOUT": crawl.timeout_seconds,
         "DOWNLOAD_MAXSIZE": max_bytes,
         "DOWNLOAD_WARNSIZE": max_bytes // 2,

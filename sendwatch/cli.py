@@ -179,17 +179,24 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 @cli.command("crawl")
-@click.argument("source", type=click.Choice(["govuk", "ofsted", "lgl"]))
+@click.argument(
+    "sources",
+    metavar="SOURCE...",
+    nargs=-1,
+    required=True,
+    type=click.Choice(["govuk", "ofsted", "lgl"]),
+)
 @click.pass_context
-def crawl_command(ctx: click.Context, source: str) -> None:
-    """Crawl SOURCE once into the store and print found/new/updated/seen/errors."""
-    from crawler.runner import crawl
+def crawl_command(ctx: click.Context, sources: tuple[str, ...]) -> None:
+    """Crawl SOURCE (several: at once) into the store; print found/new/updated/seen/errors."""
+    from crawler.runner import crawl_many
 
-    report = crawl(_loaded(ctx).settings, source)
-    click.echo(report.line())
-    for alarm in report.alarms:
-        click.echo(f"alarm: {alarm}", err=True)
-    ctx.exit(0 if report.ok else 1)
+    reports = crawl_many(_loaded(ctx).settings, sources)
+    for report in reports:
+        click.echo(report.line())
+        for alarm in report.alarms:
+            click.echo(f"alarm: {alarm}", err=True)
+    ctx.exit(0 if all(report.ok for report in reports) else 1)
 
 
 @cli.command("extract")

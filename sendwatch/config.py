@@ -62,6 +62,8 @@ class CrawlerConfig(_Section):
     #: An address the sites' operators can write to; it goes in the User-Agent.
     contact: str = ""
     download_delay: float = Field(default=2.0, ge=0)
+    #: Requests in flight per site at most (AutoThrottle aims at this too).
+    concurrency: int = Field(default=2, ge=1, le=16)
     timeout_seconds: float = Field(default=30.0, gt=0)
     retries: int = Field(default=3, ge=0)
     retry_backoff_seconds: float = Field(default=2.0, ge=0)

@@ -157,11 +157,15 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    def record(self, finding: FindingData, alert: bool = True) -> RecordResult:
+    def record(
+        self, finding: FindingData, alert: bool = True, mark: tuple[str, str] | None = None
+    ) -> RecordResult:
         """Record one finding; idempotent and safe with concurrent writers.
 
         A new event is marked for alerting unless `alert` is False (a first crawl or a
         backfill: the baseline, which fills the store and the feeds but alerts nobody).
+        `mark` (key, version) is remembered for the finding's source in the same
+        transaction: the finding is recorded if and only if its page counts as handled.
         """
         for _attempt in range(RECORD_ATTEMPTS):
             with write_session(self.engine) as session:
@@ -169,6 +173,8 @@ class Store:
                 if result is None:
                     session.rollback()  # lost an insert race: undo, then read the winner's row
                     continue
+                if mark is not None:
+                    _upsert_mark(session, finding.source, *mark)
                 session.commit()
                 return result
         raise StoreError(
@@ -207,18 +213,7 @@ class Store:
     def set_mark(self, source: str, key: str, value: str) -> None:
         """Remember that the spider handled `key` at version `value` (an upsert)."""
         with write_session(self.engine) as session:
-            statement = insert_for(session, CrawlMark).values(
-                source=source, key=key, value=value, updated_at=utcnow()
-            )
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["source", "key"],
-                    set_={
-                        "value": statement.excluded.value,
-                        "updated_at": statement.excluded.updated_at,
-                    },
-                )
-            )
+            _upsert_mark(session, source, key, value)
             session.commit()
 
     def record_run(self, run: RunReport, alarm_after: int) -> list[Alarm]:
@@ -296,6 +291,18 @@ class Store:
                 )
             )
         return summaries
+
+
+def _upsert_mark(session: Session, source: str, key: str, value: str) -> None:
+    statement = insert_for(session, CrawlMark).values(
+        source=source, key=key, value=value, updated_at=utcnow()
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["source", "key"],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        )
+    )
 
 
 def _open_alarms(session: Session, source: str) -> list[Alarm]:

@@ -37,11 +37,17 @@ class SourceSpider(scrapy.Spider):
     real_hosts: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
-        self, base_url: str, marks: Mapping[str, str] | None = None, **kwargs: Any
+        self,
+        base_url: str,
+        marks: Mapping[str, str] | None = None,
+        baseline: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
         self.marks: Mapping[str, str] = marks or {}
+        #: A first crawl: what it finds is recorded as history and alerts nobody.
+        self.baseline = baseline
 
     def is_handled(self, key: str, version: str) -> bool:
         return self.marks.get(key) == version
