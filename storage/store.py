@@ -19,12 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -181,6 +181,42 @@ class Store:
             f"could not record {finding.source}:{finding.identity} after {RECORD_ATTEMPTS} tries"
         )
 
+    def record_many(
+        self, findings: Iterable[FindingData], alert: bool = True, chunk: int = 500
+    ) -> list[RecordResult]:
+        """`record` for many findings, `chunk` to a transaction: for backfills and bulk loads.
+
+        Each finding gets a savepoint, so one that loses a race to another writer is
+        simply recorded again (and found "seen") without undoing its neighbours.
+        """
+        results: list[RecordResult] = []
+        batch: list[FindingData] = []
+        for finding in findings:
+            batch.append(finding)
+            if len(batch) >= chunk:
+                results += self._record_chunk(batch, alert)
+                batch = []
+        if batch:
+            results += self._record_chunk(batch, alert)
+        return results
+
+    def _record_chunk(self, findings: list[FindingData], alert: bool) -> list[RecordResult]:
+        results = []
+        with write_session(self.engine) as session:
+            for finding in findings:
+                for _attempt in range(RECORD_ATTEMPTS):
+                    savepoint = session.begin_nested()
+                    result = _record_once(session, finding, alert)
+                    if result is not None:
+                        savepoint.commit()
+                        results.append(result)
+                        break
+                    savepoint.rollback()
+                else:
+                    raise StoreError(f"could not record {finding.source}:{finding.identity}")
+            session.commit()
+        return results
+
     def last_run(self, source: str) -> dt.datetime | None:
         with self.sessions() as session:
             state = session.get(SourceState, source)
@@ -321,37 +357,60 @@ def _open_alarm(session: Session, source: str, kind: str, message: str) -> list[
     return [alarm]
 
 
+# The hot path of every crawl and backfill is written with Core statements built once
+# (SQLAlchemy then reuses their compiled form): the ORM's per-call overhead tripled the cost.
+_EXISTING = (
+    select(Finding.id, Finding.event_id, Finding.content_hash)
+    .where(Finding.source == bindparam("source"), Finding.identity == bindparam("identity"))
+    .with_for_update()
+)
+_CANDIDATES = select(Event.id, Event.happened_on, Event.outcome).where(
+    Event.kind == bindparam("kind"),
+    Event.la_code == bindparam("la_code"),
+    Event.happened_on.between(bindparam("low"), bindparam("high")),
+)
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _statement(session: Session, name: str) -> Any:
+    """An insert statement for this backend, built once."""
+    dialect = session.get_bind().dialect.name
+    key = (dialect, name)
+    if key not in _STATEMENTS:
+        if name == "finding":
+            _STATEMENTS[key] = (
+                insert_for(session, Finding.__table__)
+                .on_conflict_do_nothing(index_elements=["source", "identity"])
+                .returning(Finding.__table__.c.id)
+            )
+        else:
+            _STATEMENTS[key] = insert_for(session, Event.__table__).returning(Event.__table__.c.id)
+    return _STATEMENTS[key]
+
+
 def _record_once(session: Session, finding: FindingData, alert: bool) -> RecordResult | None:
     digest = finding.content_hash()
-    existing = session.scalar(
-        select(Finding)
-        .where(Finding.source == finding.source, Finding.identity == finding.identity)
-        .with_for_update()
-    )
+    existing = session.execute(
+        _EXISTING, {"source": finding.source, "identity": finding.identity}
+    ).first()
     if existing is not None:
         if existing.content_hash == digest:
             return RecordResult(
                 existing.id, existing.event_id, FindingStatus.SEEN, EventStatus.EXISTING
             )
-        return _update(session, existing, finding, digest, alert)
-    event, event_status = _resolve_event(session, finding, alert)
+        return _update(session, session.get_one(Finding, existing.id), finding, digest, alert)
+    event_id, event_status = _resolve_event(session, finding, alert)
     now = utcnow()
     values = _finding_values(finding, digest) | {
-        "event_id": event.id,
+        "event_id": event_id,
         "fetched_at": now,
         "first_seen_at": now,
         "updated_at": now,
     }
-    statement = (
-        insert_for(session, Finding)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["source", "identity"])
-        .returning(Finding.id)
-    )
-    finding_id = session.scalar(statement)
+    finding_id = session.execute(_statement(session, "finding"), values).scalar()
     if finding_id is None:
         return None
-    return RecordResult(finding_id, event.id, FindingStatus.NEW, event_status)
+    return RecordResult(finding_id, event_id, FindingStatus.NEW, event_status)
 
 
 def _finding_values(finding: FindingData, digest: str) -> dict[str, Any]:
@@ -371,7 +430,7 @@ def _finding_values(finding: FindingData, digest: str) -> dict[str, Any]:
     }
 
 
-def insert_for(session: Session, model: type[Base]) -> Any:
+def insert_for(session: Session, model: type[Base] | Any) -> Any:
     """The backend's INSERT, which knows ON CONFLICT (SQLAlchemy's generic one does not)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -395,8 +454,11 @@ def _update(
     if len(event.findings) == 1:
         _copy_into_event(event, finding)
     elif regrouped:
-        event, event_status = _resolve_event(session, finding, alert)
-        existing.event_id = event.id
+        event_id, event_status = _resolve_event(session, finding, alert)
+        existing.event_id = event_id
+        session.flush()
+        session.expire(existing, ["event"])
+        event = existing.event
     elif event.findings[0].id == existing.id:
         _copy_into_event(event, finding, regroup=False)
     event.updated_at = now
@@ -415,42 +477,48 @@ def _copy_into_event(event: Event, finding: FindingData, regroup: bool = True) -
     event.summary = finding.summary
 
 
-def _resolve_event(
-    session: Session, finding: FindingData, alert: bool
-) -> tuple[Event, EventStatus]:
-    """The event this finding reports: an existing one nearby in time, or a new one."""
+def _resolve_event(session: Session, finding: FindingData, alert: bool) -> tuple[int, EventStatus]:
+    """The id of the event this finding reports: an existing one nearby in time, or a new one."""
     date = finding.event_date
+    outcome = str(finding.outcome) if finding.outcome else None
+    now = utcnow()
     if finding.kind in LINKABLE_KINDS and finding.la_code and date:
         _lock_group(session, str(finding.kind), finding.la_code)
-        candidates = session.scalars(
-            select(Event).where(
-                Event.kind == str(finding.kind),
-                Event.la_code == finding.la_code,
-                Event.happened_on.between(date - EVENT_WINDOW, date + EVENT_WINDOW),
-            )
+        candidates = session.execute(
+            _CANDIDATES,
+            {
+                "kind": str(finding.kind),
+                "la_code": finding.la_code,
+                "low": date - EVENT_WINDOW,
+                "high": date + EVENT_WINDOW,
+            },
         ).all()
         match = min(
             candidates,
-            key=lambda event: (abs((event.happened_on or date) - date), event.id),
+            key=lambda row: (abs((row.happened_on or date) - date), row.id),
             default=None,
         )
         if match is not None:
-            match.updated_at = utcnow()
-            if match.outcome is None and finding.outcome is not None:
-                match.outcome = str(finding.outcome)
-            return match, EventStatus.EXISTING
-    event = Event(
-        kind=str(finding.kind),
-        la_code=finding.la_code,
-        happened_on=date,
-        outcome=str(finding.outcome) if finding.outcome else None,
-        title=finding.title,
-        summary=finding.summary,
-        alert_state="pending" if alert else "baseline",
-    )
-    session.add(event)
-    session.flush()
-    return event, EventStatus.NEW
+            changes: dict[str, Any] = {"updated_at": now}
+            if match.outcome is None and outcome is not None:
+                changes["outcome"] = outcome
+            session.execute(update(Event).where(Event.id == match.id).values(changes))
+            return match.id, EventStatus.EXISTING
+    event_id = session.execute(
+        _statement(session, "event"),
+        {
+            "kind": str(finding.kind),
+            "la_code": finding.la_code,
+            "happened_on": date,
+            "outcome": outcome,
+            "title": finding.title,
+            "summary": finding.summary,
+            "alert_state": "pending" if alert else "baseline",
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    return int(event_id), EventStatus.NEW
 
 
 def _lock_group(session: Session, kind: str, la_code: str) -> None:

@@ -186,3 +186,16 @@ def test_source_summaries_count_findings_and_events(store: Store) -> None:
 
     summaries = {s.source: (s.findings, s.events) for s in store.source_summaries()}
     assert summaries == {"govuk": (1, 1), "lgl": (2, 2)}
+
+
+def test_record_many_matches_record(store: Store) -> None:
+    findings = [
+        dataclasses.replace(GOVUK_NOTICE, identity=f"n{i}", la_code=code)
+        for i, code in enumerate((BEXLEY, WIRRAL, BEXLEY))
+    ]
+    results = store.record_many([*findings, LGL_ARTICLE], chunk=2)
+    assert [r.finding for r in results] == ["new"] * 4
+    assert [r.event for r in results] == ["new", "new", "existing", "existing"]
+    again = store.record_many(findings)
+    assert [r.finding for r in again] == ["seen"] * 3
+    assert _count(store, Finding) == 4 and _count(store, Event) == 2
