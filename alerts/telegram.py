@@ -40,7 +40,8 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 PER_CHAT_INTERVAL = 1.0
-GLOBAL_INTERVAL = 1 / 30
+#: Just under Telegram's 30 messages a second, so no one-second window ever holds 31.
+GLOBAL_INTERVAL = 1 / 29.5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -62,6 +63,9 @@ class TelegramChannel:
     def __init__(self, config: TelegramConfig) -> None:
         self.config = config
         self.token = _token(config)
+        # The pace is kept across batches: a new batch must not burst after the last one.
+        self.last_per_chat: dict[str, float] = {}
+        self.last_any = 0.0
 
     def _bot(self) -> Bot:
         return Bot(self.token, base_url=self.config.base_url)
@@ -72,23 +76,22 @@ class TelegramChannel:
 
     async def _send_all(self, messages: Sequence[Outgoing], done: Done) -> None:
         reported = 0
-        last_per_chat: dict[str, float] = {}
-        last_any = 0.0
         try:
             async with self._bot() as bot:
                 for outgoing in messages:
                     wait = (
                         max(
-                            last_per_chat.get(outgoing.address, 0.0) + PER_CHAT_INTERVAL,
-                            last_any + GLOBAL_INTERVAL,
+                            self.last_per_chat.get(outgoing.address, 0.0) + PER_CHAT_INTERVAL,
+                            self.last_any + GLOBAL_INTERVAL,
                         )
                         - time.monotonic()
                     )
                     if wait > 0:
                         await asyncio.sleep(wait)
+                    # Spaced start to start: the send's own time counts towards the interval.
+                    self.last_any = self.last_per_chat[outgoing.address] = time.monotonic()
                     done(outgoing, await self._send_one(bot, outgoing))
                     reported += 1
-                    last_any = last_per_chat[outgoing.address] = time.monotonic()
         except (NetworkError, TelegramError) as exc:  # could not even start: all wait for later
             for outgoing in messages[reported:]:
                 done(outgoing, Retry(f"Telegram unavailable: {exc}"))

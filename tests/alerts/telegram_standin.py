@@ -153,8 +153,8 @@ def _handler(standin: TelegramStandIn) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running() -> Iterator[TelegramStandIn]:
-    standin = TelegramStandIn()
+def running(standin: TelegramStandIn | None = None) -> Iterator[TelegramStandIn]:
+    standin = standin or TelegramStandIn()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(standin))
     server.daemon_threads = True
     standin.base_url = f"http://127.0.0.1:{server.server_address[1]}/bot"
