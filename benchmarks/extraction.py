@@ -10,7 +10,6 @@ lgl spider's parser, then extraction. One core. Targets: >= 20 PDFs/s, >= 300 pa
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from _common import ROOT, final, median
 from scrapy.http import HtmlResponse

@@ -96,7 +96,7 @@ def telegram(subscribers: int) -> tuple[float, int]:
 class Sink:
     count = 0
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         Sink.count += 1
         return "250 OK"
 
