@@ -8,22 +8,27 @@ unsubscribes on POST, which is also RFC 8058's one-click unsubscribe.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import html
+import json
 from collections.abc import Callable
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from alerts.export import MAX_LIMIT, BadParameter, EventFilter, record_of, select_events
 from alerts.feeds import ALL, FORMATS, FeedSpec, render_feed, spec_for
 from alerts.pages import Pages
 from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
 from storage import outbox
+from storage.las import LocalAuthority, register
+from storage.queries import LaState, la_states
 from storage.store import Store
 
 CONTENT_TYPES = {
@@ -46,18 +51,47 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     key = secret_key(settings)
     pages = Pages(settings, store, key, _email_sender(settings))
 
-    def feed_response(request: Request, spec: FeedSpec | None, fmt: str) -> Response:
-        if spec is None or fmt not in FORMATS:
-            return PlainTextResponse("No such feed.", status_code=404)
+    def cached(request: Request, body: bytes, media_type: str) -> Response:
+        """A response with ETag and Last-Modified, or 304 when the client has it already."""
         changed = outbox.last_change(store)
-        body = render_feed(settings, store, spec, fmt)
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
         if changed is not None:
             headers["Last-Modified"] = format_datetime(changed.replace(microsecond=0), usegmt=True)
         if _not_modified(request, etag, changed):
             return Response(status_code=304, headers=headers)
-        return Response(body, media_type=CONTENT_TYPES[fmt], headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
+
+    def feed_response(request: Request, spec: FeedSpec | None, fmt: str) -> Response:
+        if spec is None or fmt not in FORMATS:
+            return PlainTextResponse("No such feed.", status_code=404)
+        return cached(request, render_feed(settings, store, spec, fmt), CONTENT_TYPES[fmt])
+
+    def api_events(request: Request) -> Response:
+        params = request.query_params
+        try:
+            where = EventFilter.parse(params.get("since"), params.get("la"), params.get("kind"))
+            limit = _limit(params.get("limit"))
+            before = _cursor(params.get("cursor"))
+        except BadParameter as exc:
+            return JSONResponse({"error": str(exc), "parameter": exc.parameter}, status_code=400)
+        events = select_events(store, where, newest_first=True, before_id=before, limit=limit + 1)
+        page = events[:limit]
+        more = len(events) > limit
+        body = {
+            "events": [record_of(event) for event in page],
+            "next_cursor": _encode_cursor(page[-1].id) if more and page else None,
+        }
+        return cached(
+            request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
+        )
+
+    def api_las(request: Request) -> Response:
+        states = la_states(store)
+        body = [_la_record(la, states.get(la.ons_code)) for la in register()]
+        return cached(
+            request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
+        )
 
     def all_feed(request: Request) -> Response:
         return feed_response(request, ALL, request.path_params["fmt"])
@@ -96,12 +130,68 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
             Route("/confirm/{token}", pages.confirm, methods=["POST"]),
             Route("/healthz", health),
+            Route("/api/events", api_events),
+            Route("/api/las", api_las),
             Route("/feeds/all.{fmt}", all_feed),
             Route("/feeds/{section}/{key}.{fmt}", section_feed),
             Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
         ]
     )
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return 100
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadParameter("limit", f"a whole number from 1 to {MAX_LIMIT}, not {raw!r}")
+    return int(raw)
+
+
+def _encode_cursor(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"before:{event_id}".encode()).decode("ascii").rstrip("=")
+
+
+def _cursor(raw: str | None) -> int | None:
+    """The opaque cursor of the next page: events older than the last one shown."""
+    if not raw:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+        prefix, _, number = text.partition(":")
+        if prefix == "before" and number.isdigit():
+            return int(number)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise BadParameter("cursor", "not a cursor this API gave out")
+
+
+def _la_record(la: LocalAuthority, state: LaState | None) -> dict[str, object]:
+    """An LA and its state today, for /api/las."""
+    return {
+        "name": la.name,
+        "ons_code": la.ons_code,
+        "dfe_code": la.dfe_code,
+        "region": la.region,
+        "latest_inspection": {
+            "outcome": state.inspection_outcome,
+            "date": state.inspection_on.isoformat(),
+        }
+        if state and state.inspection_outcome and state.inspection_on
+        else None,
+        "notice_in_force": bool(state and state.notice_in_force),
+        "notice": {
+            "kind": state.notice_kind,
+            "issued_on": state.notice_on.isoformat(),
+            "deadline": state.notice_deadline,
+            "lifted_on": state.lifted_on.isoformat() if state.lifted_on else None,
+        }
+        if state and state.notice_on
+        else None,
+        "last_event_on": state.latest_event_on.isoformat()
+        if state and state.latest_event_on
+        else None,
+    }
 
 
 def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:

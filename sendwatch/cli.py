@@ -381,6 +381,48 @@ def demo_command(ctx: click.Context) -> None:
     run_demo(_loaded(ctx), click.echo)
 
 
+@cli.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True
+)
+@click.option(
+    "--since", metavar="YYYY-MM-DD", help="Only events that happened on or after this day."
+)
+@click.option("--la", metavar="NAME_OR_ONS", help="Only this local authority.")
+@click.option("--kind", help="Only this kind of event (e.g. improvement_notice).")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="A file instead of stdout."
+)
+@click.pass_context
+def export_command(
+    ctx: click.Context,
+    fmt: str,
+    since: str | None,
+    la: str | None,
+    kind: str | None,
+    output: Path | None,
+) -> None:
+    """Write every matching event, oldest first, as JSON or CSV (open data)."""
+    from alerts.export import BadParameter, EventFilter, record_of, select_events, to_csv, to_json
+
+    try:
+        where = EventFilter.parse(since, la, kind)
+    except BadParameter as exc:
+        raise click.BadParameter(
+            str(exc).split(": ", 1)[1], param_hint=f"--{exc.parameter}"
+        ) from None
+    store = _store(ctx)
+    store.upgrade()
+    records = [record_of(event) for event in select_events(store, where)]
+    text = to_json(records) if fmt == "json" else to_csv(records)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        # A byte-order mark lets spreadsheets open the CSV as UTF-8.
+        output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+        click.echo(f"wrote {len(records)} events to {output}", err=True)
+
+
 @cli.command("run")
 @click.pass_context
 def run_command(ctx: click.Context) -> None:

@@ -1,0 +1,179 @@
+"""Open data: every event as JSON or CSV, for `sendwatch export` and the read-only HTTP API.
+
+One record shape for both, built here once:
+
+    {"id", "kind", "local_authority": {"name", "ons_code", "dfe_code", "region"} | null,
+     "happened_on", "first_seen_at", "deadline", "outcome", "title", "summary",
+     "sources": [{"source", "url", "title", "published_at"}]}
+
+CSV flattens it (the LA's fields as columns, the sources joined with " | ") and is
+written as UTF-8 with a byte-order mark when it goes to a file, so spreadsheets open
+it with the right characters.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from alerts.filters import resolve_kind, resolve_la
+from sendwatch.errors import SendwatchError
+from storage.las import register
+from storage.models import Event
+from storage.store import Store
+
+CSV_COLUMNS = (
+    "id",
+    "kind",
+    "la_name",
+    "la_ons_code",
+    "la_dfe_code",
+    "la_region",
+    "happened_on",
+    "first_seen_at",
+    "deadline",
+    "outcome",
+    "title",
+    "summary",
+    "source_names",
+    "source_urls",
+)
+MAX_LIMIT = 500
+
+
+class BadParameter(SendwatchError):
+    """A filter the user gave is not valid; names the parameter."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    since: dt.date | None = None
+    la_code: str | None = None
+    kind: str | None = None
+
+    @classmethod
+    def parse(cls, since: str | None, la: str | None, kind: str | None) -> EventFilter:
+        """From user input, each problem reported against its parameter."""
+        day = None
+        if since:
+            try:
+                day = dt.date.fromisoformat(since)
+            except ValueError:
+                raise BadParameter("since", f"not a date (YYYY-MM-DD): {since!r}") from None
+        try:
+            la_code = resolve_la(la) if la else None
+        except SendwatchError as exc:
+            raise BadParameter("la", str(exc)) from None
+        try:
+            kind_value = resolve_kind(kind) if kind else None
+        except SendwatchError as exc:
+            raise BadParameter("kind", str(exc)) from None
+        return cls(day, la_code, kind_value)
+
+    def apply(self, query: Any) -> Any:
+        if self.since:
+            query = query.where(
+                func.coalesce(Event.happened_on, func.date(Event.created_at)) >= self.since
+            )
+        if self.la_code:
+            query = query.where(Event.la_code == self.la_code)
+        if self.kind:
+            query = query.where(Event.kind == self.kind)
+        return query
+
+
+def select_events(
+    store: Store,
+    where: EventFilter,
+    *,
+    newest_first: bool = False,
+    before_id: int | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Events with their findings. Export: oldest first. API: newest first, by id (a stable cursor)."""
+    with store.sessions() as session:
+        query = where.apply(select(Event).options(selectinload(Event.findings)))
+        if before_id is not None:
+            query = query.where(Event.id < before_id)
+        query = query.order_by(Event.id.desc() if newest_first else Event.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return list(session.scalars(query))
+
+
+def record_of(event: Event) -> dict[str, Any]:
+    la = register().get(event.la_code) if event.la_code else None
+    deadline = next(
+        (f.fields["deadline"] for f in event.findings if f.fields.get("deadline")), None
+    )
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "local_authority": {
+            "name": la.name,
+            "ons_code": la.ons_code,
+            "dfe_code": la.dfe_code,
+            "region": la.region,
+        }
+        if la
+        else None,
+        "happened_on": event.happened_on.isoformat() if event.happened_on else None,
+        "first_seen_at": event.created_at.isoformat(timespec="seconds"),
+        "deadline": deadline,
+        "outcome": event.outcome,
+        "title": event.title,
+        "summary": event.summary,
+        "sources": [
+            {
+                "source": finding.source,
+                "url": finding.url,
+                "title": finding.title,
+                "published_at": finding.published_on.isoformat() if finding.published_on else None,
+            }
+            # Oldest publication first: the official notice or report, then the news about it.
+            for finding in sorted(event.findings, key=lambda f: (f.published_on or dt.date.max, f.id))
+        ],
+    }
+
+
+def to_json(records: Sequence[dict[str, Any]]) -> str:
+    return json.dumps(list(records), ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv(records: Iterable[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for record in records:
+        la = record["local_authority"] or {}
+        writer.writerow(
+            {
+                "id": record["id"],
+                "kind": record["kind"],
+                "la_name": la.get("name", ""),
+                "la_ons_code": la.get("ons_code", ""),
+                "la_dfe_code": la.get("dfe_code", ""),
+                "la_region": la.get("region", ""),
+                "happened_on": record["happened_on"] or "",
+                "first_seen_at": record["first_seen_at"],
+                "deadline": record["deadline"] or "",
+                "outcome": record["outcome"] or "",
+                "title": record["title"],
+                "summary": record["summary"],
+                "source_names": " | ".join(s["source"] for s in record["sources"]),
+                "source_urls": " | ".join(s["url"] for s in record["sources"]),
+            }
+        )
+    return buffer.getvalue()

@@ -1,0 +1,221 @@
+"""Open data: `sendwatch export` and the read-only API, on a store filled by the real crawler path."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sendwatch.demo.site import FixtureSite
+from tests.alerts.conftest import free_port
+
+SCRIPT = Path(sys.executable).with_name("sendwatch")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
+BEXLEY_NOTICE = "https://www.gov.uk/government/publications/improvement-notice-issued-to-london-borough-of-bexley-may-2024"
+BEXLEY_NEWS = "https://www.localgovernmentlawyer.co.uk/education-law/394-education-news/57253-council-hit-with-improvement-notice-following-send-inspection"
+
+
+@pytest.fixture
+def env(tmp_path: Path, site: FixtureSite) -> dict[str, str]:
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    variables |= {
+        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
+        "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
+    }
+    for source in ("GOVUK", "OFSTED", "LGL"):
+        variables[f"SENDWATCH_SOURCES_{source}_BASE_URL"] = site.url
+    crawled = subprocess.run(
+        [*COMMAND, "crawl", "govuk", "ofsted", "lgl"],
+        env=variables,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert crawled.returncode == 0, crawled.stderr
+    return variables
+
+
+def export(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, "export", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_json_export_has_every_event_and_its_sources(tmp_path: Path, env: dict[str, str]) -> None:
+    result = export(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    events = json.loads(result.stdout)
+    assert len(events) == 10
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # oldest first
+    kinds = sorted((e["kind"], (e["local_authority"] or {}).get("name")) for e in events)
+    assert kinds == [
+        ("improvement_notice", "Bexley"),
+        ("improvement_notice", "Kent"),
+        ("improvement_notice", "Wirral"),
+        ("inspection_report", "Bedford"),
+        ("inspection_report", "Bexley"),
+        ("inspection_report", "Blackpool"),
+        ("inspection_report", "Wirral"),
+        ("monitoring_inspection", "Wirral"),
+        ("notice_lifted", "Kent"),
+        ("statutory_direction", "Bournemouth, Christchurch and Poole"),
+    ]
+    notice = next(
+        e
+        for e in events
+        if e["kind"] == "improvement_notice" and e["local_authority"]["name"] == "Bexley"
+    )
+    assert notice["local_authority"] == {
+        "name": "Bexley",
+        "ons_code": "E09000004",
+        "dfe_code": "303",
+        "region": "London",
+    }
+    assert (notice["happened_on"], notice["deadline"], notice["outcome"]) == (
+        "2024-05-01",
+        "2025-08-31",
+        None,
+    )
+    assert notice["sources"] == [
+        {
+            "source": "govuk",
+            "url": BEXLEY_NOTICE,
+            "title": "Improvement notice issued to London Borough of Bexley: May 2024",
+            "published_at": "2024-05-01",
+        },
+        {
+            "source": "lgl",
+            "url": BEXLEY_NEWS,
+            "title": "Council hit with improvement notice following SEND inspection",
+            "published_at": "2024-05-02",
+        },
+    ]
+    report = next(
+        e
+        for e in events
+        if e["kind"] == "inspection_report" and e["local_authority"]["name"] == "Bexley"
+    )
+    assert report["outcome"] == "significant_concerns"
+    assert [s["source"] for s in report["sources"]] == ["ofsted", "lgl"]
+
+
+def test_csv_round_trips_and_filters_match(tmp_path: Path, env: dict[str, str]) -> None:
+    as_json = json.loads(export(env, tmp_path).stdout)
+    target = tmp_path / "events.csv"
+    result = export(env, tmp_path, "--format", "csv", "--output", str(target))
+    assert result.returncode == 0 and result.stderr.strip() == f"wrote 10 events to {target}"
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, for spreadsheets
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [int(row["id"]) for row in rows] == [e["id"] for e in as_json]
+    bexley = next(
+        row for row in rows if row["la_name"] == "Bexley" and row["kind"] == "improvement_notice"
+    )
+    assert bexley["source_urls"] == f"{BEXLEY_NOTICE} | {BEXLEY_NEWS}"
+    assert bexley["la_ons_code"] == "E09000004" and bexley["deadline"] == "2025-08-31"
+
+    def ids(*args: str) -> list[int]:
+        return [e["id"] for e in json.loads(export(env, tmp_path, *args).stdout)]
+
+    assert len(ids("--la", "Bexley")) == 2
+    assert ids("--la", "E09000004") == ids("--la", "London Borough of Bexley")
+    assert len(ids("--kind", "notice_lifted")) == 1
+    assert all(
+        e["happened_on"] >= "2024-05-01"
+        for e in json.loads(export(env, tmp_path, "--since", "2024-05-01").stdout)
+    )
+    assert len(ids("--since", "2024-05-01")) == 5  # Bexley, Wirral notices; Kent lifted; Blackpool, Bedford
+
+
+@pytest.mark.parametrize(
+    ("args", "parameter"),
+    [
+        (("--kind", "gossip"), "--kind"),
+        (("--la", "Atlantis"), "--la"),
+        (("--since", "May 2024"), "--since"),
+        (("--format", "xml"), "--format"),
+    ],
+)
+def test_bad_export_parameters_exit_2_naming_them(
+    tmp_path: Path, env: dict[str, str], args: tuple[str, str], parameter: str
+) -> None:
+    result = export(env, tmp_path, *args)
+    assert result.returncode == 2
+    assert parameter in result.stderr
+
+
+@pytest.fixture
+def api(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([*COMMAND, "serve", "--port", str(port)], env=env, cwd=tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                httpx.get(f"{base}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_api_pages_through_every_event_once(tmp_path: Path, env: dict[str, str], api: str) -> None:
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
+        page = httpx.get(f"{api}/api/events", params=params).json()
+        seen += [event["id"] for event in page["events"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == 10
+
+    exported = json.loads(
+        export(env, tmp_path, "--la", "Bexley", "--kind", "improvement_notice").stdout
+    )
+    filtered = httpx.get(
+        f"{api}/api/events", params={"la": "bexley", "kind": "improvement_notice"}
+    ).json()
+    assert filtered["events"] == exported  # the same records, by the same code
+
+    first = httpx.get(f"{api}/api/events")
+    assert first.headers["cache-control"].startswith("public")
+    assert (
+        httpx.get(f"{api}/api/events", headers={"If-None-Match": first.headers["etag"]}).status_code
+        == 304
+    )
+
+
+def test_api_las_and_bad_parameters(api: str) -> None:
+    las = httpx.get(f"{api}/api/las").json()
+    assert len(las) == 153
+    bexley = next(la for la in las if la["ons_code"] == "E09000004")
+    assert bexley["latest_inspection"] == {"outcome": "significant_concerns", "date": "2024-02-23"}
+    assert bexley["notice_in_force"] is True and bexley["notice"]["deadline"] == "2025-08-31"
+    kent = next(la for la in las if la["name"] == "Kent")
+    assert kent["notice_in_force"] is False and kent["notice"]["lifted_on"] == "2024-08-06"
+
+    for params, parameter in (
+        ({"kind": "gossip"}, "kind"),
+        ({"la": "Atlantis"}, "la"),
+        ({"since": "2024-02-30"}, "since"),
+        ({"limit": "501"}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+    ):
+        response = httpx.get(f"{api}/api/events", params=params)
+        assert response.status_code == 400, params
+        assert response.json()["parameter"] == parameter
