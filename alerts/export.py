@@ -143,7 +143,9 @@ def record_of(event: Event) -> dict[str, Any]:
                 "published_at": finding.published_on.isoformat() if finding.published_on else None,
             }
             # Oldest publication first: the official notice or report, then the news about it.
-            for finding in sorted(event.findings, key=lambda f: (f.published_on or dt.date.max, f.id))
+            for finding in sorted(
+                event.findings, key=lambda f: (f.published_on or dt.date.max, f.id)
+            )
         ],
     }
 

@@ -134,7 +134,9 @@ def test_csv_round_trips_and_filters_match(tmp_path: Path, env: dict[str, str]) 
         e["happened_on"] >= "2024-05-01"
         for e in json.loads(export(env, tmp_path, "--since", "2024-05-01").stdout)
     )
-    assert len(ids("--since", "2024-05-01")) == 5  # Bexley, Wirral notices; Kent lifted; Blackpool, Bedford
+    assert (
+        len(ids("--since", "2024-05-01")) == 5
+    )  # Bexley, Wirral notices; Kent lifted; Blackpool, Bedford
 
 
 @pytest.mark.parametrize(
