@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from storage.store import Store
 from tests.alerts.conftest import Mailbox
 from tests.alerts.test_email_dispatch import BEXLEY, notice
-
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
+from tests.paths import COMMAND
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,6 @@ import io
 import json
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +15,8 @@ import pytest
 
 from sendwatch.demo.site import FixtureSite
 from tests.alerts.conftest import free_port
+from tests.paths import COMMAND, serving
 
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 BEXLEY_NOTICE = "https://www.gov.uk/government/publications/improvement-notice-issued-to-london-borough-of-bexley-may-2024"
 BEXLEY_NEWS = "https://www.localgovernmentlawyer.co.uk/education-law/394-education-news/57253-council-hit-with-improvement-notice-following-send-inspection"
 
@@ -158,20 +155,8 @@ def test_bad_export_parameters_exit_2_naming_them(
 
 @pytest.fixture
 def api(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen([*COMMAND, "serve", "--port", str(port)], env=env, cwd=tmp_path)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                httpx.get(f"{base}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving(free_port(), env, tmp_path) as running:
+        yield running
 
 
 def test_api_pages_through_every_event_once(tmp_path: Path, env: dict[str, str], api: str) -> None:

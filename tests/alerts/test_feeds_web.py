@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,8 @@ from storage import outbox
 from storage.store import Store
 from tests.alerts.conftest import Mailbox, alert_settings, free_port
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, notice
+from tests.paths import COMMAND, serving
 
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 HOSTILE = '<script>alert("x")</script> Bexley & Co 🎒'
 
 
@@ -34,21 +32,8 @@ def server(tmp_path: Path, database_url: str, store: Store) -> Iterator[str]:
         "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
         "SENDWATCH_ALERTS_PUBLIC_URL": base,
     }
-    process = subprocess.Popen(
-        [*COMMAND, "serve", "--port", str(port)], env=env, cwd=tmp_path, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving(port, env, tmp_path) as running:
+        yield running
 
 
 def _events(store: Store) -> None:

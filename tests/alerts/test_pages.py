@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +17,8 @@ from storage import outbox
 from storage.store import Store
 from tests.alerts.conftest import Mailbox, free_port
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, notice
+from tests.paths import serving
 
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
 
@@ -67,19 +63,8 @@ def server(tmp_path: Path, database_url: str, store: Store, mailbox: Mailbox) ->
         "SENDWATCH_SMTP_SECURITY": "none",
         "SENDWATCH_SMTP_FROM_ADDRESS": "alerts@sendwatch.test",
     }
-    process = subprocess.Popen([*COMMAND, "serve", "--port", str(port)], env=env, cwd=tmp_path)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving(port, env, tmp_path) as running:
+        yield running
 
 
 def _browser():  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +16,8 @@ from storage import outbox
 from storage.store import Store
 from tests.alerts.telegram_standin import TOKEN, TelegramStandIn, running
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, notice
+from tests.paths import COMMAND
 
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 ADMIN = 999
 
 

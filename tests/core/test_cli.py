@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,9 +13,8 @@ import pytest
 
 from sendwatch.vocab import Kind
 from storage.store import FindingData, Store
+from tests.paths import COMMAND
 
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 UNREACHABLE = "postgresql+psycopg://sendwatch@127.0.0.1:9/nowhere"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,8 @@ from sqlalchemy import select
 from sendwatch.demo.site import FixtureSite, publish_sample_notice
 from storage.models import Alarm, Event, Finding, SourceState
 from storage.store import Store
+from tests.paths import COMMAND
 
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 BEXLEY = "E09000004"
 
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.paths import FIXTURES
-
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
+from tests.paths import COMMAND, FIXTURES
 
 
 def extract(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -25,9 +24,8 @@ from storage.store import FindingData, Store
 from tests.alerts.conftest import Mailbox
 from tests.alerts.conftest import mailbox as mailbox
 from tests.alerts.telegram_standin import TOKEN, TelegramStandIn, running
+from tests.paths import COMMAND
 
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
 DERBYSHIRE = "E10000007"
 CYCLE = 4.0  # seconds between crawls of each source in these tests
 

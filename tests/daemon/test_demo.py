@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
 
 from tests.alerts.conftest import Mailbox
 from tests.alerts.conftest import mailbox as mailbox
-
-SCRIPT = Path(sys.executable).with_name("sendwatch")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
+from tests.paths import COMMAND
 
 
 def demo(cwd: Path) -> subprocess.CompletedProcess[str]:
