@@ -17,7 +17,7 @@ from storage.store import FindingData, Store
 log = logging.getLogger(__name__)
 
 
-def to_finding(item: SourceItem, extraction: Extraction) -> FindingData:
+def to_finding(item: SourceItem, extraction: Extraction, official: bool = False) -> FindingData:
     """The store's finding for a relevant item."""
     assert extraction.kind is not None
     la = extraction.local_authority
@@ -33,6 +33,7 @@ def to_finding(item: SourceItem, extraction: Extraction) -> FindingData:
         outcome=extraction.outcome,
         summary=_summary(item),
         fields=extraction.fields() | item.extra,
+        authoritative=official,
     )
 
 
@@ -100,8 +101,9 @@ class StorePipeline:
                 if item.mark:
                     self._mark(*item.mark)
                 raise DropItem(f"not about SEND notices or inspections: {item.url}")
+            official = bool(getattr(self.crawler.spider, "official", False))
             result = self.store.record(
-                to_finding(item, extraction), alert=self.alert, mark=item.mark
+                to_finding(item, extraction, official), alert=self.alert, mark=item.mark
             )
         except (ValueError, StoreError) as exc:
             self.stats.inc_value("sendwatch/item_errors")

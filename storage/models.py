@@ -92,6 +92,9 @@ class Event(Base):
     alert_state: Mapped[str] = mapped_column(
         String(16), default="pending", server_default="baseline"
     )
+    #: Whether an official publication (not only news about it) has been recorded: the
+    #: official one then names and dates the event, whichever source was crawled first.
+    authoritative: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
     findings: Mapped[list[Finding]] = relationship(back_populates="event", order_by="Finding.id")
 

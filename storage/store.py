@@ -56,6 +56,8 @@ class FindingData:
     outcome: Outcome | None = None
     summary: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
+    #: The official publication itself (DfE's notice, Ofsted's report), not news about it.
+    authoritative: bool = False
 
     def __post_init__(self) -> None:
         for name in ("source", "identity", "url", "title"):
@@ -364,7 +366,7 @@ _EXISTING = (
     .where(Finding.source == bindparam("source"), Finding.identity == bindparam("identity"))
     .with_for_update()
 )
-_CANDIDATES = select(Event.id, Event.happened_on, Event.outcome).where(
+_CANDIDATES = select(Event.id, Event.happened_on, Event.outcome, Event.authoritative).where(
     Event.kind == bindparam("kind"),
     Event.la_code == bindparam("la_code"),
     Event.happened_on.between(bindparam("low"), bindparam("high")),
@@ -502,6 +504,13 @@ def _resolve_event(session: Session, finding: FindingData, alert: bool) -> tuple
             changes: dict[str, Any] = {"updated_at": now}
             if match.outcome is None and outcome is not None:
                 changes["outcome"] = outcome
+            if finding.authoritative and not match.authoritative:
+                changes |= {
+                    "title": finding.title,
+                    "summary": finding.summary,
+                    "happened_on": date,
+                    "authoritative": True,
+                }
             session.execute(update(Event).where(Event.id == match.id).values(changes))
             return match.id, EventStatus.EXISTING
     event_id = session.execute(
@@ -514,6 +523,7 @@ def _resolve_event(session: Session, finding: FindingData, alert: bool) -> tuple
             "title": finding.title,
             "summary": finding.summary,
             "alert_state": "pending" if alert else "baseline",
+            "authoritative": finding.authoritative,
             "created_at": now,
             "updated_at": now,
         },

@@ -35,6 +35,8 @@ class SourceSpider(scrapy.Spider):
     name = ""
     #: The real site's hosts; links to them are rewritten onto `base_url` (tests, mirrors).
     real_hosts: ClassVar[tuple[str, ...]] = ()
+    #: The source publishes the notices and reports themselves (not news about them).
+    official: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -77,6 +77,7 @@ COLLECTION_MARK = "collection:"
 
 class GovukSpider(SourceSpider):
     name = "govuk"
+    official = True
     real_hosts = ("www.gov.uk", "gov.uk")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -77,6 +77,7 @@ class _Provider:
 
 class OfstedSpider(SourceSpider):
     name = "ofsted"
+    official = True
     real_hosts = (
         "reports.ofsted.gov.uk",
         "files.ofsted.gov.uk",

@@ -199,3 +199,16 @@ def test_record_many_matches_record(store: Store) -> None:
     again = store.record_many(findings)
     assert [r.finding for r in again] == ["seen"] * 3
     assert _count(store, Finding) == 4 and _count(store, Event) == 2
+
+
+def test_the_official_publication_names_the_event_whichever_came_first(store: Store) -> None:
+    news = store.record(dataclasses.replace(LGL_ARTICLE, happened_on=dt.date(2024, 3, 14)))
+    official = store.record(dataclasses.replace(GOVUK_NOTICE, authoritative=True))
+    assert official.event_id == news.event_id
+    with store.sessions() as session:
+        event = session.get_one(Event, news.event_id)
+        assert (event.title, event.happened_on, event.authoritative) == (
+            GOVUK_NOTICE.title,
+            GOVUK_NOTICE.happened_on,
+            True,
+        )
