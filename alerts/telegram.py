@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import html
 import logging
 import os
 import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 # Opt in now to `RetryAfter.retry_after` as a timedelta (PTB's next major default); `_seconds`
 # reads either form.
@@ -277,6 +279,26 @@ class BotCommands:
             await update.effective_message.reply_text(
                 text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
             )
+
+
+def run_bot(settings: Settings, store: Store) -> None:
+    """Run the two-way bot until SIGINT/SIGTERM: polling, or by webhook when one is configured."""
+    application = build_application(settings, store)
+    config = settings.telegram
+    if not config.webhook_url:
+        application.run_polling()
+        return
+    from alerts.signing import secret_key
+
+    # Telegram sends this in a header with every update; others cannot post fake updates.
+    secret = hashlib.sha256(b"telegram-webhook:" + secret_key(settings)).hexdigest()
+    application.run_webhook(
+        listen=config.webhook_listen,
+        port=config.webhook_port,
+        url_path=urlsplit(config.webhook_url).path.lstrip("/"),
+        webhook_url=config.webhook_url,
+        secret_token=secret,
+    )
 
 
 def build_application(settings: Settings, store: Store) -> Application:  # type: ignore[type-arg]

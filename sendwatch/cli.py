@@ -327,13 +327,12 @@ def dispatch_command(ctx: click.Context, digest: bool) -> None:
 @cli.command("bot")
 @click.pass_context
 def bot_command(ctx: click.Context) -> None:
-    """Run the Telegram bot (polling) on its own, until Ctrl-C."""
-    from alerts.telegram import build_application
+    """Run the Telegram bot on its own (polling, or webhook if configured), until Ctrl-C."""
+    from alerts.telegram import run_bot
 
-    settings = _loaded(ctx).settings
     store = _store(ctx)
     store.upgrade()
-    build_application(settings, store).run_polling()
+    run_bot(_loaded(ctx).settings, store)
 
 
 @cli.command("serve")

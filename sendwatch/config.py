@@ -92,8 +92,14 @@ class TelegramConfig(_Section):
     enabled: bool = False
     base_url: str = "https://api.telegram.org/bot"
     admin_chat_ids: list[int] = []
-    #: Whether `sendwatch run` also runs the two-way bot (polling); alerts are sent either way.
+    #: Whether `sendwatch run` also runs the two-way bot; alerts are sent either way.
     bot: bool = True
+    #: Empty: the bot polls Telegram. Set (the public https URL Telegram should post
+    #: updates to, behind your reverse proxy): the bot takes updates by webhook instead,
+    #: listening on webhook_listen:webhook_port.
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
     token: SecretStr | None = None
 
 

@@ -37,6 +37,8 @@ class TelegramStandIn:
     refuse: dict[int, list[int]] = field(default_factory=dict)
     blocked: set[int] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
+    #: The parameters of the last call of each method (setWebhook's url and secret, say).
+    last: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     _next_update: int = 1
@@ -77,6 +79,7 @@ class TelegramStandIn:
 
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self.calls.append(method)
+        self.last[method] = params
         if method == "getMe":
             return 200, {"ok": True, "result": BOT}
         if method == "getUpdates":

@@ -178,3 +178,51 @@ def test_bot_commands_drive_subscriptions(bot: TelegramStandIn, store: Store) ->
 
     bot.say(ADMIN, "/status")
     assert bot.wait_for(ADMIN, 1)[0] == "govuk: ok, 0 failures in a row, 1 findings"
+
+
+def test_bot_by_webhook(
+    tmp_path: Path, database_url: str, store: Store, standin: TelegramStandIn
+) -> None:
+    import httpx
+
+    from tests.alerts.conftest import free_port
+
+    port = free_port()
+    hook = f"http://127.0.0.1:{port}/telegram"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    env |= {
+        "SENDWATCH_DATABASE_URL": database_url,
+        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
+        "SENDWATCH_TELEGRAM_ENABLED": "true",
+        "SENDWATCH_TELEGRAM_BASE_URL": standin.base_url,
+        "SENDWATCH_TELEGRAM_TOKEN": TOKEN,
+        "SENDWATCH_TELEGRAM_WEBHOOK_URL": hook,
+        "SENDWATCH_TELEGRAM_WEBHOOK_PORT": str(port),
+    }
+    process = subprocess.Popen([*COMMAND, "bot"], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while "setWebhook" not in standin.last and time.monotonic() < deadline:
+            time.sleep(0.1)
+        registered = standin.last["setWebhook"]
+        assert registered["url"] == hook and registered["secret_token"]
+        standin.say(301, "/subscribe Wirral")
+        update = standin.updates[-1]
+        for _ in range(50):  # the server may still be binding its port
+            try:
+                forged = httpx.post(hook, json=update)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert forged.status_code == 403  # no secret header: not from Telegram
+        genuine = httpx.post(
+            hook,
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": registered["secret_token"]},
+        )
+        assert genuine.status_code == 200
+        assert standin.wait_for(301, 1)[0].startswith("Subscribed: Wirral.")
+        assert "getUpdates" not in standin.calls  # no polling alongside the webhook
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
