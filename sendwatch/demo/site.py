@@ -102,9 +102,6 @@ class FixtureSite:
     def fail(self, path: str, status: int = 500) -> None:
         self.overrides[path] = (status, b"<html><body>Service unavailable</body></html>")
 
-    def paths(self, since: int = 0) -> list[str]:
-        return [seen.path for seen in self.requests[since:] if seen.path != "/robots.txt"]
-
 
 def _handler(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
