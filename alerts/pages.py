@@ -285,8 +285,6 @@ class Pages:
         subscription, _ = outbox.subscribe(
             self.store, "email", email, la_codes=la_codes, state="unconfirmed"
         )
-        if existing is not None and existing.state != "unconfirmed":
-            outbox.set_state(self.store, subscription.id, "unconfirmed")
         link = f"{self.settings.alerts.public_url.rstrip('/')}/confirm/{unsubscribe_token(self.key, subscription.id, 'confirm')}"
         self.send_email(
             email,

@@ -55,8 +55,9 @@ def subscribe(
 ) -> tuple[Subscription, bool]:
     """Create the subscription, or set new filters on an existing one; returns it and whether it is new.
 
-    An unsubscribed or paused address that subscribes again is active again, from now
-    on: it is not sent what it missed.
+    An unsubscribed or paused address that subscribes again takes `state` ("active", or
+    "unconfirmed" for a web sign-up awaiting its confirmation), and once active is sent
+    only what happens from then on, not what it missed.
     """
     with write_session(store.engine) as session:
         subscription = session.scalars(
@@ -85,7 +86,7 @@ def subscribe(
             subscription.regions = sorted(set(regions))
             subscription.kinds = sorted(set(kinds))
             subscription.digest = digest
-            subscription.state = "active"
+            subscription.state = state
             subscription.failures = 0
         session.commit()
         return subscription, created
@@ -126,14 +127,6 @@ def _stop(session: Session, subscription: Subscription) -> None:
         .where(Delivery.subscription_id == subscription.id, Delivery.state.in_(("pending",)))
         .values(state="cancelled")
     )
-
-
-def set_state(store: Store, subscription_id: int, state: str) -> None:
-    with write_session(store.engine) as session:
-        session.execute(
-            update(Subscription).where(Subscription.id == subscription_id).values(state=state)
-        )
-        session.commit()
 
 
 def confirm(store: Store, subscription_id: int) -> Subscription | None:

@@ -169,6 +169,8 @@ def test_sign_up_is_csrf_protected_validated_and_idempotent(
                 == 200
             )
     assert [s.address for s in outbox.subscriptions(store)].count("twice@example.org") == 1
+    twice = outbox.subscription(store, "email", "twice@example.org")
+    assert twice is not None and twice.state == "unconfirmed"  # asking twice confirms nothing
     assert len(mailbox.to("twice@example.org")) == 2  # the confirmation is simply sent again
     assert httpx.get(server + "/confirm/1.forged").status_code == 404
 
