@@ -103,12 +103,13 @@ class Dispatcher:
             by_channel: dict[str, list[outbox.Claimed]] = defaultdict(list)
             for item in claimed:
                 by_channel[item.subscription.channel].append(item)
+            summaries = {item.event.id: summarise(item.event) for item in claimed}
             for channel_name, items in by_channel.items():
                 messages = [
                     Outgoing(
                         delivery_id=item.delivery_id,
                         address=item.subscription.address,
-                        summaries=(summarise(item.event),),
+                        summaries=(summaries[item.event.id],),
                         unsubscribe_url=unsubscribe_url(
                             self.settings, self.key, item.subscription.id
                         ),

@@ -263,20 +263,32 @@ def claim_due(
             .with_for_update(skip_locked=True, of=Delivery)
         )
         deliveries = list(session.scalars(query))
-        claimed = []
         for delivery in deliveries:
             delivery.state = "sending"
             delivery.next_attempt_at = now + lease
             delivery.attempts += 1
         session.flush()
-        for delivery in deliveries:
-            event = session.scalars(
+        # A batch is mostly one event to many subscribers: load each event and subscription once.
+        events = {
+            event.id: event
+            for event in session.scalars(
                 select(Event)
-                .where(Event.id == delivery.event_id)
+                .where(Event.id.in_({d.event_id for d in deliveries}))
                 .options(selectinload(Event.findings))
-            ).one()
-            subscription = session.get_one(Subscription, delivery.subscription_id)
-            claimed.append(Claimed(delivery.id, delivery.attempts, event, subscription))
+            )
+        }
+        subscriptions = {
+            s.id: s
+            for s in session.scalars(
+                select(Subscription).where(
+                    Subscription.id.in_({d.subscription_id for d in deliveries})
+                )
+            )
+        }
+        claimed = [
+            Claimed(d.id, d.attempts, events[d.event_id], subscriptions[d.subscription_id])
+            for d in deliveries
+        ]
         session.commit()
         return claimed
 
