@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import scrapy
+from bs4 import BeautifulSoup
 from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
@@ -127,6 +128,18 @@ class SourceSpider(scrapy.Spider):
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+
+def text_of(selection: Any) -> str:
+    """The words of selected elements, one space apart."""
+    return " ".join(" ".join(selection.css("::text").getall()).split())
+
+
+def html_text(html: Any) -> str:
+    """The words of an HTML fragment (a JSON field, an RSS description), one space apart."""
+    if not html or not isinstance(html, str):
+        return ""
+    return " ".join(BeautifulSoup(html, "lxml").get_text(" ").split())
 
 
 def _failed_url(failure: Failure) -> str:

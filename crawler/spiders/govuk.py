@@ -36,14 +36,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-from bs4 import BeautifulSoup
 from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.dates import parse_date
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import SourceSpider, html_text
 from sendwatch.vocab import Kind
 
 log = logging.getLogger(__name__)
@@ -274,13 +273,6 @@ class GovukSpider(SourceSpider):
         if CLOSED_GROUP.search(group):
             return None, f"Listed under '{group}' in DfE's improvement notices and directions"
         return None
-
-
-def html_text(html: Any) -> str:
-    """The words of an HTML fragment, one space apart."""
-    if not html or not isinstance(html, str):
-        return ""
-    return " ".join(BeautifulSoup(html, "lxml").get_text(" ").split())
 
 
 def _json(response: Response) -> dict[str, Any] | None:

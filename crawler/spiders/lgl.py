@@ -35,7 +35,7 @@ from scrapy.http import Response
 from crawler.dates import parse_date
 from crawler.extract import classify
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import SourceSpider, html_text, text_of
 
 CANONICAL_HOST = "https://www.localgovernmentlawyer.co.uk"
 LISTING_PATH = "/education-law/394-education-news"
@@ -82,7 +82,7 @@ class LglSpider(SourceSpider):
                 (
                     item.xpath("link/text()").get(default="").strip(),
                     item.xpath("title/text()").get(default=""),
-                    _plain(item.xpath("description/text()").get(default="")),
+                    html_text(item.xpath("description/text()").get(default="")),
                     _rfc822_date(published) if published else None,
                 )
             )
@@ -105,7 +105,7 @@ class LglSpider(SourceSpider):
                     href,
                     title,
                     _standfirst(card, title),
-                    parse_date(_text(card)),
+                    parse_date(text_of(card)),
                 )
         self.count_listing(len(cards))
         unhandled = 0
@@ -143,8 +143,8 @@ class LglSpider(SourceSpider):
             self.item_error(response.url, "not an HTML page")
             return
         title = (
-            _text(response.css("h1[itemprop=headline], [itemprop=headline]"))
-            or _text(response.css(".page-header h1, .page-header h2, h1"))
+            text_of(response.css("h1[itemprop=headline], [itemprop=headline]"))
+            or text_of(response.css(".page-header h1, .page-header h2, h1"))
             or response.css("meta[property='og:title']::attr(content)").get(default="")
             or listed[0]
         )
@@ -154,7 +154,7 @@ class LglSpider(SourceSpider):
             or parse_date(
                 response.css("meta[property='article:published_time']::attr(content)").get()
             )
-            or parse_date(_text(response.css("dd.published, .published, .article-date")))
+            or parse_date(text_of(response.css("dd.published, .published, .article-date")))
             or listed[2]
         )
         body = response.css("[itemprop=articleBody]") or response.css(".item-page, article")
@@ -191,13 +191,9 @@ def _card_of(link: Selector) -> Selector:
 
 
 def _standfirst(card: Selector, title: str) -> str:
-    paragraphs = [_text(p) for p in card.css("p, .standfirst, .intro")]
+    paragraphs = [text_of(p) for p in card.css("p, .standfirst, .intro")]
     text = " ".join(p for p in paragraphs if p and p != title)
-    return text or _text(card).replace(title, "").strip()
-
-
-def _text(selection: Any) -> str:
-    return " ".join(" ".join(selection.css("::text").getall()).split())
+    return text or text_of(card).replace(title, "").strip()
 
 
 def _text_without(body: Selector) -> str:
@@ -206,13 +202,9 @@ def _text_without(body: Selector) -> str:
         parent = junk.root.getparent()
         if parent is not None:
             parent.remove(junk.root)
-    paragraphs = [_text(p) for p in body.css("p, li, h2, h3, blockquote")]
+    paragraphs = [text_of(p) for p in body.css("p, li, h2, h3, blockquote")]
     text = "\n".join(p for p in paragraphs if p)
-    return text or _text(body)
-
-
-def _plain(html: str) -> str:
-    return _text(Selector(text=f"<div>{html}</div>")) if html else ""
+    return text or text_of(body)
 
 
 def _rfc822_date(value: str) -> Any:

@@ -47,7 +47,7 @@ from twisted.python.failure import Failure
 from crawler.dates import parse_date
 from crawler.items import MarkItem, SourceItem
 from crawler.pdf import pdf_text
-from crawler.spiders.base import SourceSpider
+from crawler.spiders.base import SourceSpider, text_of
 from sendwatch.vocab import Kind
 
 SEARCH_PARAMS = {
@@ -125,11 +125,11 @@ class OfstedSpider(SourceSpider):
             yield self.listing_request(response.urljoin(next_page), self.parse_search)
 
     def parse_provider(self, response: Response, urn: str, version: str) -> Iterator[Any]:
-        name = _text(response.css("h1.heading--title")) or _text(response.css("h1"))
+        name = text_of(response.css("h1.heading--title")) or text_of(response.css("h1"))
         requests = []
         for day in response.css("ol.timeline > li.timeline__day:not(.timeline__day--opened)"):
             for link in day.css("a.publication-link"):
-                label_text = _text(link.css("span.nonvisual")) or _text(link)
+                label_text = text_of(link.css("span.nonvisual")) or text_of(link)
                 label, published = _split_label(label_text)
                 href = link.attrib.get("href", "")
                 file_id = FILE_ID.search(href)
@@ -219,12 +219,8 @@ def _labelled(items: Any) -> dict[str, str]:
     """ "Label: value" list items as {"label": "value"}, whatever their order."""
     found = {}
     for item in items:
-        text = _text(item)
+        text = text_of(item)
         if ":" in text:
             label, value = text.split(":", 1)
             found[label.strip().lower()] = value.strip()
     return found
-
-
-def _text(selection: Any) -> str:
-    return " ".join(" ".join(selection.css("::text").getall()).split())
