@@ -197,7 +197,7 @@ class Pages:
             "la.html",
             title=la.name,
             la=la,
-            state=la_states(self.store).get(la.ons_code),
+            state=la_states(self.store, la.ons_code).get(la.ons_code),
             summaries=[summarise(event) for event in events],
             feed_title=f"SEND events: {la.name}",
             feed_href=f"/feeds/la/{la.slug}.atom",

@@ -46,7 +46,9 @@ def _day(event_on: dt.date | None, created: dt.datetime) -> dt.date:
     return event_on or created.date()
 
 
-def la_states(store: Store) -> dict[str, LaState]:
+def la_states(store: Store, la_code: str | None = None) -> dict[str, LaState]:
+    """Every LA's state, or just `la_code`'s (a council's own page need not read them all)."""
+    wanted = Event.la_code == la_code if la_code else Event.la_code.is_not(None)
     with store.sessions() as session:
         rows = session.execute(
             select(
@@ -57,7 +59,7 @@ def la_states(store: Store) -> dict[str, LaState]:
                 Event.outcome,
                 Event.created_at,
             )
-            .where(Event.la_code.is_not(None))
+            .where(wanted)
             .order_by(Event.id)
         ).all()
         deadlines: dict[int, dict[str, Any]] = dict(
