@@ -209,7 +209,7 @@ class Daemon:
             process.communicate()
             log.error("crawl %s: killed after %d s", source, limit)
             self.store.record_run(
-                RunReport(source, False, 0, f"source={source} result=timed_out"),
+                RunReport(source, "failed", 0, f"killed after {limit:.0f} s (time limit)"),
                 self.settings.crawler.alarm_after_failures,
             )
             output = ""
@@ -227,7 +227,7 @@ class Daemon:
         if process.returncode not in (0, 1) and not self.stopping.is_set():
             # The crawl command itself broke (not a source failure it reported): count it.
             self.store.record_run(
-                RunReport(source, False, 0, f"source={source} result=crashed"),
+                RunReport(source, "failed", 0, f"the crawl command exited {process.returncode}"),
                 self.settings.crawler.alarm_after_failures,
             )
         counts = dict(pair.split("=", 1) for pair in line[0].split() if "=" in pair)

@@ -38,13 +38,13 @@ def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def env_for(data_dir: Path, site_url: str, **extra: str) -> dict[str, str]:
+def env_for(data_dir: Path, host_map: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
     env |= {
         "SENDWATCH_DATA_DIR": str(data_dir),
         "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
         "SENDWATCH_LOG_LEVEL": "WARNING",
-        **{f"SENDWATCH_SOURCES_{s}_BASE_URL": site_url for s in ("GOVUK", "OFSTED", "LGL")},
+        "SENDWATCH_CRAWLER_HOST_MAP": host_map,
         **extra,
     }
     return env

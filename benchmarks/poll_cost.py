@@ -29,7 +29,7 @@ def main() -> None:
         root = Path(scratch) / "site"
         synthetic_site(root, notices=150, providers=150, articles=200)
         with serve(FixtureSite(root=root)) as site:
-            env = env_for(Path(scratch) / "data", site.url)
+            env = env_for(Path(scratch) / "data", site.host_map)
             runs = []
             for label in ("first", "second"):
                 before = len(site.requests)

@@ -16,12 +16,55 @@ from scrapy.crawler import Crawler, CrawlerProcess
 
 from crawler.settings import scrapy_settings
 from crawler.spiders import SPIDERS
-from crawler.spiders.base import ITEM_ERRORS, LISTING_ERRORS, LISTING_ITEMS
+from crawler.spiders.base import (
+    BLOCKED,
+    DOCS,
+    ITEM_ERRORS,
+    LISTING_ERRORS,
+    LISTING_FAILURE,
+    LISTING_ITEMS,
+)
 from sendwatch.config import Settings, SourceConfig
 from sendwatch.errors import SendwatchError
 from storage.store import RunReport, Store
 
 log = logging.getLogger(__name__)
+
+
+#: Fewer failed documents than this fail a run only when they are all it had.
+MIN_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class DocumentTally:
+    """One kind of detail document a run relied on (report PDFs, notices, articles)."""
+
+    noun: str
+    requested: int
+    failed: int
+    #: why (a status code or a word) -> how many failed so
+    why: dict[str, int]
+    example: str
+
+    def dead(self, max_failed_share: float) -> bool:
+        """All of them failed, or more than the share with at least MIN_FAILURES failures."""
+        if self.failed == 0:
+            return False
+        if self.failed >= self.requested:
+            return True
+        return self.failed >= MIN_FAILURES and self.failed > max_failed_share * self.requested
+
+    def sentence(self) -> str:
+        """ "55 of 55 report PDFs failed (404), e.g. https://files.ofsted.gov.uk/v1/file/1"."""
+        whys = sorted(self.why.items(), key=lambda pair: (-pair[1], pair[0]))
+        because = ", ".join(why if len(whys) == 1 else f"{why} ×{n}" for why, n in whys)
+        return (
+            f"{self.failed} of {self.requested} {self.noun} failed ({because}), e.g. {self.example}"
+        )
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.why) and max(self.why, key=self.why.__getitem__) == "403"
 
 
 @dataclass(frozen=True)
@@ -36,12 +79,21 @@ class CrawlReport:
     errors: int
     new_events: int
     listing_items: int
-    ok: bool
-    finish_reason: str
+    #: ok, failed, blocked (a firewall answered 403), or empty (the listing had nothing).
+    result: str
+    #: Why, in a sentence, when the result is not plainly ok.
+    reason: str = ""
     alarms: tuple[str, ...] = ()
 
+    @property
+    def ok(self) -> bool:
+        """Nothing for the maintainer to act on in this run itself (an empty listing alarms apart)."""
+        return self.result in ("ok", "empty")
+
     @classmethod
-    def from_stats(cls, source: str, stats: dict[str, Any]) -> CrawlReport:
+    def from_stats(
+        cls, source: str, stats: dict[str, Any], max_failed_share: float = 0.5
+    ) -> CrawlReport:
         def count(key: str) -> int:
             return int(stats.get(key, 0) or 0)
 
@@ -50,30 +102,77 @@ class CrawlReport:
             count("sendwatch/updated"),
             count("sendwatch/seen"),
         )
-        listing_errors = count(LISTING_ERRORS)
         spider_errors = count("spider_exceptions/count")  # a parser that raised: a bug to see
-        finish_reason = str(stats.get("finish_reason", "unknown"))
+        result, reason = _verdict(stats, _tallies(stats), max_failed_share)
         return cls(
             source=source,
             found=new + updated + seen,
             new=new,
             updated=updated,
             seen=seen,
-            errors=listing_errors + count(ITEM_ERRORS) + spider_errors,
+            errors=count(LISTING_ERRORS) + count(ITEM_ERRORS) + spider_errors,
             new_events=count("sendwatch/new_events"),
             listing_items=count(LISTING_ITEMS),
-            ok=finish_reason == "finished" and listing_errors == 0,
-            finish_reason=finish_reason,
+            result=result,
+            reason=reason,
         )
 
     def line(self) -> str:
-        result = "ok" if self.ok else f"failed ({self.finish_reason})"
-        if self.ok and self.listing_items == 0:
-            result = "empty listing"
+        result = "empty_listing" if self.result == "empty" else self.result
         return (
             f"source={self.source} found={self.found} new={self.new} updated={self.updated}"
-            f" seen={self.seen} errors={self.errors} result={result.replace(' ', '_')}"
+            f" seen={self.seen} errors={self.errors} result={result}"
         )
+
+
+def _tallies(stats: dict[str, Any]) -> list[DocumentTally]:
+    """The run's detail documents by kind, from the spider's sendwatch/docs/<noun>/… stats."""
+    nouns = sorted({key[len(DOCS) :].split("/", 1)[0] for key in stats if key.startswith(DOCS)})
+    tallies = []
+    for noun in nouns:
+        prefix = f"{DOCS}{noun}/"
+        why = {
+            key[len(prefix + "status/") :]: int(value)
+            for key, value in stats.items()
+            if key.startswith(prefix + "status/")
+        }
+        tallies.append(
+            DocumentTally(
+                noun=noun,
+                requested=int(stats.get(prefix + "requested", 0)),
+                failed=int(stats.get(prefix + "failed", 0)),
+                why=why,
+                example=str(stats.get(prefix + "example", "")),
+            )
+        )
+    return tallies
+
+
+def _verdict(
+    stats: dict[str, Any], tallies: list[DocumentTally], max_failed_share: float
+) -> tuple[str, str]:
+    """The run's result and why: "ok" only if the listings *and* the documents were read."""
+    finish_reason = str(stats.get("finish_reason", "unknown"))
+    why, url = stats.get(LISTING_FAILURE) or ("?", "?")
+    if stats.get(BLOCKED):
+        return "blocked", f"blocked: the listing answered 403 (a firewall?) at {url}"
+    if stats.get(LISTING_ERRORS):
+        return "failed", f"listing failed ({why}) at {url}"
+    if finish_reason != "finished":
+        return "failed", FINISH_REASONS.get(finish_reason, f"the crawl stopped: {finish_reason}")
+    for tally in tallies:
+        if tally.dead(max_failed_share):
+            return ("blocked" if tally.blocked else "failed"), tally.sentence()
+    if not stats.get(LISTING_ITEMS):
+        return "empty", "the listing parsed to zero items"
+    failed = [tally.sentence() for tally in tallies if tally.failed]
+    return "ok", "; ".join(failed)
+
+
+FINISH_REASONS = {
+    "closespider_timeout": "stopped at the time limit ([crawler] time_limit_minutes)",
+    "shutdown": "stopped by a signal before it finished",
+}
 
 
 def source_config(settings: Settings, source: str) -> SourceConfig:
@@ -117,11 +216,17 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
 
 def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> CrawlReport:
     assert crawler.stats is not None
-    report = CrawlReport.from_stats(source, crawler.stats.get_stats())
+    report = CrawlReport.from_stats(
+        source, crawler.stats.get_stats(), settings.crawler.max_failed_share
+    )
+    # An empty listing is "ok" to the store, which alarms on it when the source had items.
+    result = "ok" if report.result == "empty" else report.result
     alarms = store.record_run(
-        RunReport(source, report.ok, report.listing_items, report.line()),
+        RunReport(source, result, report.listing_items, report.reason),
         settings.crawler.alarm_after_failures,
     )
+    if not report.ok:
+        log.error("%s: %s: %s", source, report.result, report.reason)
     for alarm in alarms:
         log.error("alarm: %s", alarm.message)
     return CrawlReport(**{**report.__dict__, "alarms": tuple(a.message for a in alarms)})

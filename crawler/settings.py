@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crawler.hostmap import HOST_MAP_SETTING
 from sendwatch import __version__
 from sendwatch.config import Settings
 
@@ -46,6 +47,12 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.BackoffRetryMiddleware": 550,
         },
+        # Links are fetched at the hosts they name, but for those `host_map` re-points.
+        "DOWNLOAD_HANDLERS": {
+            "http": "crawler.hostmap.HostMapDownloadHandler",
+            "https": "crawler.hostmap.HostMapDownloadHandler",
+        },
+        HOST_MAP_SETTING: dict(crawl.host_map),
         "HTTPCACHE_ENABLED": True,
         "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy",
         "HTTPCACHE_STORAGE": "scrapy.extensions.httpcache.FilesystemCacheStorage",

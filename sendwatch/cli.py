@@ -138,7 +138,17 @@ def status_command(ctx: click.Context) -> None:
         rows.append(_status_row(summary, "yes" if source.enabled else "no"))
     rows.extend(_status_row(summary, "n/a") for summary in summaries.values())
     _echo_table(
-        ("SOURCE", "ENABLED", "LAST_RUN", "RESULT", "FAILURES", "FINDINGS", "EVENTS", "NEXT_RUN"),
+        (
+            "SOURCE",
+            "ENABLED",
+            "LAST_RUN",
+            "RESULT",
+            "FAILURES",
+            "FINDINGS",
+            "EVENTS",
+            "NEXT_RUN",
+            "REASON",
+        ),
         rows,
     )
     if revision:
@@ -163,6 +173,7 @@ def _status_row(summary: SourceSummary, enabled: str) -> tuple[str, ...]:
         str(summary.findings),
         str(summary.events),
         _when(summary.next_run_at) if summary.next_run_at else "-",
+        summary.last_reason or "-",
     )
 
 

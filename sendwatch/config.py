@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sqlalchemy.engine import make_url
@@ -73,6 +73,12 @@ class CrawlerConfig(_Section):
     alarm_after_failures: int = Field(default=3, ge=1)
     #: A crawl still running after this long is stopped and counted as failed.
     time_limit_minutes: float = Field(default=20.0, gt=0)
+    #: A run whose detail documents (report PDFs, notices, articles) failed in a larger
+    #: share than this, with at least 3 failures, or all of them, has failed.
+    max_failed_share: float = Field(default=0.5, ge=0, le=1)
+    #: Real host -> the server that answers for it (a mirror, a test server). Empty: every
+    #: link is fetched at the host it names. From the environment: host=url,host=url.
+    host_map: dict[str, Annotated[str, Field(pattern=r"^https?://[^\s/]+/?$")]] = {}
 
 
 class SmtpConfig(_Section):
@@ -296,9 +302,13 @@ def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _from_env(raw: str, annotation: Any) -> Any:
-    """Environment values are strings; lists are written comma-separated."""
+    """Environment values are strings; lists are written comma-separated, tables `key=value,…`."""
     if get_origin(annotation) is list:
         return [item.strip() for item in raw.split(",") if item.strip()]
+    if get_origin(annotation) is dict:
+        pairs = [item.strip() for item in raw.split(",") if item.strip()]
+        # A pair without "=" is left for validation to name: it is not a table entry.
+        return dict(pair.split("=", 1) if "=" in pair else (pair, "") for pair in pairs)
     return raw
 
 
@@ -421,6 +431,9 @@ def _toml_value(value: Any) -> str:
         return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{_toml_string(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(pairs) + " }" if value else "{}"
     return _toml_string(str(value))
 
 

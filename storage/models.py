@@ -134,7 +134,10 @@ class SourceState(Base):
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_run_at: Mapped[dt.datetime | None]
     last_success_at: Mapped[dt.datetime | None]
+    #: One word: ok, empty, failed or blocked.
     last_result: Mapped[str | None] = mapped_column(Text)
+    #: Why, in a sentence ("55 of 55 report PDFs failed (404), e.g. https://…").
+    last_reason: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     items_seen: Mapped[int] = mapped_column(Integer, default=0)
     #: When the daemon will next crawl the source (for `sendwatch status`).

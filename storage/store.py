@@ -122,9 +122,15 @@ class RunReport:
     """How one crawl of one source went, as the store keeps it for health and alarms."""
 
     source: str
-    ok: bool
+    #: ok, failed or blocked (a firewall answered 403).
+    result: str
     listing_items: int
-    summary: str
+    #: Why the run ended as it did, in a sentence; empty when it simply went well.
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class SourceSummary:
     findings: int
     events: int
     next_run_at: dt.datetime | None = None
+    last_reason: str | None = None
 
 
 class Store:
@@ -270,8 +277,9 @@ class Store:
             session.add(state)
             state.last_run_at = now
             emptied = run.ok and run.listing_items == 0 and state.items_seen > 0
-            # One word, so `sendwatch status` stays a table; the details go in alarms and logs.
-            state.last_result = "empty" if emptied else "ok" if run.ok else "failed"
+            # One word, so `sendwatch status` stays a table; the sentence goes in last_reason.
+            state.last_result = "empty" if emptied else run.result
+            state.last_reason = run.reason or None
             if run.ok and not emptied:
                 state.consecutive_failures = 0
                 state.last_success_at = now
@@ -289,7 +297,7 @@ class Store:
                 if state.consecutive_failures >= alarm_after:
                     message = (
                         f"{run.source}: {state.consecutive_failures} failed runs in a row;"
-                        f" last: {run.summary}"
+                        f" last: {run.result}: {run.reason or 'no reason given'}"
                     )
                     opened += _open_alarm(session, run.source, "failing", message)
             session.commit()
@@ -326,6 +334,7 @@ class Store:
                     findings=findings,
                     events=events,
                     next_run_at=state.next_run_at if state else None,
+                    last_reason=state.last_reason if state else None,
                 )
             )
         return summaries

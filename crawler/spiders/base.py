@@ -5,15 +5,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 import scrapy
 from bs4 import BeautifulSoup
 from scrapy import Request
 from scrapy.http import Response
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
+
+_FAILURE_WORDS: tuple[tuple[type[BaseException], str], ...] = (
+    (CannotResolveHostError, "DNS lookup failed"),
+    (DNSLookupError, "DNS lookup failed"),
+    (DownloadConnectionRefusedError, "connection refused"),
+    (DownloadTimeoutError, "timeout"),
+    (TimeoutError, "timeout"),
+    (TCPTimedOutError, "timeout"),
+    (DownloadCancelledError, "too large"),
+    (IgnoreRequest, "disallowed by robots.txt"),
+)
 
 #: Listings are always revalidated: the HTTP cache adds If-None-Match/If-Modified-Since, and an
 #: unchanged listing costs a 304. (Without this, Scrapy's RFC 2616 policy may guess a page
@@ -23,21 +42,31 @@ REVALIDATE = {"Cache-Control": "max-age=0"}
 LISTING_ITEMS = "sendwatch/listing_items"
 LISTING_ERRORS = "sendwatch/listing_errors"
 ITEM_ERRORS = "sendwatch/item_errors"
+#: The listing answered 403: a firewall, not a missing page.
+BLOCKED = "sendwatch/blocked"
+#: sendwatch/docs/<noun>/requested, /failed, /status/<why>, /example: each kind of detail
+#: document the run relied on, so the run can tell when it read next to none of them.
+DOCS = "sendwatch/docs/"
+#: (why, url) of the first listing that failed.
+LISTING_FAILURE = "sendwatch/listing_failure"
+DOC_NOUN = "sendwatch_noun"
 
 
 class SourceSpider(scrapy.Spider):
-    """A spider for one source, pointed at `base_url` (the real site, a mirror, or a test server).
+    """A spider for one source, starting at `base_url` (the real site unless configured).
 
-    `marks` maps the source's document keys to the version already handled; a spider
-    asks `is_handled` before fetching a detail page or PDF, and stops paging at the
-    first listing page whose items are all handled.
+    Links are followed to whatever host they name (re-pointing hosts at a mirror or a
+    test server is the crawler's `host_map`, below the spider). `marks` maps the
+    source's document keys to the version already handled; a spider asks `is_handled`
+    before fetching a detail page or PDF, and stops paging at the first listing page
+    whose items are all handled.
     """
 
     name = ""
-    #: The real site's hosts; links to them are rewritten onto `base_url` (tests, mirrors).
-    real_hosts: ClassVar[tuple[str, ...]] = ()
     #: The source publishes the notices and reports themselves (not news about them).
     official: ClassVar[bool] = False
+    #: What the run's detail documents are called in its report ("report PDFs").
+    document_noun: ClassVar[str] = "documents"
 
     def __init__(
         self,
@@ -60,14 +89,24 @@ class SourceSpider(scrapy.Spider):
         url: str,
         callback: Callable[..., Any],
         errback: Callable[[Failure], Any] | None = None,
+        noun: str = "",
         **cb_kwargs: Any,
     ) -> Request:
-        """A page polled every run: cached on disk and revalidated each time."""
+        """A page polled every run: cached on disk and revalidated each time.
+
+        With a `noun`, the page is also one of the run's documents (an Ofsted provider
+        page): its failures count towards the run's failed share, not the listing's.
+        """
+        meta = {}
+        if noun:
+            meta[DOC_NOUN] = noun
+            self._inc(f"{DOCS}{noun}/requested")
         return Request(
-            self.localise(url),
+            url,
             callback=callback,
             errback=errback or self.listing_failed,
             headers=REVALIDATE,
+            meta=meta,
             cb_kwargs=cb_kwargs,
         )
 
@@ -76,49 +115,65 @@ class SourceSpider(scrapy.Spider):
         url: str,
         callback: Callable[..., Any],
         errback: Callable[[Failure], Any] | None = None,
+        noun: str = "",
         **cb_kwargs: Any,
     ) -> Request:
         """A document fetched once: not cached on disk, since the marks remember it instead."""
+        noun = noun or self.document_noun
+        self._inc(f"{DOCS}{noun}/requested")
         return Request(
-            self.localise(url),
+            url,
             callback=callback,
             errback=errback or self.item_failed,
-            meta={"dont_cache": True},
+            meta={"dont_cache": True, DOC_NOUN: noun},
             cb_kwargs=cb_kwargs,
         )
 
     def url(self, path: str) -> str:
-        """An absolute URL on the configured site."""
+        """An absolute URL on the source's site."""
         return urljoin(self.base_url + "/", path.lstrip("/"))
-
-    def localise(self, url: str) -> str:
-        """A link to the real site (any of its hosts), re-pointed at the configured base URL."""
-        parts = urlsplit(url)
-        if parts.netloc.lower() not in self.real_hosts:
-            return url
-        base = urlsplit(self.base_url)
-        return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
 
     def count_listing(self, items: int) -> None:
         self._inc(LISTING_ITEMS, items)
 
     def listing_failed(self, failure: Failure) -> None:
         """A listing that cannot be fetched fails the run: the maintainer may have to act."""
-        self.listing_error(_failed_url(failure), failure.getErrorMessage())
+        why = failure_reason(failure)
+        if why == "403":
+            self._inc(BLOCKED)
+        self.listing_error(_failed_url(failure), why, failure.getErrorMessage())
 
     def item_failed(self, failure: Failure) -> None:
         """A detail page or PDF that cannot be fetched: logged, counted, the rest go on."""
-        self.item_error(_failed_url(failure), failure.getErrorMessage())
+        request = getattr(failure, "request", None)
+        noun = request.meta.get(DOC_NOUN, "") if request is not None else ""
+        self.document_failed(
+            _failed_url(failure), failure_reason(failure), failure.getErrorMessage(), noun
+        )
 
-    def listing_error(self, url: str, reason: str) -> None:
-        self._count(LISTING_ERRORS, url, reason)
+    def listing_error(self, url: str, why: str, message: str = "") -> None:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            if crawler.stats.get_value(LISTING_FAILURE) is None:
+                crawler.stats.set_value(LISTING_FAILURE, (why, url))
+            crawler.stats.inc_value(LISTING_ERRORS)
+        log.error("%s: %s failed: %s", self.name, url, message or why)
+
+    def document_failed(self, url: str, why: str, message: str = "", noun: str = "") -> None:
+        """One of the run's documents could not be fetched or read (`why`: a status or a word)."""
+        noun = noun or self.document_noun
+        self._inc(ITEM_ERRORS)
+        self._inc(f"{DOCS}{noun}/failed")
+        self._inc(f"{DOCS}{noun}/status/{why}")
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            if crawler.stats.get_value(f"{DOCS}{noun}/example") is None:
+                crawler.stats.set_value(f"{DOCS}{noun}/example", url)
+        log.error("%s: %s failed: %s", self.name, url, message or why)
 
     def item_error(self, url: str, reason: str) -> None:
-        self._count(ITEM_ERRORS, url, reason)
-
-    def _count(self, stat: str, url: str, reason: str) -> None:
-        self._inc(stat)
-        log.error("%s: %s failed: %s", self.name, url, reason)
+        """A document that was fetched but cannot be read (not a PDF, no text where expected)."""
+        self.document_failed(url, "unreadable", reason)
 
     def _inc(self, stat: str, count: int = 1) -> None:
         # No crawler when `sendwatch extract` borrows a spider's parser for one file.
@@ -145,3 +200,14 @@ def html_text(html: Any) -> str:
 def _failed_url(failure: Failure) -> str:
     request = getattr(failure, "request", None)
     return request.url if request is not None else "?"
+
+
+def failure_reason(failure: Failure) -> str:
+    """Why a request failed, in a word a maintainer can act on: the HTTP status, or what broke."""
+    response = getattr(failure.value, "response", None)
+    if response is not None and getattr(response, "status", None):
+        return str(response.status)
+    for error, word in _FAILURE_WORDS:
+        if failure.check(error):
+            return word
+    return type(failure.value).__name__

@@ -77,7 +77,7 @@ COLLECTION_MARK = "collection:"
 class GovukSpider(SourceSpider):
     name = "govuk"
     official = True
-    real_hosts = ("www.gov.uk", "gov.uk")
+    document_noun = "notices"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -158,7 +158,7 @@ class GovukSpider(SourceSpider):
     def parse_search(self, response: Response, query: str, start: int) -> Iterator[Any]:
         data = _json(response)
         if data is None:
-            self.listing_error(response.url, "not the JSON the Search API returns")
+            self.listing_error(response.url, "not JSON")
             return
         results = data.get("results") or []
         candidates = [r for r in results if NOTICE_TITLE.search(str(r.get("title", "")))]

@@ -54,12 +54,7 @@ BOILERPLATE = (
 
 class LglSpider(SourceSpider):
     name = "lgl"
-    real_hosts = (
-        "www.localgovernmentlawyer.co.uk",
-        "localgovernmentlawyer.co.uk",
-        "mail.localgovernmentlawyer.co.uk",
-        "j5.localgovernmentlawyer.co.uk",
-    )
+    document_noun = "articles"
 
     async def start(self) -> AsyncIterator[Request]:
         yield self.listing_request(

@@ -78,11 +78,7 @@ class _Provider:
 class OfstedSpider(SourceSpider):
     name = "ofsted"
     official = True
-    real_hosts = (
-        "reports.ofsted.gov.uk",
-        "files.ofsted.gov.uk",
-        "files.api.ofsted.gov.uk",
-    )
+    document_noun = "report PDFs"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -117,6 +113,7 @@ class OfstedSpider(SourceSpider):
                 response.urljoin(href),
                 self.parse_provider,
                 self.item_failed,
+                noun="provider pages",
                 urn=urn,
                 version=version,
             )

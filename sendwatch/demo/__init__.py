@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from sendwatch.config import LoadedConfig
-from sendwatch.demo.site import SAMPLES, FixtureSite, publish_sample_notice, serve
+from sendwatch.demo.site import GOVUK, SAMPLES, FixtureSite, publish_sample_notice, serve
 from storage.models import Event
 from storage.store import Store
 
@@ -66,10 +66,13 @@ def run_demo(loaded: LoadedConfig, say: Callable[[str], None]) -> int:
             env = dict(os.environ) | {
                 "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
                 "SENDWATCH_CRAWLER_RETRIES": "0",
-                **{f"SENDWATCH_SOURCES_{s.upper()}_BASE_URL": site.url for s in SOURCES},
+                "SENDWATCH_CRAWLER_HOST_MAP": site.host_map,
                 **{f"SENDWATCH_SOURCES_{s.upper()}_ENABLED": "true" for s in SOURCES},
             }
-            say(f"Sample GOV.UK, Ofsted and Local Government Lawyer sites on {site.url}")
+            say(
+                "Sample GOV.UK, Ofsted and Local Government Lawyer sites on"
+                f" {site.urls[GOVUK].rsplit(':', 1)[0]} ([crawler] host_map)"
+            )
             say("1/4 First crawl (a store's first crawl is the baseline: recorded, alerts nobody)")
             for source in SOURCES:
                 say(f"    {_crawl(loaded, source, env)}")

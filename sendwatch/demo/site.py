@@ -1,10 +1,15 @@
 """A local stand-in for GOV.UK, Ofsted and Local Government Lawyer on 127.0.0.1.
 
+Each real host is its own server (www.gov.uk; reports.ofsted.gov.uk and
+files.ofsted.gov.uk; Local Government Lawyer under every host it is linked at),
+answering only the paths the real host answers: a report PDF asked of
+reports.ofsted.gov.uk is a 404, as it is on the real site. The crawler reaches them
+with its production URLs through `[crawler] host_map` (`FixtureSite.host_map`).
+
 It serves sample pages, API answers and report PDFs (the bundled ones in
-`sendwatch/demo/files`, or a test's fixtures) at the real sites' paths, so the
-spiders run unchanged with their base URLs pointed here. It gives ETags and
-honours If-None-Match (304), logs every request, and can be told to fail or
-stall; to publish something new, serve a copy of the files and edit the copy.
+`sendwatch/demo/files`, or a test's fixtures), gives ETags and honours
+If-None-Match (304), logs every request, and can be told to fail or stall; to
+publish something new, serve a copy of the files and edit the copy.
 `sendwatch demo` and the end-to-end tests both run on it.
 """
 
@@ -36,10 +41,25 @@ TYPES = {
 }
 
 
+GOVUK = "www.gov.uk"
+OFSTED_REPORTS = "reports.ofsted.gov.uk"
+OFSTED_FILES = "files.ofsted.gov.uk"
+LGL = "www.localgovernmentlawyer.co.uk"
+#: Every host a Local Government Lawyer article is linked under (one article each).
+LGL_HOSTS = (
+    LGL,
+    "localgovernmentlawyer.co.uk",
+    "mail.localgovernmentlawyer.co.uk",
+    "www.j5.localgovernmentlawyer.co.uk",
+)
+HOSTS = (GOVUK, OFSTED_REPORTS, OFSTED_FILES, *LGL_HOSTS)
+
+
 @dataclass
 class Seen:
     """One request as the server saw it."""
 
+    host: str
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
@@ -55,10 +75,27 @@ class FixtureSite:
     overrides: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     #: path prefix -> seconds to wait before answering.
     delays: dict[str, float] = field(default_factory=dict)
-    url: str = ""
+    #: real host -> the local URL that serves it, once served.
+    urls: dict[str, str] = field(default_factory=dict)
 
-    def route(self, path: str, query: dict[str, list[str]]) -> Path | None:
-        """The fixture file for a request, at the real sites' paths."""
+    @property
+    def host_map(self) -> str:
+        """`[crawler] host_map` as the environment writes it: every real host onto its server."""
+        return ",".join(f"{host}={url}" for host, url in self.urls.items())
+
+    def route(self, host: str, path: str, query: dict[str, list[str]]) -> Path | None:
+        """The fixture file for a request, at the paths the real host answers."""
+        if host == GOVUK:
+            return self._govuk(path, query)
+        if host == OFSTED_REPORTS:
+            return self._ofsted_reports(path, query)
+        if host == OFSTED_FILES and path.startswith("/v1/file/"):
+            return self.root / "ofsted" / "files" / f"{path.rsplit('/', 1)[-1]}.pdf"
+        if host in LGL_HOSTS:
+            return self._lgl(path, query)
+        return None
+
+    def _govuk(self, path: str, query: dict[str, list[str]]) -> Path | None:
         one = {key: values[0] for key, values in query.items()}
         if path.startswith("/api/content/"):
             target = path.removeprefix("/api/content")
@@ -69,6 +106,10 @@ class FixtureSite:
             if one.get("start", "0") != "0":
                 return self.root / "govuk" / "search-empty.json"
             return self.root / "govuk" / f"search-{one.get('q', '').replace(' ', '-')}.json"
+        return None
+
+    def _ofsted_reports(self, path: str, query: dict[str, list[str]]) -> Path | None:
+        one = {key: values[0] for key, values in query.items()}
         if path == "/search":
             return (
                 self.root
@@ -77,24 +118,26 @@ class FixtureSite:
             )
         if path.startswith("/provider/44/"):
             return self.root / "ofsted" / f"provider-{path.rsplit('/', 1)[-1]}.html"
-        if path.startswith("/v1/file/"):
-            return self.root / "ofsted" / "files" / f"{path.rsplit('/', 1)[-1]}.pdf"
+        return None
+
+    def _lgl(self, path: str, query: dict[str, list[str]]) -> Path | None:
+        one = {key: values[0] for key, values in query.items()}
         if path == LGL_SECTION:
             if one.get("format") == "feed":
                 return self.root / "lgl" / "feed.xml"
             return self.root / "lgl" / ("listing-2.html" if one.get("start") else "listing.html")
-        if path.startswith(LGL_SECTION + "/"):
+        if path.startswith((LGL_SECTION + "/", "/education/")):  # and the older paths
             article_id = path.rsplit("/", 1)[-1].split("-", 1)[0]
             return self.root / "lgl" / "articles" / f"{article_id}.html"
         return None
 
-    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str]:
+    def answer(self, host: str, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str]:
         if path == "/robots.txt":
             return 200, b"User-agent: *\nDisallow: /search/all\nDisallow: /*/print$\n", "text/plain"
         if path in self.overrides:
             status, body = self.overrides[path]
             return status, body, "text/html; charset=utf-8"
-        fixture = self.route(path, query)
+        fixture = self.route(host, path, query)
         if fixture is None or not fixture.is_file():
             return 404, b"not found", "text/plain"
         return 200, fixture.read_bytes(), TYPES.get(fixture.suffix, "application/octet-stream")
@@ -103,17 +146,18 @@ class FixtureSite:
         self.overrides[path] = (status, b"<html><body>Service unavailable</body></html>")
 
 
-def _handler(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
+def _handler(site: FixtureSite, host: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = parse_qs(parts.query, keep_blank_values=True)
-            seen = Seen(parts.path, query, {k.lower(): v for k, v in self.headers.items()})
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            seen = Seen(host, parts.path, query, headers)
             site.requests.append(seen)
             for prefix, seconds in site.delays.items():
                 if parts.path.startswith(prefix):
                     time.sleep(seconds)
-            status, body, content_type = site.answer(parts.path, query)
+            status, body, content_type = site.answer(host, parts.path, query)
             etag = '"' + hashlib.sha1(body).hexdigest() + '"'
             if status == 200 and self.headers.get("If-None-Match") == etag:
                 status, body = 304, b""
@@ -134,18 +178,21 @@ def _handler(site: FixtureSite) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def serve(site: FixtureSite | None = None) -> Iterator[FixtureSite]:
-    """Run the site on 127.0.0.1 on a free port for the duration of the block."""
+    """Run each host of the site on 127.0.0.1, on a free port each, for the duration of the block."""
     site = site or FixtureSite()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
-    server.daemon_threads = True
-    site.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    servers = []
     try:
+        for host in HOSTS:
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site, host))
+            server.daemon_threads = True
+            servers.append(server)
+            site.urls[host] = f"http://127.0.0.1:{server.server_address[1]}"
+            threading.Thread(target=server.serve_forever, daemon=True).start()
         yield site
     finally:
-        server.shutdown()
-        server.server_close()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
 
 
 def _month(iso_date: str) -> str:

@@ -234,10 +234,10 @@ def test_maintainer_hears_of_an_alarm_once_and_of_the_recovery(
 
     settings = alert_settings(tmp_path, mailbox.port, maintainer_email="ops@example.org")
     for _ in range(3):
-        store.record_run(RunReport("ofsted", False, 0, "failed"), alarm_after=3)
+        store.record_run(RunReport("ofsted", "failed", 0, "listing failed (500)"), alarm_after=3)
     assert dispatcher(settings, store).run_once().alarms == 1
     assert dispatcher(settings, store).run_once().alarms == 0
-    store.record_run(RunReport("ofsted", True, 100, "ok"), alarm_after=3)
+    store.record_run(RunReport("ofsted", "ok", 100), alarm_after=3)
     assert dispatcher(settings, store).run_once().alarms == 1
 
     subjects = [m["Subject"] for m in mailbox.to("ops@example.org")]

@@ -28,8 +28,7 @@ def env(tmp_path: Path, site: FixtureSite) -> dict[str, str]:
         "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
         "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
     }
-    for source in ("GOVUK", "OFSTED", "LGL"):
-        variables[f"SENDWATCH_SOURCES_{source}_BASE_URL"] = site.url
+    variables["SENDWATCH_CRAWLER_HOST_MAP"] = site.host_map
     crawled = subprocess.run(
         [*COMMAND, "crawl", "govuk", "ofsted", "lgl"],
         env=variables,

@@ -112,7 +112,7 @@ def test_maintainer_alarm_reaches_the_admin_chat(
 
     settings = telegram_settings(tmp_path, standin, maintainer_telegram_chat_id=ADMIN)
     for _ in range(3):
-        store.record_run(RunReport("lgl", False, 0, "failed"), alarm_after=3)
+        store.record_run(RunReport("lgl", "failed", 0, "listing failed (500)"), alarm_after=3)
     assert Dispatcher(settings, store, channels_for(settings)).run_once().alarms == 1
     (message,) = standin.to(ADMIN)
     assert message.startswith("<b>[sendwatch] alarm: lgl</b>")
@@ -149,7 +149,7 @@ def test_bot_commands_drive_subscriptions(bot: TelegramStandIn, store: Store) ->
     from storage.store import RunReport
 
     store.record(notice(BEXLEY, "bexley"))
-    store.record_run(RunReport("govuk", True, 5, "ok"), alarm_after=3)
+    store.record_run(RunReport("govuk", "ok", 5), alarm_after=3)
     chat = 201
     bot.say(chat, "/start")
     assert "Welcome to sendwatch" in bot.wait_for(chat, 1)[0]

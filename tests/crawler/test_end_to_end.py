@@ -31,8 +31,7 @@ def env(tmp_path: Path, site: FixtureSite) -> dict[str, str]:
             "SENDWATCH_CRAWLER_CONTACT": "maintainer@example.org",
         }
     )
-    for source in ("GOVUK", "OFSTED", "LGL"):
-        variables[f"SENDWATCH_SOURCES_{source}_BASE_URL"] = site.url
+    variables["SENDWATCH_CRAWLER_HOST_MAP"] = site.host_map
     return variables
 
 
@@ -180,8 +179,10 @@ def test_broken_source_fails_alone_and_alarms_once(
     status = subprocess.run(
         [*COMMAND, "status"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
     ).stdout.splitlines()
-    row = status[1].split()  # govuk yes YYYY-MM-DD HH:MM UTC failed 4 0 0 -
-    assert (row[:2], row[4:]) == (["govuk", "yes"], ["UTC", "failed", "4", "0", "0", "-"])
+    # govuk yes YYYY-MM-DD HH:MM UTC failed 4 0 0 - listing failed (500) at https://www.gov.uk/…
+    row = status[1].split(maxsplit=10)
+    assert (row[:2], row[4:10]) == (["govuk", "yes"], ["UTC", "failed", "4", "0", "0", "-"])
+    assert row[10].startswith("listing failed (500) at https://www.gov.uk/api/")
     assert status[-1].startswith("alarm since ") and "govuk: 3 failed runs in a row" in status[-1]
 
     site.overrides.clear()

@@ -10,7 +10,7 @@ from crawler.items import MarkItem
 from crawler.spiders.lgl import LglSpider
 from tests.crawler.conftest import file_response
 
-BASE = "http://mirror.test"
+BASE = "https://www.localgovernmentlawyer.co.uk"
 SECTION = "/education-law/394-education-news"
 
 

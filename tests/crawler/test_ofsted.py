@@ -11,7 +11,8 @@ from crawler.spiders.ofsted import OfstedSpider
 from sendwatch.vocab import Kind
 from tests.crawler.conftest import file_response
 
-BASE = "http://mirror.test"
+BASE = "https://reports.ofsted.gov.uk"
+FILES = "https://files.ofsted.gov.uk"
 
 
 def test_search_lists_every_la_and_follows_the_next_page() -> None:
@@ -32,7 +33,7 @@ def test_provider_page_requests_only_send_reports() -> None:
     (request,) = list(spider.parse_provider(response, urn="80488", version="2024-02-23"))
 
     assert isinstance(request, Request)
-    assert request.url == f"{BASE}/v1/file/50240360"  # re-pointed at the configured site
+    assert request.url == f"{FILES}/v1/file/50240360"  # fetched where it lives
     assert request.cb_kwargs == {
         "identity": "file-50240360",
         "canonical_url": "https://files.ofsted.gov.uk/v1/file/50240360",
@@ -53,7 +54,7 @@ def test_provider_with_every_report_handled_is_marked() -> None:
 
 def _report(file_id: str, label: str, published: str, provider: str) -> SourceItem:
     spider = OfstedSpider(base_url=BASE)
-    response = file_response(f"ofsted/files/{file_id}.pdf", f"{BASE}/v1/file/{file_id}")
+    response = file_response(f"ofsted/files/{file_id}.pdf", f"{FILES}/v1/file/{file_id}")
     (item,) = list(
         spider.parse_report(
             response,

@@ -99,8 +99,8 @@ def daemon_env(
         "SENDWATCH_ALERTS_CLAIM_LEASE_SECONDS": "3",
         "SENDWATCH_ALERTS_MAINTAINER_EMAIL": "ops@example.org",
     }
+    env["SENDWATCH_CRAWLER_HOST_MAP"] = site.host_map
     for source in ("GOVUK", "OFSTED", "LGL"):
-        env[f"SENDWATCH_SOURCES_{source}_BASE_URL"] = site.url
         env[f"SENDWATCH_SOURCES_{source}_INTERVAL_MINUTES"] = str(CYCLE / 60)
     return env
 

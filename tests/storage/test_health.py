@@ -6,7 +6,10 @@ from storage.store import RunReport, Store
 
 
 def _run(store: Store, ok: bool, items: int = 10) -> list[str]:
-    alarms = store.record_run(RunReport("govuk", ok, items, "summary line"), alarm_after=3)
+    alarms = store.record_run(
+        RunReport("govuk", "ok" if ok else "failed", items, "" if ok else "summary line"),
+        alarm_after=3,
+    )
     return [alarm.kind for alarm in alarms]
 
 
@@ -17,7 +20,7 @@ def test_three_failures_in_a_row_open_one_alarm(store: Store) -> None:
     assert _run(store, ok=False) == ["failing"]
     assert _run(store, ok=False) == []  # still failing: no second alarm
     (alarm,) = store.open_alarms()
-    assert alarm.message == "govuk: 3 failed runs in a row; last: summary line"
+    assert alarm.message == "govuk: 3 failed runs in a row; last: failed: summary line"
 
     assert _run(store, ok=True) == []
     assert store.open_alarms() == []
