@@ -57,7 +57,7 @@ class DocumentTally:
     def sentence(self) -> str:
         """ "55 of 55 report PDFs failed (404), e.g. https://files.ofsted.gov.uk/v1/file/1"."""
         whys = sorted(self.why.items(), key=lambda pair: (-pair[1], pair[0]))
-        because = ", ".join(why if len(whys) == 1 else f"{why} ×{n}" for why, n in whys)
+        because = ", ".join(why if len(whys) == 1 else f"{why} x{n}" for why, n in whys)
         return (
             f"{self.failed} of {self.requested} {self.noun} failed ({because}), e.g. {self.example}"
         )

@@ -307,9 +307,14 @@ def _from_env(raw: str, annotation: Any) -> Any:
         return [item.strip() for item in raw.split(",") if item.strip()]
     if get_origin(annotation) is dict:
         pairs = [item.strip() for item in raw.split(",") if item.strip()]
-        # A pair without "=" is left for validation to name: it is not a table entry.
-        return dict(pair.split("=", 1) if "=" in pair else (pair, "") for pair in pairs)
+        # A pair without "=" gets an empty value, which validation then names.
+        return dict(_pair(pair) for pair in pairs)
     return raw
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, _, value = text.partition("=")
+    return key.strip(), value.strip()
 
 
 def _get(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:

@@ -10,7 +10,6 @@ from urllib.parse import urljoin
 import scrapy
 from bs4 import BeautifulSoup
 from scrapy import Request
-from scrapy.http import Response
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -18,6 +17,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     IgnoreRequest,
 )
+from scrapy.http import Response
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
@@ -152,11 +152,8 @@ class SourceSpider(scrapy.Spider):
         )
 
     def listing_error(self, url: str, why: str, message: str = "") -> None:
-        crawler = getattr(self, "crawler", None)
-        if crawler is not None and crawler.stats is not None:
-            if crawler.stats.get_value(LISTING_FAILURE) is None:
-                crawler.stats.set_value(LISTING_FAILURE, (why, url))
-            crawler.stats.inc_value(LISTING_ERRORS)
+        self._first(LISTING_FAILURE, (why, url))
+        self._inc(LISTING_ERRORS)
         log.error("%s: %s failed: %s", self.name, url, message or why)
 
     def document_failed(self, url: str, why: str, message: str = "", noun: str = "") -> None:
@@ -165,15 +162,18 @@ class SourceSpider(scrapy.Spider):
         self._inc(ITEM_ERRORS)
         self._inc(f"{DOCS}{noun}/failed")
         self._inc(f"{DOCS}{noun}/status/{why}")
-        crawler = getattr(self, "crawler", None)
-        if crawler is not None and crawler.stats is not None:
-            if crawler.stats.get_value(f"{DOCS}{noun}/example") is None:
-                crawler.stats.set_value(f"{DOCS}{noun}/example", url)
+        self._first(f"{DOCS}{noun}/example", url)
         log.error("%s: %s failed: %s", self.name, url, message or why)
 
     def item_error(self, url: str, reason: str) -> None:
         """A document that was fetched but cannot be read (not a PDF, no text where expected)."""
         self.document_failed(url, "unreadable", reason)
+
+    def _first(self, stat: str, value: Any) -> None:
+        """Keep the first value only (the first failing URL is the example)."""
+        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        if stats is not None and stats.get_value(stat) is None:
+            stats.set_value(stat, value)
 
     def _inc(self, stat: str, count: int = 1) -> None:
         # No crawler when `sendwatch extract` borrows a spider's parser for one file.
@@ -208,6 +208,6 @@ def failure_reason(failure: Failure) -> str:
     if response is not None and getattr(response, "status", None):
         return str(response.status)
     for error, word in _FAILURE_WORDS:
-        if failure.check(error):
+        if isinstance(failure.value, error):
             return word
     return type(failure.value).__name__
