@@ -40,6 +40,20 @@ _SEND = re.compile(
 )
 # SEND in capitals only: "send" is also a verb.
 _SEND_CASED = re.compile(r"\bSEND\b|\bSEN\b|\bEHC ?Ps?\b")
+# "Send" in any case where it can only be the noun (titles are capitalised freely:
+# "Failings In Send Services", "children with Send"), never after "to", "will"...
+# ("Minister to send commissioner to council").
+_SEND_NOUN = re.compile(
+    r"(?<!\bto )(?<!\bwill )(?<!\bwould )(?<!\bcould )(?<!\bshould )(?<!\bmust )(?<!\bmay )"
+    r"(?<!\bmight )(?<!\bcan )(?<!\bnot )(?<!\bdid )(?<!\band )(?<!\bor )"
+    r"\bsend\b(?=[\s-]+(?:services?|provision|system|support|inspections?|inspected|reforms?"
+    r"|review|pupils?|children|young people|needs|tribunals?|partnerships?|failings|deficits?"
+    r"|budgets?|funding|transport|sufficiency|improvement|strategy|code|plans?|cases?|appeals?"
+    r"|area|and alternative provision|and ap)\b)"
+    r"|(?<=\bwith )send\b|(?<=\bfor )send\b(?![\s-]+(?:a|an|the|them|him|her|it|letters?)\b)"
+    r"|(?<=\barea )send\b|(?<=\bon )send\b(?=\s*(?:$|[.,;:!?]))",
+    re.IGNORECASE,
+)
 _SEND_WORDS = re.compile(
     r"special educational needs|education,? health and care plans?|high needs|local area partnership",
     re.IGNORECASE,
@@ -65,7 +79,7 @@ _LIFTED_TEXT = re.compile(
     re.IGNORECASE,
 )
 _DIRECTION = re.compile(
-    r"\b(?:revised\s+)?(?:statutory\s+)?direction\s+(?:issued|given|made)\s+to\b|\bstatutory direction\b"
+    r"\b(?:revised\s+)?(?:statutory\s+)?directions?\s+(?:issued|given|made)\s+to\b|\bstatutory directions?\b"
     r"|\bsection 497A\b|\bdirections? (?:has|have) been (?:issued|given)\b"
     r"|\b(?:issued|given|served|handed)\s+(?:with\s+)?an?\s+(?:statutory\s+)?direction\b",
     re.IGNORECASE,
@@ -173,6 +187,8 @@ class Document:
     la_hint: str = ""
     #: When the source itself dates the happening (a change-history entry), trust that.
     happened_on_hint: dt.date | None = None
+    #: The source publishes the notices and reports themselves (DfE, Ofsted), not news about them.
+    official: bool = False
 
 
 @dataclass(frozen=True)
@@ -244,10 +260,15 @@ def extract(document: Document) -> Extraction:
     outcome = find_outcome(text) if kind in _INSPECTION_KINDS or kind is Kind.NEWS else None
     if kind is Kind.NEWS and outcome is not None and _INSPECTION.search(f"{title} {lede}"):
         kind = Kind.INSPECTION_REPORT
+    local_authority = find_la(title, text, document.la_hint)
+    if kind in _INSPECTION_KINDS and local_authority is None and not document.official:
+        # News about no council's inspection is a guide or an explainer ("SEND inspections:
+        # what you need to know"), not a report.
+        kind = Kind.NEWS
     return Extraction(
         title=title,
         kind=kind,
-        local_authority=find_la(title, text, document.la_hint),
+        local_authority=local_authority,
         published_on=document.published_on,
         happened_on=document.happened_on_hint
         or find_happened_on(kind, title, text, document.published_on),
@@ -264,13 +285,51 @@ _NOTICE_KINDS = frozenset({Kind.IMPROVEMENT_NOTICE, Kind.NOTICE_LIFTED, Kind.STA
 _INSPECTION_KINDS = frozenset({Kind.INSPECTION_REPORT, Kind.MONITORING_INSPECTION, Kind.WSOA})
 
 
+def _send_mentions(passage: str) -> int:
+    """How often a passage names SEND: "SEND", "SEN", "EHCP", the words in full, or "Send" as a noun."""
+    # Capitals say nothing in an all-capitals headline.
+    shouted = passage.isupper() and len(passage.split()) > 2
+    cased = [] if shouted else _SEND_CASED.findall(passage)
+    nouns = [m for m in _SEND_NOUN.finditer(passage) if shouted or m.group() != "SEND"]
+    return len(cased) + len(nouns) + len(_SEND_WORDS.findall(passage))
+
+
 def is_about_send(title: str, text: str) -> bool:
     """Whether SEND is the subject, not a passing mention beside children's social care."""
-    if _SEND_CASED.search(title) or _SEND_WORDS.search(title):
+    if _send_mentions(title):
         return True
-    send = len(_SEND_CASED.findall(text)) + len(_SEND_WORDS.findall(text))
+    send = _send_mentions(text)
     care = len(_SOCIAL_CARE.findall(text))
     return send > 0 and send >= care
+
+
+#: What a listing says when the article may tell of a notice, direction or inspection.
+_EVENT_WORDS = re.compile(
+    r"\bimprovement notices?\b|\bdirections?\b|\binspect\w*|\bofsted\b|\bCQC\b"
+    r"|written statement of action|\bWSoA\b|\bmonitoring visit|\bcommissioners?\b",
+    re.IGNORECASE,
+)
+
+
+def worth_reading(title: str, standfirst: str = "") -> bool:
+    """Whether a listing entry (a news title and its standfirst) may be about a SEND notice,
+    direction or inspection, so its article is worth fetching; the article itself is then
+    classified by `extract`.
+
+    SEND named (in any case, not the verb "send") together with a notice, direction or
+    inspection word; or an improvement notice or statutory direction that the listing does
+    not place in children's social care (LGL often names SEND only in the article's body).
+    """
+    title, standfirst = clean(title), clean(standfirst)
+    listing = f"{title} {standfirst}"
+    if _WSOA.search(listing):  # only area SEND inspections lead to one
+        return True
+    if not _EVENT_WORDS.search(listing):
+        return False
+    if is_about_send(title, standfirst):
+        return True
+    strong = _NOTICE.search(listing) or _DIRECTION.search(listing)
+    return bool(strong) and not _SOCIAL_CARE.search(listing)
 
 
 def classify(title: str, text: str, hint: Kind | None = None) -> Kind | None:
@@ -394,3 +453,39 @@ def _event_sentences(lede: str) -> list[str]:
 def _group(pattern: re.Pattern[str], text: str, name: str) -> str | None:
     match = pattern.search(text)
     return match[name].lower() if match else None
+
+
+# -- liftings, as DfE records them in change histories ---------------------------------
+
+_LIFTING_NOTE = re.compile(
+    r"\b(?:lifted|removed|closed|revoked|withdrawn|stepped\s+down|ended)\b"
+    r"|\bclosed\s+(?:notices|directions)\b",
+    re.IGNORECASE,
+)
+_CONDITIONAL = re.compile(r"\b(?:will|may|could|would|should)\s+be\b", re.IGNORECASE)
+_LIFTED_ON = re.compile(
+    r"\b(?:lifted|removed|closed|revoked|withdrawn|stepped\s+down|ended)\s+"
+    r"(?:on|with\s+effect\s+from|from|as\s+of)\s+(?P<date>[^.;]{6,40})",
+    re.IGNORECASE,
+)
+_REPLACED_BY_NOTICE = re.compile(
+    r"\breplaced\s+(?:it\s+)?(?:with|by)\s+an?\s+improvement\s+notice\b", re.IGNORECASE
+)
+
+
+def note_lifts(note: str) -> bool:
+    """Whether a change-history note records a notice or direction lifted (not one that may be)."""
+    note = clean(note)
+    return bool(_LIFTING_NOTE.search(note)) and not _CONDITIONAL.search(note)
+
+
+def note_replaces_with_notice(note: str) -> bool:
+    """ "The direction … has been revoked and replaced with an improvement notice"."""
+    return bool(_REPLACED_BY_NOTICE.search(clean(note))) and note_lifts(note)
+
+
+def lifted_on(note: str, noted_at: dt.date | None) -> dt.date | None:
+    """When a lifting took effect: the date the note gives ("lifted on 21 December 2023"), else
+    the date the note was written. Never a date from a title quoted in the note."""
+    match = _LIFTED_ON.search(clean(note))
+    return (parse_date(match["date"]) if match else None) or noted_at

@@ -22,6 +22,7 @@ from crawler.pipelines import document_of
 from crawler.spiders.govuk import CANONICAL_HOST as GOVUK
 from crawler.spiders.govuk import GovukSpider
 from crawler.spiders.lgl import LglSpider
+from crawler.spiders.ofsted import OfstedSpider
 from sendwatch.errors import SendwatchError
 
 PLACEHOLDER_URL = "https://example.invalid/document"
@@ -48,7 +49,10 @@ def _document(data: bytes, path: Path, url: str | None) -> Document:
             text = pdf_text(data)
         except ValueError as exc:
             raise SendwatchError(f"{path}: {exc}") from None
-        return Document(title=_pdf_title(text), text=text, url=url or "")
+        # A PDF is read as the ofsted spider reads its reports: an official publication.
+        return Document(
+            title=_pdf_title(text), text=text, url=url or "", official=OfstedSpider.official
+        )
     if path.suffix.lower() == ".pdf":
         raise SendwatchError(f"{path}: not a PDF")
     text = _decode(data)
@@ -81,8 +85,10 @@ def _govuk_document(text: str, path: Path, url: str | None) -> Document:
     response = TextResponse(
         url=url or GOVUK + base_path, body=text.encode("utf-8"), encoding="utf-8"
     )
-    items = list(GovukSpider(base_url=GOVUK).parse_content(response, base_path))
-    return _last_document(items, path)
+    parsed = GovukSpider(base_url=GOVUK).parse_content(response, base_path)
+    return _last_document(
+        [item for item in parsed if isinstance(item, SourceItem)], path, GovukSpider.official
+    )
 
 
 def _html_document(data: bytes, url: str | None) -> Document:
@@ -93,17 +99,17 @@ def _html_document(data: bytes, url: str | None) -> Document:
         )
     )
     if items:
-        return _last_document(items, None)
+        return _last_document(items, None, LglSpider.official)
     title = " ".join(response.css("title::text, h1::text").getall()[:1]).strip()
     body = " ".join(" ".join(response.css("body ::text").getall()).split())
     return Document(title=title or "(untitled)", text=body, url=url or "")
 
 
-def _last_document(items: list[SourceItem], path: Path | None) -> Document:
+def _last_document(items: list[SourceItem], path: Path | None, official: bool) -> Document:
     """The document's latest state: a lifted notice is reported as lifted."""
     if not items:
         raise SendwatchError(f"{path or 'file'}: nothing could be read from it")
-    return document_of(items[-1])
+    return document_of(items[-1], official)
 
 
 def _pdf_title(text: str) -> str:

@@ -37,7 +37,8 @@ def to_finding(item: SourceItem, extraction: Extraction, official: bool = False)
     )
 
 
-def document_of(item: SourceItem) -> Document:
+def document_of(item: SourceItem, official: bool = False) -> Document:
+    """What the item says, for `extract`; `official`: its spider publishes the documents themselves."""
     return Document(
         title=item.title,
         text=item.text,
@@ -46,6 +47,7 @@ def document_of(item: SourceItem) -> Document:
         kind_hint=item.kind_hint,
         la_hint=item.la_hint,
         happened_on_hint=item.happened_on_hint,
+        official=official,
     )
 
 
@@ -94,14 +96,15 @@ class StorePipeline:
             return item
         if not isinstance(item, SourceItem):
             raise DropItem(f"not a sendwatch item: {type(item).__name__}")
+        official = bool(getattr(self.crawler.spider, "official", False))
         try:
-            extraction = extract(document_of(item))
+            extraction = extract(document_of(item, official))
             if not extraction.relevant:
                 self.stats.inc_value("sendwatch/irrelevant")
                 if item.mark:
                     self._mark(*item.mark)
-                raise DropItem(f"not about SEND notices or inspections: {item.url}")
-            official = bool(getattr(self.crawler.spider, "official", False))
+                # Expected (the collection holds social care notices too): not a warning.
+                raise DropItem(f"not about SEND notices or inspections: {item.url}", "DEBUG")
             result = self.store.record(
                 to_finding(item, extraction, official), alert=self.alert, mark=item.mark
             )

@@ -207,6 +207,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
                 marks=store.marks(source),
                 # Until a source has once been crawled whole, what it finds is history, not news.
                 baseline=not store.has_succeeded(source),
+                **config.spider_options(),
             )
         process.start()
         return [_report(store, settings, source, crawler) for source, crawler in crawlers.items()]

@@ -43,6 +43,20 @@ class SourceConfig(_Section):
     base_url: str = Field(pattern=r"^https?://[^\s/]+")
     interval_minutes: float = Field(gt=0)
 
+    def spider_options(self) -> dict[str, Any]:
+        """The source's own settings its spider takes, as keyword arguments."""
+        return {}
+
+
+class LglConfig(SourceConfig):
+    """Local Government Lawyer, whose news feed holds its whole archive."""
+
+    #: How far back the first crawl reads the feed (later crawls read what is newer).
+    backfill_days: int = Field(default=730, ge=1)
+
+    def spider_options(self) -> dict[str, Any]:
+        return {"backfill_days": self.backfill_days}
+
 
 class SourcesConfig(_Section):
     """The crawled sources: the real sites unless a test or a mirror points base_url elsewhere."""
@@ -51,7 +65,7 @@ class SourcesConfig(_Section):
     ofsted: SourceConfig = SourceConfig(
         base_url="https://reports.ofsted.gov.uk", interval_minutes=60
     )
-    lgl: SourceConfig = SourceConfig(
+    lgl: LglConfig = LglConfig(
         base_url="https://www.localgovernmentlawyer.co.uk", interval_minutes=30
     )
 

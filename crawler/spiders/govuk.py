@@ -1,29 +1,40 @@
 """GOV.UK: the Department for Education's improvement notices and statutory directions.
 
-Through GOV.UK's public APIs only (robots.txt disallows the /search/all finder pages):
+Through GOV.UK's public APIs only (robots.txt disallows the /search/all finder pages),
+in three steps, so that the first run already knows which notices are closed:
 
-1. the Content API for DfE's "Improvement notices and directions" collection, whose
-   groups say which notices are open and which closed::
-
-       GET /api/content/government/collections/<slug>
-       {"details": {"collection_groups": [{"title": "Closed notices", "documents": [<content_id>, ...]}]},
-        "links": {"documents": [{"content_id", "base_path", "title", "public_updated_at"}]}}
-
-2. the Search API, newest first, for notices the collection does not list (yet)::
+1. the Search API, newest first, for DfE's notices and directions; each result names
+   the collections it belongs to, which is how DfE's "Improvement notices and
+   directions" collection is found (the configured slug is only a first guess)::
 
        GET /api/search.json?q=improvement+notice&filter_organisations=department-for-education
            &order=-public_timestamp&count=50&start=0&fields=title&fields=link&...
-       {"results": [{"title", "link", "public_timestamp", "document_collections"}], "total": N}
+       {"results": [{"title", "link", "public_timestamp",
+                     "document_collections": [{"slug", "link", "title", "content_id"}]}], "total": N}
 
-3. the Content API for each notice not yet handled at its current `public_updated_at`::
+2. the Content API for each such collection: its groups say which notices are open and
+   which closed, and its change history records liftings ("Moved 'Improvement notice
+   issued to Plymouth City Council: October 2023' to the closed notices section. The
+   notice was lifted on 30 September 2025.")::
+
+       GET /api/content/government/collections/<slug>
+       {"details": {"collection_groups": [{"title": "Closed notices", "documents": [<content_id>, ...]}],
+                    "change_history": [{"note", "public_timestamp"}]},
+        "links": {"documents": [{"content_id", "base_path", "title", "public_updated_at"}]}}
+
+3. the Content API for each notice not yet handled at its current `public_updated_at`,
+   or whose lifting is not yet recorded::
 
        GET /api/content/government/publications/<slug>
        {"content_id", "title", "description", "first_published_at", "public_updated_at",
         "details": {"body": "<html>", "documents": ["<html>"], "change_history": [{"note", "public_timestamp"}]},
+        "links": {"document_collections": [{"title", "base_path"}]},
         "withdrawn_notice": {"explanation", "withdrawn_at"}}
 
-A notice moved to a "Closed" group, a change note saying it was lifted, or a
-withdrawal yields a second item, the *notice lifted* event, under its own identity.
+A lifting (a change note on the notice or in the collection, a withdrawal, or a move to a
+"Closed" group) yields a second item, the *notice lifted* event, under its own identity,
+dated by the note ("lifted on 21 December 2023") or else by when the note was written. A
+direction "revoked and replaced with an improvement notice" is a lifting and a notice.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,14 +53,16 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.dates import parse_date
+from crawler.extract import lifted_on, note_lifts, note_replaces_with_notice
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import SourceSpider, html_text
+from crawler.spiders.base import SourceSpider, failure_reason, html_text
 from sendwatch.vocab import Kind
 
 log = logging.getLogger(__name__)
 
 CANONICAL_HOST = "https://www.gov.uk"
 DFE = "department-for-education"
+#: DfE's collection as last known; the spider also reads every notices collection it finds.
 COLLECTION_PATH = "/government/collections/improvement-notices-and-directions"
 QUERIES = ("improvement notice", "direction issued to")
 SEARCH_FIELDS = (
@@ -67,11 +81,33 @@ NOTICE_TITLE = re.compile(
 )
 COLLECTION_TITLE = re.compile(r"improvement notices|notices and directions", re.IGNORECASE)
 CLOSED_GROUP = re.compile(r"\bclosed\b", re.IGNORECASE)
-LIFTED_NOTE = re.compile(
-    r"\b(?:lifted|removed|closed|revoked|withdrawn|stepped down|ended)\b|closed notices|closed directions",
-    re.IGNORECASE,
+#: "Moved 'Improvement notice issued to …: October 2023' to the closed notices section."
+QUOTED_TITLE = re.compile(
+    r"^\W*\w+\s+['\u2018\"\u201c](?P<title>.+?)['\u2019\"\u201d]\s+(?:to|from|in)\b"
 )
 COLLECTION_MARK = "collection:"
+LIFTED = "#lifted"
+#: A direction revoked and replaced with an improvement notice: its own lifting, and the notice.
+REVOKED = "#revoked"
+REPLACEMENT = "#notice"
+
+
+@dataclass(frozen=True)
+class Lifting:
+    """What a change note (or a Closed group) says of one notice's lifting."""
+
+    on: dt.date | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notice as its content item gave it, kept to build its lifting item when that is learnt."""
+
+    path: str
+    title: str
+    text: str
+    content_id: Any
 
 
 class GovukSpider(SourceSpider):
@@ -83,61 +119,45 @@ class GovukSpider(SourceSpider):
         super().__init__(*args, **kwargs)
         #: base_path -> the collection group it sits in ("Open notices", "Closed notices", ...).
         self.groups: dict[str, str] = {}
-        self.collections_pending = 0
+        #: base_path -> its lifting as a collection's change history records it.
+        self.liftings: dict[str, Lifting] = {}
+        #: base_path -> public_updated_at, for every notice the listings named.
+        self.candidates: dict[str, str] = {}
+        self.notices: dict[str, Notice] = {}
+        #: Directions revoked and replaced with a notice: lifted by that, not again.
+        self.revoked: set[str] = set()
+        self.collections: set[str] = set()
+        self.listings_pending = 0
+        self.reading_notices = False
 
     async def start(self) -> AsyncIterator[Request]:
-        collections = {COLLECTION_PATH} | {
+        remembered = {
             key.removeprefix(COLLECTION_MARK)
             for key in self.marks
             if key.startswith(COLLECTION_MARK)
         }
-        self.collections_pending = len(collections)
-        for path in sorted(collections):
-            yield self.listing_request(
-                self.url(f"/api/content{path}"),
-                self.parse_collection,
-                self.collection_failed,
-                path=path,
-            )
+        for query in QUERIES:
+            yield self._search_request(query, 0)
+        # The configured slug is a first guess, needed only until search has named the real one.
+        for path in sorted(remembered or {COLLECTION_PATH}):
+            yield self._collection_request(path)
 
-    # -- the collection ---------------------------------------------------------------
+    # -- listings: search and collections, all read before any notice -----------------
 
-    def parse_collection(self, response: Response, path: str) -> Iterator[Any]:
-        data = _json(response)
-        if data is None:
-            log.warning("govuk: collection %s is not the JSON expected", response.url)
-            yield from self._collection_done()
-            return
-        by_id = {doc.get("content_id"): doc for doc in _list(data.get("links"), "documents")}
-        for group in _list(data.get("details"), "collection_groups"):
-            for content_id in group.get("documents") or []:
-                doc = by_id.get(content_id)
-                if doc and doc.get("base_path"):
-                    self.groups[doc["base_path"]] = str(group.get("title", ""))
-        candidates = [
-            doc for doc in by_id.values() if NOTICE_TITLE.search(str(doc.get("title", "")))
-        ]
-        self.count_listing(len(candidates))
-        for doc in candidates:
-            request = self._content_request(doc.get("base_path"), doc.get("public_updated_at"))
-            if request:
-                yield request
-        yield from self._collection_done()
+    def _listing(self, request: Request) -> Request:
+        self.listings_pending += 1
+        return request
 
-    def collection_failed(self, failure: Failure) -> Iterator[Request]:
-        # The collection's slug is DfE's to change: without it, search still finds the
-        # notices and their change notes still tell of lifting, so this is a warning.
-        log.warning("govuk: collection unavailable: %s", failure.getErrorMessage())
-        yield from self._collection_done()
-
-    def _collection_done(self) -> Iterator[Request]:
-        """Search once every collection is read, so closed groups are known first."""
-        self.collections_pending -= 1
-        if self.collections_pending == 0:
-            for query in QUERIES:
-                yield self._search_request(query, 0)
-
-    # -- search -----------------------------------------------------------------------
+    def _listing_done(self) -> Iterator[Request]:
+        """Once every listing is read (closed groups and collection notes known), read the notices."""
+        self.listings_pending -= 1
+        if self.listings_pending == 0 and not self.reading_notices:
+            self.reading_notices = True
+            self.count_listing(len(self.candidates))
+            for path, version in sorted(self.candidates.items()):
+                request = self._content_request(path, version)
+                if request:
+                    yield request
 
     def _search_request(self, query: str, start: int) -> Request:
         params: list[tuple[str, str | int]] = [
@@ -148,68 +168,148 @@ class GovukSpider(SourceSpider):
             ("start", start),
         ]
         params += [("fields", name) for name in SEARCH_FIELDS]
-        return self.listing_request(
-            self.url("/api/search.json?" + urlencode(params)),
-            self.parse_search,
-            query=query,
-            start=start,
+        return self._listing(
+            self.listing_request(
+                self.url("/api/search.json?" + urlencode(params)),
+                self.parse_search,
+                self.search_failed,
+                query=query,
+                start=start,
+            )
         )
 
     def parse_search(self, response: Response, query: str, start: int) -> Iterator[Any]:
         data = _json(response)
         if data is None:
             self.listing_error(response.url, "not JSON")
+            yield from self._listing_done()
             return
-        results = data.get("results") or []
+        results = [r for r in data.get("results") or [] if isinstance(r, dict)]
         candidates = [r for r in results if NOTICE_TITLE.search(str(r.get("title", "")))]
-        self.count_listing(len(candidates))
         unhandled = 0
         for result in candidates:
-            yield from self._other_collections(result.get("document_collections"))
-            request = self._content_request(result.get("link"), result.get("public_timestamp"))
-            if request:
+            yield from self._collections_of(result.get("document_collections"))
+            path, version = result.get("link"), str(result.get("public_timestamp") or "")
+            if self._add_candidate(path, version) and not self.is_handled(str(path), version):
                 unhandled += 1
-                yield request
         total = int(data.get("total") or 0)
         next_start = start + PAGE_SIZE
         first_run = not self.marks
         if next_start < total and next_start < PAGE_SIZE * MAX_PAGES and (unhandled or first_run):
             yield self._search_request(query, next_start)
+        yield from self._listing_done()
 
-    def _other_collections(self, collections: Any) -> Iterator[MarkItem]:
-        """Other notice collections a result belongs to: remembered, so later runs read them too."""
+    def search_failed(self, failure: Failure) -> Iterator[Request]:
+        self.listing_failed(failure)
+        yield from self._listing_done()
+
+    def _collections_of(self, collections: Any) -> Iterator[Request | MarkItem]:
+        """The notices collections a search result or notice belongs to: each read this run,
+        and remembered so later runs read them from the start."""
         for collection in collections or []:
             if isinstance(collection, dict):
-                link, title = collection.get("link"), str(collection.get("title", ""))
-            else:
-                link, title = f"/government/collections/{collection}", str(collection)
-            key = COLLECTION_MARK + str(link)
-            if (
-                link
-                and link != COLLECTION_PATH
-                and COLLECTION_TITLE.search(title)
-                and key not in self.marks
-            ):
-                log.info("govuk: notices also listed in %s; reading it from the next run", link)
-                self.marks = {**self.marks, key: "1"}
-                yield MarkItem(key, "1")
+                path = collection.get("link") or collection.get("base_path")
+                title = str(collection.get("title", ""))
+            else:  # a bare slug
+                path, title = f"/government/collections/{collection}", str(collection)
+            if not isinstance(path, str) or not COLLECTION_TITLE.search(title):
+                continue
+            if path not in self.collections:
+                log.info("govuk: notices are listed in %s; reading it", path)
+                yield self._collection_request(path)
+            if COLLECTION_MARK + path not in self.marks:
+                self.marks = {**self.marks, COLLECTION_MARK + path: "1"}
+                yield MarkItem(COLLECTION_MARK + path, "1")
+
+    def _collection_request(self, path: str) -> Request:
+        self.collections.add(path)
+        return self._listing(
+            self.listing_request(
+                self.url(f"/api/content{path}"),
+                self.parse_collection,
+                self.collection_failed,
+                path=path,
+            )
+        )
+
+    def parse_collection(self, response: Response, path: str) -> Iterator[Any]:
+        data = _json(response)
+        if data is None:
+            self.listing_error(response.url, "not JSON")
+            yield from self._listing_done()
+            return
+        docs = _list(data.get("links"), "documents")
+        by_id = {doc.get("content_id"): doc for doc in docs}
+        for group in _list(data.get("details"), "collection_groups"):
+            for content_id in group.get("documents") or []:
+                doc = by_id.get(content_id)
+                if doc and doc.get("base_path"):
+                    self.groups[doc["base_path"]] = str(group.get("title", ""))
+        by_title = {_folded(doc.get("title")): doc.get("base_path") for doc in docs}
+        for entry in _list(data.get("details"), "change_history"):
+            self._collection_note(entry, by_title)
+        new = [
+            doc
+            for doc in docs
+            if NOTICE_TITLE.search(str(doc.get("title", "")))
+            and self._add_candidate(doc.get("base_path"), str(doc.get("public_updated_at") or ""))
+        ]
+        if self.reading_notices:  # a collection found late, on a notice: read what it adds now
+            for doc in new:
+                request = self._content_request(doc["base_path"], self.candidates[doc["base_path"]])
+                if request:
+                    yield request
+            for notice in list(self.notices.values()):
+                yield from self._lifted_items(notice)
+        yield from self._listing_done()
+
+    def _collection_note(self, entry: dict[str, Any], by_title: dict[str, Any]) -> None:
+        """A collection's change note that moves a notice to a closed group records its lifting."""
+        note = str(entry.get("note") or "")
+        quoted = QUOTED_TITLE.search(note)
+        if not quoted or not note_lifts(note):
+            return
+        path = by_title.get(_folded(quoted["title"]))
+        if not isinstance(path, str):
+            log.info("govuk: a lifting note names a notice the collection does not list: %s", note)
+            return
+        if path not in self.liftings:  # newest first: the latest word on it wins
+            noted_at = parse_date(entry.get("public_timestamp"))
+            self.liftings[path] = Lifting(lifted_on(note, noted_at), note)
+
+    def collection_failed(self, failure: Failure) -> Iterator[Request]:
+        request = getattr(failure, "request", None)
+        path = request.cb_kwargs.get("path") if request is not None else None
+        if path == COLLECTION_PATH and failure_reason(failure) in ("404", "410"):
+            # The slug is DfE's to change: search finds the collection wherever it moved.
+            log.warning("govuk: %s is gone; relying on the collections search names", path)
+        else:
+            self.listing_failed(failure)
+        yield from self._listing_done()
+
+    def _add_candidate(self, path: Any, version: str) -> bool:
+        if not isinstance(path, str) or not path.startswith("/"):
+            return False
+        known = self.candidates.get(path)
+        self.candidates[path] = max(known or "", version)
+        return known is None
 
     # -- each notice ------------------------------------------------------------------
 
-    def _content_request(self, base_path: Any, version: Any) -> Request | None:
-        if not isinstance(base_path, str) or not base_path.startswith("/"):
-            return None
-        version = str(version or "")
-        closed = bool(CLOSED_GROUP.search(self.groups.get(base_path, "")))
-        if self.is_handled(base_path, version) and (
-            not closed or self.is_handled(base_path + "#lifted", "1")
-        ):
+    def _lifting_known(self, path: str) -> bool:
+        return path in self.liftings or bool(CLOSED_GROUP.search(self.groups.get(path, "")))
+
+    def _content_request(self, path: str, version: str) -> Request | None:
+        lifting_recorded = self.is_handled(path + LIFTED, "1") or self.is_handled(
+            path + REVOKED, "1"
+        )
+        if self.is_handled(path, version) and (not self._lifting_known(path) or lifting_recorded):
             return None
         return self.detail_request(
-            self.url(f"/api/content{base_path}"), self.parse_content, base_path=base_path
+            self.url(f"/api/content{path}"), self.parse_content, base_path=path
         )
 
-    def parse_content(self, response: Response, base_path: str) -> Iterator[SourceItem]:
+    def parse_content(self, response: Response, base_path: str) -> Iterator[Any]:
         data = _json(response)
         if data is None or not data.get("title"):
             self.item_error(response.url, "not the JSON the Content API returns")
@@ -217,7 +317,6 @@ class GovukSpider(SourceSpider):
         path = data.get("base_path") or base_path
         title = str(data.get("title") or "").strip()
         details = data.get("details") or {}
-        notes = [n for n in details.get("change_history") or [] if isinstance(n, dict)]
         text = "\n".join(
             part
             for part in (
@@ -228,7 +327,7 @@ class GovukSpider(SourceSpider):
             if part
         )
         version = str(data.get("public_updated_at") or "")
-        notice = SourceItem(
+        yield SourceItem(
             source=self.name,
             identity=path,
             url=CANONICAL_HOST + path,
@@ -241,38 +340,107 @@ class GovukSpider(SourceSpider):
             },
             mark=(base_path, version),
         )
-        yield notice
-        lifted = self._lifting(path, notes, data.get("withdrawn_notice"))
-        if lifted is not None:
-            when, reason = lifted
-            yield SourceItem(
-                source=self.name,
-                identity=path + "#lifted",
-                url=CANONICAL_HOST + path,
-                title=f"{title} (lifted)",
-                text=f"{reason}\n{text}",
-                published_on=when,
-                kind_hint=Kind.NOTICE_LIFTED,
-                happened_on_hint=when,
-                extra={"content_id": data.get("content_id"), "lifted_by": reason[:300]},
-                mark=(path + "#lifted", "1"),
-            )
+        notice = Notice(path, title, text, data.get("content_id"))
+        self.notices[path] = notice
+        notes = [n for n in details.get("change_history") or [] if isinstance(n, dict)]
+        self._own_lifting(path, notes, data.get("withdrawn_notice"), version)
+        revoked = list(self._revocation(notice, notes))
+        if revoked:  # the revocation is this direction's lifting
+            self.revoked.add(path)
+        yield from revoked
+        yield from self._lifted_items(notice)
+        yield from self._collections_of(_list(data.get("links"), "document_collections"))
 
-    def _lifting(
-        self, path: str, notes: list[dict[str, Any]], withdrawn: Any
-    ) -> tuple[dt.date | None, str] | None:
-        """When and why a notice was lifted: a change note, a withdrawal, or a closed group."""
+    def _own_lifting(
+        self, path: str, notes: list[dict[str, Any]], withdrawn: Any, version: str
+    ) -> None:
+        """What the notice itself says of its lifting; a collection's note, read first, wins."""
+        if path in self.liftings:
+            return
         for note in notes:  # newest first
             text = str(note.get("note") or "")
-            if LIFTED_NOTE.search(text) and not re.search(r"\b(?:will|may|could)\s+be\b", text):
-                return parse_date(text) or parse_date(note.get("public_timestamp")), text
+            if note_lifts(text) and not note_replaces_with_notice(text):
+                self.liftings[path] = Lifting(
+                    lifted_on(text, parse_date(note.get("public_timestamp"))), text
+                )
+                return
         if isinstance(withdrawn, dict) and withdrawn.get("withdrawn_at"):
             explanation = html_text(withdrawn.get("explanation")) or "Withdrawn"
-            return parse_date(withdrawn.get("withdrawn_at")), explanation
+            self.liftings[path] = Lifting(parse_date(withdrawn.get("withdrawn_at")), explanation)
+            return
         group = self.groups.get(path, "")
         if CLOSED_GROUP.search(group):
-            return None, f"Listed under '{group}' in DfE's improvement notices and directions"
-        return None
+            # Closed, with no note saying when: the notice's own last update is the best date
+            # there is (its title's month is when it was issued, never when it was lifted).
+            reason = f"Listed under '{group}' in DfE's improvement notices and directions"
+            self.liftings[path] = Lifting(parse_date(version), reason)
+
+    def _lifted_items(self, notice: Notice) -> Iterator[SourceItem]:
+        lifting = self.liftings.get(notice.path)
+        key = notice.path + LIFTED
+        if lifting is None or notice.path in self.revoked or self.is_handled(key, "1"):
+            return
+        self.marks = {**self.marks, key: "1"}  # once per run, however many collections tell it
+        yield SourceItem(
+            source=self.name,
+            identity=key,
+            url=CANONICAL_HOST + notice.path,
+            title=f"{notice.title} (lifted)",
+            text=f"{lifting.reason}\n{notice.text}",
+            published_on=lifting.on,
+            kind_hint=Kind.NOTICE_LIFTED,
+            happened_on_hint=lifting.on,
+            extra={"content_id": notice.content_id, "lifted_by": lifting.reason[:300]},
+            mark=(key, "1"),
+        )
+
+    def _revocation(self, notice: Notice, notes: list[dict[str, Any]]) -> Iterator[SourceItem]:
+        """A direction revoked and replaced with an improvement notice: a lifting, and a notice."""
+        for note in notes:
+            text = str(note.get("note") or "")
+            if not note_replaces_with_notice(text):
+                continue
+            on = lifted_on(text, parse_date(note.get("public_timestamp")))
+            council = _council(notice.title)
+            extra = {"content_id": notice.content_id, "lifted_by": text[:300]}
+            yield SourceItem(
+                source=self.name,
+                identity=notice.path + REVOKED,
+                url=CANONICAL_HOST + notice.path,
+                title=f"Direction issued to {council} revoked",
+                text=f"{text}\n{notice.text}",
+                published_on=on,
+                kind_hint=Kind.NOTICE_LIFTED,
+                happened_on_hint=on,
+                extra=extra,
+                mark=(notice.path + REVOKED, "1"),
+            )
+            if not re.match(r"\s*improvement notice", notice.title, re.IGNORECASE):
+                yield SourceItem(
+                    source=self.name,
+                    identity=notice.path + REPLACEMENT,
+                    url=CANONICAL_HOST + notice.path,
+                    title=f"Improvement notice issued to {council}",
+                    text=f"{text}\n{notice.text}",
+                    published_on=on,
+                    kind_hint=Kind.IMPROVEMENT_NOTICE,
+                    happened_on_hint=on,
+                    extra=extra,
+                    mark=(notice.path + REPLACEMENT, "1"),
+                )
+            return
+
+
+def _council(title: str) -> str:
+    """ "Direction issued to Kingston upon Hull City Council: May 2023" -> the council."""
+    match = re.search(r"\bto\s+(?P<council>.+?)(?::|$)", title)
+    return match["council"].strip() if match else title
+
+
+def _folded(title: Any) -> str:
+    """A title as notes quote it: case, quotes and spacing folded."""
+    text = str(title or "").replace("\u2019", "'").replace("\u2018", "'")
+    return " ".join(text.casefold().split())
 
 
 def _json(response: Response) -> dict[str, Any] | None:

@@ -12,18 +12,32 @@ page when the feed is unavailable or empty::
       <div class="…"><h2><a href="/education-law/394-education-news/57253-council-hit-…">Title</a></h2>
         <span>Nov 17, 2025</span><p>Standfirst…</p></div>
 
+The feed holds the site's whole archive (thousands of items), so it is read
+from a watermark: the mark ``feed:newest`` is the publication time of the
+newest entry handled, and a crawl looks only at entries newer than that (and a
+week older, since Joomla dates an entry by its "publish up" time, which an
+editor may set before the day it goes live: those are skipped by their article
+marks at no cost). The first crawl reaches back ``backfill_days`` (730) and no
+further. The watermark is written once every article asked for has been read
+or has failed, and never past an article that failed, which the next crawl
+then tries again. An unchanged feed (a 304, served from the HTTP cache) costs
+that one request, and writes nothing.
+
 An article is keyed on its numeric id: the same article is served under www.,
-no www, mail., j5. and older /education/… paths. Only articles whose title or
-standfirst is about SEND notices, directions or inspections are fetched; the
-rest are remembered as handled from the listing alone. Article pages are read
-with Joomla's defaults (``[itemprop=articleBody]``, ``time[datetime]``), with the
+no www, mail., www.j5. and older /education/… paths, and fetched at the host
+its link names. Only articles whose listing `worth_reading` judges may be
+about a SEND notice, direction or inspection are fetched (and marked "<id>" ->
+"1"); the rest are covered by the watermark. Article pages are read with
+Joomla's defaults (``[itemprop=articleBody]``, ``time[datetime]``), with the
 site's "SPOTLIGHT" box and banners removed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,20 +45,23 @@ from urllib.parse import urlsplit
 from parsel import Selector
 from scrapy import Request
 from scrapy.http import Response
+from twisted.python.failure import Failure
 
 from crawler.dates import parse_date
-from crawler.extract import classify
+from crawler.extract import worth_reading
 from crawler.items import MarkItem, SourceItem
 from crawler.spiders.base import SourceSpider, html_text, text_of
+
+log = logging.getLogger(__name__)
 
 CANONICAL_HOST = "https://www.localgovernmentlawyer.co.uk"
 LISTING_PATH = "/education-law/394-education-news"
 ARTICLE = re.compile(r"/(?P<id>\d{3,})-[\w-]+/?$")
-#: Worth opening the article: the listing says notice, direction, inspection or SEND.
-PROMISING = re.compile(
-    r"improvement notice|\bdirection|inspection|ofsted|written statement of action|\bSEND\b"
-    r"|special educational needs|\bEHC",
-)
+#: The mark holding the publication time (ISO 8601, UTC) of the newest feed entry handled.
+WATERMARK = "feed:newest"
+#: Entries this much older than the watermark are looked at again (see above).
+OVERLAP = dt.timedelta(days=7)
+BACKFILL_DAYS = 730
 MAX_PAGES = 5
 BOILERPLATE = (
     "script, style, noscript, nav, aside, form, .spotlight, .banner, .advert, .adsbygoogle,"
@@ -52,9 +69,55 @@ BOILERPLATE = (
 )
 
 
+#: A listing entry: link, title, standfirst, publication date, publication time (UTC).
+Entry = tuple[str, str, str, dt.date | None, dt.datetime | None]
+
+
 class LglSpider(SourceSpider):
     name = "lgl"
     document_noun = "articles"
+
+    def __init__(
+        self,
+        base_url: str,
+        marks: Mapping[str, str] | None = None,
+        baseline: bool = False,
+        backfill_days: int = BACKFILL_DAYS,
+        now: dt.datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(base_url, marks, baseline, **kwargs)
+        self.backfill_days = int(backfill_days)
+        self.now = now or dt.datetime.now(dt.UTC)
+        #: Article requests from the feed not yet answered; the watermark waits for them.
+        self._pending = 0
+        self._newest: dt.datetime | None = None
+        self._oldest_failed: dt.datetime | None = None
+
+    @property
+    def watermark(self) -> dt.datetime | None:
+        """The publication time of the newest feed entry handled by earlier crawls."""
+        value = self.marks.get(WATERMARK)
+        if not value:
+            return None
+        try:
+            return _utc(dt.datetime.fromisoformat(value))
+        except ValueError:
+            log.warning("lgl: ignoring an unreadable %s mark: %r", WATERMARK, value)
+            return None
+
+    @property
+    def since(self) -> dt.datetime:
+        """Entries published before this are not looked at."""
+        watermark = self.watermark
+        if watermark is not None:
+            return watermark - OVERLAP
+        return self.now - dt.timedelta(days=self.backfill_days)
+
+    def _too_old(self, published: dt.date | None, stamp: dt.datetime | None) -> bool:
+        if stamp is None and published is not None:
+            stamp = dt.datetime(published.year, published.month, published.day, tzinfo=dt.UTC)
+        return stamp is not None and stamp < self.since
 
     async def start(self) -> AsyncIterator[Request]:
         yield self.listing_request(
@@ -69,24 +132,82 @@ class LglSpider(SourceSpider):
         yield self._html_listing()
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
+        """The entries newer than the watermark (or the backfill), their articles if worth it."""
         selector = Selector(text=response.text, type="xml")
-        entries = []
+        entries: list[Entry] = []
         for item in selector.xpath("//item"):
-            published = item.xpath("pubDate/text()").get()
+            published, stamp = _rfc822(item.xpath("pubDate/text()").get(default=""))
             entries.append(
                 (
                     item.xpath("link/text()").get(default="").strip(),
-                    item.xpath("title/text()").get(default=""),
+                    " ".join(item.xpath("title/text()").get(default="").split()),
                     html_text(item.xpath("description/text()").get(default="")),
-                    _rfc822_date(published) if published else None,
+                    published,
+                    stamp,
                 )
             )
         if not entries:
             yield self._html_listing()  # no feed here: read the page
             return
         self.count_listing(len(entries))
+        stamps = [entry[4] for entry in entries if entry[4] is not None]
+        self._newest = max(stamps, default=None)
+        wanted: dict[str, Entry] = {}
         for entry in entries:
-            yield from self._consider(*entry)
+            article_id = self._wanted(*entry)
+            if article_id and article_id not in wanted:  # one article, whatever its host
+                wanted[article_id] = entry
+        self._pending = len(wanted)
+        for article_id, (href, title, standfirst, published, stamp) in wanted.items():
+            yield self.detail_request(
+                href,
+                self.parse_entry,
+                self.entry_failed,
+                article_id=article_id,
+                listed=(title, standfirst, published),
+                stamp=stamp,
+            )
+        if not wanted:
+            yield from self._watermark_item()
+
+    def parse_entry(
+        self,
+        response: Response,
+        article_id: str,
+        listed: tuple[str, str, Any],
+        stamp: dt.datetime | None,
+    ) -> Iterator[SourceItem | MarkItem]:
+        """A feed entry's article; the last one answered writes the watermark."""
+        items = list(self.parse_article(response, article_id, listed))
+        if not items:  # unreadable (counted as failed): try it again next time
+            self._failed(stamp)
+        yield from items
+        yield from self._answered()
+
+    def entry_failed(self, failure: Failure) -> Iterator[MarkItem]:
+        self.item_failed(failure)
+        request = getattr(failure, "request", None)
+        self._failed(request.cb_kwargs.get("stamp") if request is not None else None)
+        yield from self._answered()
+
+    def _failed(self, stamp: dt.datetime | None) -> None:
+        if stamp is not None and (self._oldest_failed is None or stamp < self._oldest_failed):
+            self._oldest_failed = stamp
+
+    def _answered(self) -> Iterator[MarkItem]:
+        self._pending -= 1
+        if self._pending == 0:
+            yield from self._watermark_item()
+
+    def _watermark_item(self) -> Iterator[MarkItem]:
+        """The new watermark: the newest entry's time, never past an article that failed."""
+        current = self.watermark
+        value = max((t for t in (self._newest, current) if t is not None), default=None)
+        if self._oldest_failed is not None:
+            below = self._oldest_failed - dt.timedelta(seconds=1)
+            value = below if value is None else min(value, below)
+        if value is not None and value != current:
+            yield MarkItem(WATERMARK, value.isoformat())
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
         cards = {}
@@ -104,32 +225,45 @@ class LglSpider(SourceSpider):
                 )
         self.count_listing(len(cards))
         unhandled = 0
-        for entry in cards.values():
-            for result in self._consider(*entry):
-                unhandled += isinstance(result, Request)
-                yield result
+        for href, title, standfirst, published in cards.values():
+            article_id = self._wanted(href, title, standfirst, published, None)
+            if article_id:
+                unhandled += 1
+                yield self.detail_request(
+                    href,
+                    self.parse_article,
+                    article_id=article_id,
+                    listed=(title, standfirst, published),
+                )
         next_page = response.css(
             "a[rel=next]::attr(href), li.pagination-next a::attr(href), a[title=Next]::attr(href)"
         ).get()
-        if next_page and cards and page + 1 < MAX_PAGES and (unhandled or not self.marks):
+        older = any(self._too_old(card[3], None) for card in cards.values())
+        if (
+            next_page
+            and cards
+            and not older
+            and page + 1 < MAX_PAGES
+            and (unhandled or not self.marks)
+        ):
             yield self._html_listing(page + 1, next_page)
 
-    def _consider(
-        self, href: str, title: str, standfirst: str, published: Any
-    ) -> Iterator[Request | MarkItem]:
+    def _wanted(
+        self,
+        href: str,
+        title: str,
+        standfirst: str,
+        published: dt.date | None,
+        stamp: dt.datetime | None,
+    ) -> str | None:
+        """The article id of a listing entry whose article should be fetched, else None."""
         match = ARTICLE.search(urlsplit(href).path)
-        if not match:
-            return
+        if not match or self._too_old(published, stamp):
+            return None
         article_id = match["id"]
-        if self.is_handled(article_id, "1"):
-            return
-        listing_text = f"{title} {standfirst}"
-        if not PROMISING.search(listing_text) and classify(title, standfirst) is None:
-            yield MarkItem(article_id, "1")  # not about SEND: never fetched
-            return
-        yield self.detail_request(
-            href, self.parse_article, article_id=article_id, listed=(title, standfirst, published)
-        )
+        if self.is_handled(article_id, "1") or not worth_reading(title, standfirst):
+            return None
+        return article_id
 
     def parse_article(
         self, response: Response, article_id: str, listed: tuple[str, str, Any]
@@ -202,8 +336,18 @@ def _text_without(body: Selector) -> str:
     return text or text_of(body)
 
 
-def _rfc822_date(value: str) -> Any:
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _rfc822(value: str) -> tuple[dt.date | None, dt.datetime | None]:
+    """An RSS pubDate: the date as the site wrote it, and the moment in UTC."""
+    value = value.strip()
+    if not value:
+        return None, None
     try:
-        return parsedate_to_datetime(value).date()
+        moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        return parse_date(value)
+        date = parse_date(value)
+        return date, None
+    return moment.date(), _utc(moment)

@@ -31,7 +31,8 @@ SAMPLES = Path(__file__).resolve().parent / "files"
 SAMPLE_NOTICE_PATH = (
     "/government/publications/improvement-notice-issued-to-derbyshire-county-council"
 )
-GOVUK_COLLECTION = "/government/collections/improvement-notices-and-directions"
+#: Not the slug sendwatch guesses first: the spider must find it from search results.
+GOVUK_COLLECTION = "/government/collections/improvement-notices-and-directions-childrens-services"
 LGL_SECTION = "/education-law/394-education-news"
 TYPES = {
     ".json": "application/json",

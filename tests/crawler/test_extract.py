@@ -12,8 +12,8 @@ from sendwatch.vocab import Kind, Outcome
 from tests.paths import FIXTURES
 
 
-def _kind(title: str, text: str = "") -> str | None:
-    kind = extract(Document(title=title, text=text)).kind
+def _kind(title: str, text: str = "", official: bool = True) -> str | None:
+    kind = extract(Document(title=title, text=text, official=official)).kind
     return str(kind) if kind else None
 
 
