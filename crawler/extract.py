@@ -309,6 +309,12 @@ _EVENT_WORDS = re.compile(
     r"|written statement of action|\bWSoA\b|\bmonitoring visit|\bcommissioners?\b",
     re.IGNORECASE,
 )
+#: Improvement notices of other law: housing (Housing Act 2004), health and safety, food.
+_OTHER_NOTICES = re.compile(
+    r"\blandlords?\b|\btenants?\b|\bHMOs?\b|\bhousing\b|\bfire safety\b|\bhealth and safety\b"
+    r"|\bHSE\b|\bfood\b|\bplanning\b|\benvironmental\b",
+    re.IGNORECASE,
+)
 
 
 def worth_reading(title: str, standfirst: str = "") -> bool:
@@ -318,7 +324,8 @@ def worth_reading(title: str, standfirst: str = "") -> bool:
 
     SEND named (in any case, not the verb "send") together with a notice, direction or
     inspection word; or an improvement notice or statutory direction that the listing does
-    not place in children's social care (LGL often names SEND only in the article's body).
+    not place in children's social care, housing or safety law (LGL often names SEND only
+    in the article's body).
     """
     title, standfirst = clean(title), clean(standfirst)
     listing = f"{title} {standfirst}"
@@ -329,7 +336,7 @@ def worth_reading(title: str, standfirst: str = "") -> bool:
     if is_about_send(title, standfirst):
         return True
     strong = _NOTICE.search(listing) or _DIRECTION.search(listing)
-    return bool(strong) and not _SOCIAL_CARE.search(listing)
+    return bool(strong) and not _SOCIAL_CARE.search(listing) and not _OTHER_NOTICES.search(listing)
 
 
 def classify(title: str, text: str, hint: Kind | None = None) -> Kind | None:

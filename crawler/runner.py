@@ -103,7 +103,7 @@ class CrawlReport:
             count("sendwatch/seen"),
         )
         spider_errors = count("spider_exceptions/count")  # a parser that raised: a bug to see
-        result, reason = _verdict(stats, _tallies(stats), max_failed_share)
+        result, reason = _verdict(stats, document_tallies(stats), max_failed_share)
         return cls(
             source=source,
             found=new + updated + seen,
@@ -125,7 +125,7 @@ class CrawlReport:
         )
 
 
-def _tallies(stats: dict[str, Any]) -> list[DocumentTally]:
+def document_tallies(stats: dict[str, Any]) -> list[DocumentTally]:
     """The run's detail documents by kind, from the spider's sendwatch/docs/<noun>/… stats."""
     nouns = sorted({key[len(DOCS) :].split("/", 1)[0] for key in stats if key.startswith(DOCS)})
     tallies = []
@@ -196,7 +196,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
         scrapy = scrapy_settings(settings)
         scrapy["CLOSESPIDER_TIMEOUT"] = settings.crawler.time_limit_minutes * 60
         scrapy["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (secrets masked) stays in charge
-        _quiet_scrapy(settings.log_level)
+        quiet_scrapy(settings.log_level)
         process = CrawlerProcess(settings=scrapy)
         crawlers = {}
         for source, config in configs.items():
@@ -243,7 +243,7 @@ class _ScrapyQuiet(logging.Filter):
         )
 
 
-def _quiet_scrapy(level: str) -> None:
+def quiet_scrapy(level: str) -> None:
     if level != "DEBUG":
         for handler in logging.getLogger().handlers:
             handler.addFilter(_ScrapyQuiet())

@@ -25,6 +25,8 @@ from storage.las import register
 from storage.store import SourceSummary, Store
 
 log = logging.getLogger("sendwatch")
+#: The crawled sources, in the order commands take them.
+SOURCES = ("govuk", "ofsted", "lgl")
 
 
 class _Group(click.Group):
@@ -195,7 +197,7 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     metavar="SOURCE...",
     nargs=-1,
     required=True,
-    type=click.Choice(["govuk", "ofsted", "lgl"]),
+    type=click.Choice(SOURCES),
 )
 @click.pass_context
 def crawl_command(ctx: click.Context, sources: tuple[str, ...]) -> None:
@@ -208,6 +210,24 @@ def crawl_command(ctx: click.Context, sources: tuple[str, ...]) -> None:
         for alarm in report.alarms:
             click.echo(f"alarm: {alarm}", err=True)
     ctx.exit(0 if all(report.ok for report in reports) else 1)
+
+
+@cli.command("check")
+@click.argument("sources", metavar="[SOURCE...]", nargs=-1, type=click.Choice(SOURCES))
+@click.option("--json", "as_json", is_flag=True, help="JSON, for monitoring systems.")
+@click.pass_context
+def check_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Read each source live as a crawl would (nothing stored) and say what works; exit 1 if not."""
+    from crawler.check import check_sources, render
+
+    checks = check_sources(_loaded(ctx).settings, sources or SOURCES)
+    ok = all(check.ok for check in checks)
+    if as_json:
+        payload = {"ok": ok, "sources": [check.to_json() for check in checks]}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render(checks))
+    ctx.exit(0 if ok else 1)
 
 
 @cli.command("extract")

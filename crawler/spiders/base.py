@@ -73,6 +73,7 @@ class SourceSpider(scrapy.Spider):
         base_url: str,
         marks: Mapping[str, str] | None = None,
         baseline: bool = False,
+        check: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -80,6 +81,13 @@ class SourceSpider(scrapy.Spider):
         self.marks: Mapping[str, str] = marks or {}
         #: A first crawl: what it finds is recorded as history and alerts nobody.
         self.baseline = baseline
+        #: `sendwatch check`: a sample of each step, not the whole archive.
+        self.check = check
+
+    @property
+    def first_run(self) -> bool:
+        """Nothing handled yet: listings are followed back page by page (not in a check)."""
+        return not self.marks and not self.check
 
     def is_handled(self, key: str, version: str) -> bool:
         return self.marks.get(key) == version

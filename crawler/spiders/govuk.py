@@ -123,6 +123,9 @@ class GovukSpider(SourceSpider):
         self.liftings: dict[str, Lifting] = {}
         #: base_path -> public_updated_at, for every notice the listings named.
         self.candidates: dict[str, str] = {}
+        #: Collections read and notices found by search this run, for `sendwatch check`.
+        self.collections_read: list[str] = []
+        self.search_hits = 0
         self.notices: dict[str, Notice] = {}
         #: Directions revoked and replaced with a notice: lifted by that, not again.
         self.revoked: set[str] = set()
@@ -186,6 +189,7 @@ class GovukSpider(SourceSpider):
             return
         results = [r for r in data.get("results") or [] if isinstance(r, dict)]
         candidates = [r for r in results if NOTICE_TITLE.search(str(r.get("title", "")))]
+        self.search_hits += len(candidates)
         unhandled = 0
         for result in candidates:
             yield from self._collections_of(result.get("document_collections"))
@@ -194,8 +198,8 @@ class GovukSpider(SourceSpider):
                 unhandled += 1
         total = int(data.get("total") or 0)
         next_start = start + PAGE_SIZE
-        first_run = not self.marks
-        if next_start < total and next_start < PAGE_SIZE * MAX_PAGES and (unhandled or first_run):
+        more = unhandled or self.first_run
+        if next_start < total and next_start < PAGE_SIZE * MAX_PAGES and more:
             yield self._search_request(query, next_start)
         yield from self._listing_done()
 
@@ -238,6 +242,7 @@ class GovukSpider(SourceSpider):
             self.listing_error(response.url, "not JSON")
             yield from self._listing_done()
             return
+        self.collections_read.append(path)
         docs = _list(data.get("links"), "documents")
         by_id = {doc.get("content_id"): doc for doc in docs}
         for group in _list(data.get("details"), "collection_groups"):

@@ -17,8 +17,8 @@ from a watermark: the mark ``feed:newest`` is the publication time of the
 newest entry handled, and a crawl looks only at entries newer than that (and a
 week older, since Joomla dates an entry by its "publish up" time, which an
 editor may set before the day it goes live: those are skipped by their article
-marks at no cost). The first crawl reaches back ``backfill_days`` (730) and no
-further. The watermark is written once every article asked for has been read
+marks at no cost). The first crawl reaches back ``backfill_days`` (730) before
+the newest entry and no further. The watermark is written once every article asked for has been read
 or has failed, and never past an article that failed, which the next crawl
 then tries again. An unchanged feed (a 304, served from the HTTP cache) costs
 that one request, and writes nothing.
@@ -106,18 +106,21 @@ class LglSpider(SourceSpider):
             log.warning("lgl: ignoring an unreadable %s mark: %r", WATERMARK, value)
             return None
 
-    @property
-    def since(self) -> dt.datetime:
-        """Entries published before this are not looked at."""
+    def since(self, newest: dt.datetime | None = None) -> dt.datetime:
+        """Entries published before this are not looked at: those older than the watermark,
+        or on a first crawl, those published `backfill_days` before the newest entry (or
+        now, whichever is earlier: the feed's own present, so a mirror reads the same any day)."""
         watermark = self.watermark
         if watermark is not None:
             return watermark - OVERLAP
-        return self.now - dt.timedelta(days=self.backfill_days)
+        present = min(self.now, newest) if newest is not None else self.now
+        return present - dt.timedelta(days=self.backfill_days)
 
-    def _too_old(self, published: dt.date | None, stamp: dt.datetime | None) -> bool:
+    @staticmethod
+    def _too_old(published: dt.date | None, stamp: dt.datetime | None, since: dt.datetime) -> bool:
         if stamp is None and published is not None:
             stamp = dt.datetime(published.year, published.month, published.day, tzinfo=dt.UTC)
-        return stamp is not None and stamp < self.since
+        return stamp is not None and stamp < since
 
     async def start(self) -> AsyncIterator[Request]:
         yield self.listing_request(
@@ -152,9 +155,10 @@ class LglSpider(SourceSpider):
         self.count_listing(len(entries))
         stamps = [entry[4] for entry in entries if entry[4] is not None]
         self._newest = max(stamps, default=None)
+        since = self.since(self._newest)
         wanted: dict[str, Entry] = {}
         for entry in entries:
-            article_id = self._wanted(*entry)
+            article_id = self._wanted(*entry, since)
             if article_id and article_id not in wanted:  # one article, whatever its host
                 wanted[article_id] = entry
         self._pending = len(wanted)
@@ -224,9 +228,10 @@ class LglSpider(SourceSpider):
                     parse_date(text_of(card)),
                 )
         self.count_listing(len(cards))
+        since = self.since()
         unhandled = 0
         for href, title, standfirst, published in cards.values():
-            article_id = self._wanted(href, title, standfirst, published, None)
+            article_id = self._wanted(href, title, standfirst, published, None, since)
             if article_id:
                 unhandled += 1
                 yield self.detail_request(
@@ -238,7 +243,7 @@ class LglSpider(SourceSpider):
         next_page = response.css(
             "a[rel=next]::attr(href), li.pagination-next a::attr(href), a[title=Next]::attr(href)"
         ).get()
-        older = any(self._too_old(card[3], None) for card in cards.values())
+        older = any(self._too_old(card[3], None, since) for card in cards.values())
         if (
             next_page
             and cards
@@ -255,10 +260,11 @@ class LglSpider(SourceSpider):
         standfirst: str,
         published: dt.date | None,
         stamp: dt.datetime | None,
+        since: dt.datetime,
     ) -> str | None:
         """The article id of a listing entry whose article should be fetched, else None."""
         match = ARTICLE.search(urlsplit(href).path)
-        if not match or self._too_old(published, stamp):
+        if not match or self._too_old(published, stamp, since):
             return None
         article_id = match["id"]
         if self.is_handled(article_id, "1") or not worth_reading(title, standfirst):

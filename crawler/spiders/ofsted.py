@@ -83,6 +83,9 @@ class OfstedSpider(SourceSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.providers: dict[str, _Provider] = {}
+        #: Provider pages read, and those listing an area SEND report (for `sendwatch check`).
+        self.pages_read = 0
+        self.pages_with_send = 0
 
     async def start(self) -> AsyncIterator[Request]:
         yield self._search_request(0)
@@ -123,6 +126,8 @@ class OfstedSpider(SourceSpider):
 
     def parse_provider(self, response: Response, urn: str, version: str) -> Iterator[Any]:
         name = text_of(response.css("h1.heading--title")) or text_of(response.css("h1"))
+        self.pages_read += 1
+        has_send = False
         requests = []
         for day in response.css("ol.timeline > li.timeline__day:not(.timeline__day--opened)"):
             for link in day.css("a.publication-link"):
@@ -132,6 +137,7 @@ class OfstedSpider(SourceSpider):
                 file_id = FILE_ID.search(href)
                 if not (SEND_LABEL.search(label) and file_id):
                     continue
+                has_send = True
                 identity = f"file-{file_id.group(1)}"
                 if self.is_handled(identity, "1"):
                     continue
@@ -149,6 +155,7 @@ class OfstedSpider(SourceSpider):
                         urn=urn,
                     )
                 )
+        self.pages_with_send += has_send
         if requests:
             self.providers[urn] = _Provider(version, left=len(requests))
             yield from requests

@@ -92,7 +92,9 @@ def test_search_finds_the_collection_and_notices_wait_for_it() -> None:
     # No notice is fetched before every listing is read: the collection says which are closed.
     assert spider.listings_pending == 2
     assert PLYMOUTH in spider.candidates
-    assert "/government/publications/school-improvement-guidance-for-trusts" not in spider.candidates
+    assert (
+        "/government/publications/school-improvement-guidance-for-trusts" not in spider.candidates
+    )
 
 
 def test_collection_notes_date_liftings_and_then_notices_are_read() -> None:
@@ -122,7 +124,9 @@ def test_collection_notes_date_liftings_and_then_notices_are_read() -> None:
     assert notice.identity == PLYMOUTH
     assert (lifted.identity, lifted.kind_hint) == (PLYMOUTH + "#lifted", Kind.NOTICE_LIFTED)
     assert lifted.happened_on_hint == lifted.published_on == dt.date(2025, 9, 30)
-    assert lifted.title == "Improvement notice issued to Plymouth City Council: October 2023 (lifted)"
+    assert (
+        lifted.title == "Improvement notice issued to Plymouth City Council: October 2023 (lifted)"
+    )
     assert lifted.text.startswith("Moved 'Improvement notice issued to Plymouth City Council")
 
 
@@ -185,7 +189,9 @@ def test_handled_notices_are_not_fetched_again() -> None:
     spider.groups[KENT] = "Closed notices"
     fetched = _requested(_search(spider))
     assert fetched == [
-        "/api/content" + PUBLICATIONS + "improvement-notice-issued-to-halton-borough-council-march-2024",
+        "/api/content"
+        + PUBLICATIONS
+        + "improvement-notice-issued-to-halton-borough-council-march-2024",
         "/api/content" + KENT,
         "/api/content" + PLYMOUTH,
         "/api/content" + PUBLICATIONS + "improvement-notice-issued-to-wirral-council-may-2024",
