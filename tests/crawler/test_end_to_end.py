@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sendwatch.demo.site import FixtureSite, publish_sample_notice
+from sendwatch.demo.site import LGL, LGL_SECTION, FixtureSite, publish_sample_notice
 from storage.models import Alarm, Event, Finding, SourceState
 from storage.store import Store
 from tests.paths import COMMAND
+from tests.proxy import running_proxy
 
 BEXLEY = "E09000004"
+LGL_HOST = LGL
 
 
 @pytest.fixture
@@ -245,3 +247,98 @@ def test_truncated_json_fails_the_listing(
     code, counts = crawl("govuk", env, tmp_path)
     assert code == 1
     assert counts["errors"] == "1"
+
+
+def _status_row(env: dict[str, str], cwd: Path, source: str) -> list[str]:
+    """`sendwatch status`'s row for `source`: nine columns, then the reason (spaces and all)."""
+    lines = subprocess.run(
+        [*COMMAND, "status"], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    ).stdout.splitlines()
+    return next(line.split(maxsplit=10) for line in lines if line.startswith(source + " "))
+
+
+def test_report_pdfs_fetched_from_the_wrong_host_fail_the_run(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    # The old bug: report PDFs asked of reports.ofsted.gov.uk, which answers 404 for /v1/file/.
+    wrong = site.host_map.replace(
+        site.urls["files.ofsted.gov.uk"], site.urls["reports.ofsted.gov.uk"]
+    )
+    env = env | {"SENDWATCH_CRAWLER_HOST_MAP": wrong}
+    for _run in range(3):
+        code, counts = crawl("ofsted", env, tmp_path)
+        assert code == 1
+        assert (counts["result"], counts["found"], counts["errors"]) == ("failed", "0", "5")
+    pdfs = [s for s in site.requests if s.path.startswith("/v1/file/")]
+    assert {(s.host, s.status) for s in pdfs} == {("reports.ofsted.gov.uk", 404)}
+
+    row = _status_row(env, tmp_path, "ofsted")
+    assert (row[5], row[6]) == ("failed", "3")
+    assert row[10].startswith(
+        "5 of 5 report PDFs failed (404), e.g. https://files.ofsted.gov.uk/v1/file/"
+    )
+    store = _store(tmp_path)
+    (alarm,) = store.open_alarms()
+    assert alarm.message.startswith(
+        "ofsted: 3 failed runs in a row; last: failed: 5 of 5 report PDFs"
+    )
+    store.close()
+
+    # Mapped right, the same reports are read: the run is ok and the alarm resolved.
+    code, counts = crawl("ofsted", env | {"SENDWATCH_CRAWLER_HOST_MAP": site.host_map}, tmp_path)
+    assert (code, counts["result"], counts["new"]) == (0, "ok", "5")
+
+
+def test_a_firewall_is_blocked_not_failed(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    site.fail("/search", 403)
+    for _run in range(3):
+        code, counts = crawl("ofsted", env, tmp_path)
+        assert (code, counts["result"]) == (1, "blocked")
+    row = _status_row(env, tmp_path, "ofsted")
+    assert row[5] == "blocked"
+    assert row[10].startswith("blocked: the listing answered 403")
+    store = _store(tmp_path)
+    (alarm,) = store.open_alarms()
+    assert "last: blocked: " in alarm.message
+    store.close()
+
+
+def test_production_defaults_through_a_proxy(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    """No host_map, no base_url: the real URLs, reached through https_proxy as on a server."""
+    del env["SENDWATCH_CRAWLER_HOST_MAP"]
+    env = {k: v for k, v in env.items() if "proxy" not in k.lower()}
+    with running_proxy(site.urls) as proxy:
+        env |= {"https_proxy": proxy.url, "http_proxy": proxy.url}
+        first = {source: crawl(source, env, tmp_path) for source in ("govuk", "ofsted", "lgl")}
+        assert {s: (code, counts["result"]) for s, (code, counts) in first.items()} == {
+            "govuk": (0, "ok"),
+            "ofsted": (0, "ok"),
+            "lgl": (0, "ok"),
+        }
+        assert first["ofsted"][1]["new"] == "5"  # every report, from files.ofsted.gov.uk
+        before = len(site.requests)
+        for source in ("govuk", "ofsted", "lgl"):
+            assert crawl(source, env, tmp_path)[1]["found"] == "0"
+        tunnelled = {host for method, host, _port in proxy.seen if method == "CONNECT"}
+    assert {"www.gov.uk", "reports.ofsted.gov.uk", "files.ofsted.gov.uk", LGL_HOST} <= tunnelled
+    pdfs = {(s.host, s.status) for s in site.requests[:before] if s.path.startswith("/v1/file/")}
+    assert pdfs == {("files.ofsted.gov.uk", 200)}
+    # The second run fetched no detail document: no notice, report PDF or article.
+    details = [
+        s.path
+        for s in site.requests[before:]
+        if s.path.startswith(("/v1/file/", "/api/content/government/publications/"))
+        or s.path.startswith(LGL_SECTION + "/")
+    ]
+    assert details == []
+    store = _store(tmp_path)
+    with store.sessions() as session:
+        plymouth = session.scalars(
+            select(Event).where(Event.kind == "notice_lifted", Event.la_code == "E06000026")
+        ).one()
+        assert str(plymouth.happened_on) == "2025-09-30"  # from the collection's note, first run
+    store.close()
