@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from scrapy import Request
@@ -36,6 +36,7 @@ CHECK_TIMEOUT_SECONDS = 20.0
 #: Failures that mean the site was never reached at all: one line says it.
 UNREACHABLE = ("DNS lookup failed", "connection refused", "timeout")
 FOUND = "sendwatch/check/found"
+TAKEN = "sendwatch/check/taken"
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,14 @@ class SourceCheck:
 class SampleMiddleware:
     """Lets through only the first few documents of each kind a spider asks for."""
 
-    def __init__(self) -> None:
+    def __init__(self, crawler: Crawler) -> None:
+        assert crawler.stats is not None
         self.taken: Counter[str] = Counter()
+        crawler.stats.set_value(TAKEN, self.taken)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SampleMiddleware:
+        return cls(crawler)
 
     def _sample(self, result: Iterable[Any]) -> Iterator[Any]:
         for output in result:
@@ -152,9 +159,11 @@ def _judge(source: str, crawler: Crawler) -> SourceCheck:
     spider = crawler.spider
     rows = {"govuk": _govuk_rows, "ofsted": _ofsted_rows, "lgl": _lgl_rows}[source]
     check.rows += rows(spider, stats, found)
+    taken = stats.get(TAKEN) or Counter()
     for tally in document_tallies(stats):
-        if tally.failed:
-            check.rows.append(Row(tally.noun, False, tally.sentence(), tally.example))
+        if tally.failed:  # out of those fetched, not of all the listings named
+            fetched = replace(tally, requested=taken.get(tally.noun, tally.requested))
+            check.rows.append(Row(tally.noun, False, fetched.sentence(), tally.example))
     return check
 
 
@@ -239,7 +248,7 @@ def render(checks: Sequence[SourceCheck]) -> str:
         for row in check.rows:
             mark = "ok  " if row.ok else "FAIL"
             line = f"  {mark}  {row.name.ljust(width)}  {row.detail}"
-            if row.url and not row.ok:
+            if row.url and not row.ok and row.url not in row.detail:
                 line += f"  <{row.url}>"
             out.append(line)
     return "\n".join(out)
