@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -20,7 +22,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retry (5xx, 429, timeouts; never other 4xx) with exponential backoff.
 
     Retry n waits `RETRY_BACKOFF_SECONDS * 2**(n-1)`, or what a 429/503 asks for in
-    Retry-After, capped at five minutes.
+    Retry-After (seconds or an HTTP date), capped at five minutes.
     """
 
     def __init__(self, settings: BaseSettings) -> None:
@@ -52,7 +54,15 @@ def _retry_after(response: Response) -> float | None:
     value = response.headers.get(b"Retry-After")
     if not value:
         return None
+    text = value.decode("ascii", "replace").strip()
     try:
-        return max(0.0, float(value.decode("ascii", "replace")))
+        return max(0.0, float(text))
     except ValueError:
-        return None  # an HTTP date: the exponential backoff applies instead
+        pass
+    try:  # or an HTTP date: wait until then
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None  # unreadable: the exponential backoff applies instead
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

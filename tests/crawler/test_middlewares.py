@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from email.utils import format_datetime
+
 from scrapy import Request, Spider
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
@@ -39,6 +42,16 @@ def test_retry_after_is_obeyed() -> None:
     retry = middleware.process_response(request, response)
     assert isinstance(retry, Request)
     assert retry.meta[BACKOFF_META] == 30.0
+
+
+def test_retry_after_as_an_http_date_is_obeyed() -> None:
+    middleware = _middleware()
+    request = Request("http://127.0.0.1/x")
+    when = format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90), usegmt=True)
+    response = Response(request.url, status=429, headers={"Retry-After": when})
+    retry = middleware.process_response(request, response)
+    assert isinstance(retry, Request)
+    assert 85.0 <= retry.meta[BACKOFF_META] <= 90.0
 
 
 def test_client_errors_are_not_retried() -> None:
