@@ -96,8 +96,9 @@ def test_db_upgrade_then_status_on_the_default_sqlite(tmp_path: Path) -> None:
         "FINDINGS",
         "EVENTS",
         "NEXT_RUN",
+        "REASON",
     ]
-    assert lines[1] == ["govuk", "yes", "never", "-", "0", "1", "1", "-"]
+    assert lines[1] == ["govuk", "yes", "never", "-", "0", "1", "1", "-", "-"]
     assert [line[0] for line in lines[1:4]] == ["govuk", "ofsted", "lgl"]
     assert lines[4] == ["outbox:", "pending=0", "failed=0", "sent_today=0"]
 

@@ -32,6 +32,17 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert settings.smtp.password is None
 
 
+def test_source_options_reach_the_spider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    sources = load_config(env={}).settings.sources
+    assert sources.lgl.spider_options() == {"backfill_days": 730}
+    assert sources.govuk.spider_options() == sources.ofsted.spider_options() == {}
+    env = {"SENDWATCH_SOURCES_LGL_BACKFILL_DAYS": "90"}
+    assert load_config(env=env).settings.sources.lgl.spider_options() == {"backfill_days": 90}
+    with pytest.raises(ConfigError, match="SENDWATCH_SOURCES_LGL_BACKFILL_DAYS"):
+        load_config(env={"SENDWATCH_SOURCES_LGL_BACKFILL_DAYS": "0"})
+
+
 def test_the_shipped_example_is_valid_and_complete(monkeypatch: pytest.MonkeyPatch) -> None:
     example = ROOT / "sendwatch.example.toml"
     loaded = load_config(example, env={})
@@ -143,3 +154,25 @@ def test_named_config_file_must_exist(tmp_path: Path) -> None:
 def test_unknown_sendwatch_variables_are_reported() -> None:
     loaded = load_config(env={"SENDWATCH_SMTP_HOTS": "x", "SENDWATCH_TEST_DATABASE_URL": "y"})
     assert loaded.unknown_env == ("SENDWATCH_SMTP_HOTS",)
+
+
+def test_host_map_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    assert load_config(env={}).settings.crawler.host_map == {}  # nothing re-pointed by default
+    path = tmp_path / "sendwatch.toml"
+    path.write_text('[crawler]\nhost_map = { "files.ofsted.gov.uk" = "http://127.0.0.1:8001" }\n')
+    assert load_config(path, env={}).settings.crawler.host_map == {
+        "files.ofsted.gov.uk": "http://127.0.0.1:8001"
+    }
+    env = {
+        "SENDWATCH_CRAWLER_HOST_MAP": "www.gov.uk=http://127.0.0.1:1, reports.ofsted.gov.uk=http://127.0.0.1:2"
+    }
+    loaded = load_config(path, env=env)
+    assert loaded.settings.crawler.host_map == {
+        "www.gov.uk": "http://127.0.0.1:1",
+        "reports.ofsted.gov.uk": "http://127.0.0.1:2",
+    }
+    assert 'host_map = { "www.gov.uk" = "http://127.0.0.1:1"' in render_config(loaded)
+    with pytest.raises(
+        ConfigError, match="SENDWATCH_CRAWLER_HOST_MAP: crawler.host_map.www.gov.uk"
+    ):
+        load_config(env={"SENDWATCH_CRAWLER_HOST_MAP": "www.gov.uk"})
