@@ -173,6 +173,6 @@ def test_host_map_from_the_file_and_the_environment(tmp_path: Path) -> None:
     }
     assert 'host_map = { "www.gov.uk" = "http://127.0.0.1:1"' in render_config(loaded)
     with pytest.raises(
-        ConfigError, match="SENDWATCH_CRAWLER_HOST_MAP: crawler.host_map.www.gov.uk"
+        ConfigError, match=r"SENDWATCH_CRAWLER_HOST_MAP: crawler\.host_map\.www\.gov\.uk"
     ):
         load_config(env={"SENDWATCH_CRAWLER_HOST_MAP": "www.gov.uk"})
