@@ -134,6 +134,8 @@ class Daemon:
         enabled = [(name, source) for name, source in self.settings.sources if source.enabled]
         if not enabled:
             log.warning("no source is enabled: nothing will be crawled")
+        for host, target in self.settings.crawler.host_map.items():
+            log.info("crawler: requests for %s go to %s ([crawler] host_map)", host, target)
         for index, (name, source) in enumerate(enabled):
             interval = dt.timedelta(minutes=source.interval_minutes)
             soonest = utcnow() + dt.timedelta(seconds=1 + STAGGER * index)

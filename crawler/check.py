@@ -125,7 +125,8 @@ def check_sources(settings: Settings, sources: Sequence[str]) -> list[SourceChec
     scrapy = scrapy_settings(settings)
     scrapy |= {
         "ITEM_PIPELINES": {"crawler.check.CheckPipeline": 300},
-        "SPIDER_MIDDLEWARES": {"crawler.check.SampleMiddleware": 950},
+        "SPIDER_MIDDLEWARES": scrapy["SPIDER_MIDDLEWARES"]
+        | {"crawler.check.SampleMiddleware": 950},
         "HTTPCACHE_ENABLED": False,
         "RETRY_TIMES": 0,
         "DOWNLOAD_TIMEOUT": min(settings.crawler.timeout_seconds, CHECK_TIMEOUT_SECONDS),

@@ -1,4 +1,4 @@
-"""Downloader middleware: retries that back off, so a struggling site is not hammered."""
+"""Middleware: retries that back off, so a struggling site is not hammered; parser errors counted."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import logging
 from email.utils import parsedate_to_datetime
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
+
+from crawler.spiders.base import DOC_NOUN, SourceSpider
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +69,27 @@ def _retry_after(response: Response) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+class DocumentErrorsMiddleware:
+    """A parser that raises on a document counts that document as failed.
+
+    A crawl whose parser breaks on every report PDF read none of them: it must end
+    `failed`, like one whose PDFs could not be fetched, not `ok` with a traceback in the log.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DocumentErrorsMiddleware:
+        return cls(crawler)
+
+    def process_spider_exception(self, response: Response, exception: Exception) -> None:
+        spider = self.crawler.spider
+        noun = response.request.meta.get(DOC_NOUN) if response.request is not None else None
+        if noun and isinstance(spider, SourceSpider):
+            spider.document_failed(
+                response.url, "parser error", repr(exception), noun, count_error=False
+            )
+        # None: Scrapy goes on to log the traceback and count the spider exception.

@@ -59,6 +59,7 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "HTTPCACHE_DIR": str((settings.data_dir / "httpcache").resolve()),
         "HTTPCACHE_IGNORE_HTTP_CODES": [301, 302, 303, 307, 308, 404, 410, 429, 500, 502, 503, 504],
         "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
+        "SPIDER_MIDDLEWARES": {"crawler.middlewares.DocumentErrorsMiddleware": 900},
         "SENDWATCH_DATABASE_URL": settings.effective_database_url,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": settings.log_level,

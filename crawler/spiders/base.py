@@ -164,10 +164,16 @@ class SourceSpider(scrapy.Spider):
         self._inc(LISTING_ERRORS)
         log.error("%s: %s failed: %s", self.name, url, message or why)
 
-    def document_failed(self, url: str, why: str, message: str = "", noun: str = "") -> None:
-        """One of the run's documents could not be fetched or read (`why`: a status or a word)."""
+    def document_failed(
+        self, url: str, why: str, message: str = "", noun: str = "", count_error: bool = True
+    ) -> None:
+        """One of the run's documents could not be fetched or read (`why`: a status or a word).
+
+        `count_error` False: the error is counted already (a spider exception Scrapy counts).
+        """
         noun = noun or self.document_noun
-        self._inc(ITEM_ERRORS)
+        if count_error:
+            self._inc(ITEM_ERRORS)
         self._inc(f"{DOCS}{noun}/failed")
         self._inc(f"{DOCS}{noun}/status/{why}")
         self._first(f"{DOCS}{noun}/example", url)

@@ -18,10 +18,10 @@ newest entry handled, and a crawl looks only at entries newer than that (and a
 week older, since Joomla dates an entry by its "publish up" time, which an
 editor may set before the day it goes live: those are skipped by their article
 marks at no cost). The first crawl reaches back ``backfill_days`` (730) before
-the newest entry and no further. The watermark is written once every article asked for has been read
-or has failed, and never past an article that failed, which the next crawl
-then tries again. An unchanged feed (a 304, served from the HTTP cache) costs
-that one request, and writes nothing.
+the newest entry (or now, if earlier) and no further. The watermark is written
+once every article asked for has been read or has failed, and never past an
+article that failed, which the next crawl then tries again. An unchanged feed
+(a 304, served from the HTTP cache) costs that one request, and writes nothing.
 
 An article is keyed on its numeric id: the same article is served under www.,
 no www, mail., www.j5. and older /education/… paths, and fetched at the host

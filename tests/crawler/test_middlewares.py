@@ -9,7 +9,10 @@ from scrapy import Request, Spider
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
-from crawler.middlewares import BACKOFF_META, BackoffRetryMiddleware
+from crawler.middlewares import BACKOFF_META, BackoffRetryMiddleware, DocumentErrorsMiddleware
+from crawler.runner import CrawlReport
+from crawler.spiders.base import LISTING_ITEMS
+from crawler.spiders.ofsted import OfstedSpider
 
 
 def _middleware() -> BackoffRetryMiddleware:
@@ -61,3 +64,24 @@ def test_client_errors_are_not_retried() -> None:
         assert isinstance(
             middleware.process_response(request, Response(request.url, status=status)), Response
         )
+
+
+def test_a_parser_that_raises_on_every_document_fails_the_run() -> None:
+    crawler = get_crawler(OfstedSpider)
+    spider = OfstedSpider.from_crawler(crawler, base_url="https://reports.ofsted.gov.uk")
+    crawler.spider = spider
+    assert crawler.stats is not None
+    crawler.stats.open_spider()
+    middleware = DocumentErrorsMiddleware.from_crawler(crawler)
+    for file_id in ("1", "2", "3"):
+        request = spider.detail_request(
+            f"https://files.ofsted.gov.uk/v1/file/{file_id}", spider.parse
+        )
+        response = Response(request.url, status=200, request=request)
+        assert middleware.process_spider_exception(response, ValueError("bad")) is None
+    stats = crawler.stats.get_stats() | {"finish_reason": "finished", LISTING_ITEMS: 3}
+    report = CrawlReport.from_stats("ofsted", stats)
+    assert (report.result, report.reason) == (
+        "failed",
+        "3 of 3 report PDFs failed (parser error), e.g. https://files.ofsted.gov.uk/v1/file/1",
+    )

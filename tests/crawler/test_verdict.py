@@ -1,0 +1,72 @@
+"""A run's result tells the truth: "ok" means the documents were read, not only the listings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crawler.runner import CrawlReport
+from crawler.spiders.base import BLOCKED, DOCS, LISTING_ERRORS, LISTING_FAILURE, LISTING_ITEMS
+
+PDFS = f"{DOCS}report PDFs/"
+
+
+def _stats(requested: int, failed: dict[str, int], **extra: Any) -> dict[str, Any]:
+    stats: dict[str, Any] = {
+        "finish_reason": "finished",
+        LISTING_ITEMS: 150,
+        PDFS + "requested": requested,
+        PDFS + "failed": sum(failed.values()),
+        **{PDFS + f"status/{why}": n for why, n in failed.items()},
+    }
+    if failed:
+        stats[PDFS + "example"] = "https://files.ofsted.gov.uk/v1/file/50252437"
+    return stats | extra
+
+
+@pytest.mark.parametrize(
+    ("requested", "failed", "result"),
+    [
+        (55, {"404": 55}, "failed"),  # all of them
+        (1, {"timeout": 1}, "failed"),  # all of them, however few
+        (5, {"404": 3}, "failed"),  # more than half, and at least 3
+        (6, {"404": 3}, "ok"),  # half is not more than half
+        (3, {"404": 2}, "ok"),  # fewer than 3, not all
+        (10, {}, "ok"),
+        (4, {"403": 4}, "blocked"),  # a firewall in front of the documents
+    ],
+)
+def test_the_failed_share_decides(requested: int, failed: dict[str, int], result: str) -> None:
+    assert CrawlReport.from_stats("ofsted", _stats(requested, failed)).result == result
+
+
+def test_the_reason_names_count_status_and_one_url() -> None:
+    report = CrawlReport.from_stats("ofsted", _stats(55, {"404": 55}))
+    assert report.reason == (
+        "55 of 55 report PDFs failed (404), e.g. https://files.ofsted.gov.uk/v1/file/50252437"
+    )
+    assert report.line().endswith("result=failed")
+    mixed = CrawlReport.from_stats("ofsted", _stats(10, {"404": 6, "timeout": 2}))
+    assert mixed.reason.startswith("8 of 10 report PDFs failed (404 x6, timeout x2), e.g. ")
+
+
+def test_the_share_is_configurable() -> None:
+    stats = _stats(10, {"500": 4})
+    assert CrawlReport.from_stats("ofsted", stats).result == "ok"
+    assert CrawlReport.from_stats("ofsted", stats, max_failed_share=0.3).result == "failed"
+
+
+def test_listings_first() -> None:
+    blocked = _stats(
+        0, {}, **{BLOCKED: 1, LISTING_ERRORS: 1, LISTING_FAILURE: ("403", "https://x/")}
+    )
+    report = CrawlReport.from_stats("ofsted", blocked)
+    assert (report.result, report.reason) == (
+        "blocked",
+        "blocked: the listing answered 403 (a firewall?) at https://x/",
+    )
+    timed_out = _stats(3, {}, finish_reason="closespider_timeout")
+    assert CrawlReport.from_stats("ofsted", timed_out).result == "failed"
+    empty = _stats(0, {}, **{LISTING_ITEMS: 0})
+    assert CrawlReport.from_stats("ofsted", empty).line().endswith("result=empty_listing")
