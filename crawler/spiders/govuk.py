@@ -386,17 +386,8 @@ class GovukSpider(SourceSpider):
         if lifting is None or notice.path in self.revoked or self.is_handled(key, "1"):
             return
         self.marks = {**self.marks, key: "1"}  # once per run, however many collections tell it
-        yield SourceItem(
-            source=self.name,
-            identity=key,
-            url=CANONICAL_HOST + notice.path,
-            title=f"{notice.title} (lifted)",
-            text=f"{lifting.reason}\n{notice.text}",
-            published_on=lifting.on,
-            kind_hint=Kind.NOTICE_LIFTED,
-            happened_on_hint=lifting.on,
-            extra={"content_id": notice.content_id, "lifted_by": lifting.reason[:300]},
-            mark=(key, "1"),
+        yield self._happening(
+            notice, LIFTED, f"{notice.title} (lifted)", Kind.NOTICE_LIFTED, lifting
         )
 
     def _revocation(self, notice: Notice, notes: list[dict[str, Any]]) -> Iterator[SourceItem]:
@@ -405,35 +396,32 @@ class GovukSpider(SourceSpider):
             text = str(note.get("note") or "")
             if not note_replaces_with_notice(text):
                 continue
-            on = lifted_on(text, parse_date(note.get("public_timestamp")))
+            lifting = Lifting(lifted_on(text, parse_date(note.get("public_timestamp"))), text)
             council = _council(notice.title)
-            extra = {"content_id": notice.content_id, "lifted_by": text[:300]}
-            yield SourceItem(
-                source=self.name,
-                identity=notice.path + REVOKED,
-                url=CANONICAL_HOST + notice.path,
-                title=f"Direction issued to {council} revoked",
-                text=f"{text}\n{notice.text}",
-                published_on=on,
-                kind_hint=Kind.NOTICE_LIFTED,
-                happened_on_hint=on,
-                extra=extra,
-                mark=(notice.path + REVOKED, "1"),
-            )
+            title = f"Direction issued to {council} revoked"
+            yield self._happening(notice, REVOKED, title, Kind.NOTICE_LIFTED, lifting)
             if not re.match(r"\s*improvement notice", notice.title, re.IGNORECASE):
-                yield SourceItem(
-                    source=self.name,
-                    identity=notice.path + REPLACEMENT,
-                    url=CANONICAL_HOST + notice.path,
-                    title=f"Improvement notice issued to {council}",
-                    text=f"{text}\n{notice.text}",
-                    published_on=on,
-                    kind_hint=Kind.IMPROVEMENT_NOTICE,
-                    happened_on_hint=on,
-                    extra=extra,
-                    mark=(notice.path + REPLACEMENT, "1"),
-                )
+                title = f"Improvement notice issued to {council}"
+                yield self._happening(notice, REPLACEMENT, title, Kind.IMPROVEMENT_NOTICE, lifting)
             return
+
+    def _happening(
+        self, notice: Notice, suffix: str, title: str, kind: Kind, note: Lifting
+    ) -> SourceItem:
+        """A second happening a notice's page records (its lifting), dated and told by the note."""
+        key = notice.path + suffix
+        return SourceItem(
+            source=self.name,
+            identity=key,
+            url=CANONICAL_HOST + notice.path,
+            title=title,
+            text=f"{note.reason}\n{notice.text}",
+            published_on=note.on,
+            kind_hint=kind,
+            happened_on_hint=note.on,
+            extra={"content_id": notice.content_id, "lifted_by": note.reason[:300]},
+            mark=(key, "1"),
+        )
 
 
 def _council(title: str) -> str:

@@ -51,12 +51,14 @@ def test_json_export_has_every_event_and_its_sources(tmp_path: Path, env: dict[s
     result = export(env, tmp_path)
     assert result.returncode == 0, result.stderr
     events = json.loads(result.stdout)
-    assert len(events) == 10
+    assert len(events) == 15
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)  # oldest first
     kinds = sorted((e["kind"], (e["local_authority"] or {}).get("name")) for e in events)
     assert kinds == [
         ("improvement_notice", "Bexley"),
         ("improvement_notice", "Kent"),
+        ("improvement_notice", "Kingston upon Hull"),
+        ("improvement_notice", "Plymouth"),
         ("improvement_notice", "Wirral"),
         ("inspection_report", "Bedford"),
         ("inspection_report", "Bexley"),
@@ -64,7 +66,10 @@ def test_json_export_has_every_event_and_its_sources(tmp_path: Path, env: dict[s
         ("inspection_report", "Wirral"),
         ("monitoring_inspection", "Wirral"),
         ("notice_lifted", "Kent"),
+        ("notice_lifted", "Kingston upon Hull"),
+        ("notice_lifted", "Plymouth"),
         ("statutory_direction", "Bournemouth, Christchurch and Poole"),
+        ("statutory_direction", "Kingston upon Hull"),
     ]
     notice = next(
         e
@@ -109,7 +114,7 @@ def test_csv_round_trips_and_filters_match(tmp_path: Path, env: dict[str, str]) 
     as_json = json.loads(export(env, tmp_path).stdout)
     target = tmp_path / "events.csv"
     result = export(env, tmp_path, "--format", "csv", "--output", str(target))
-    assert result.returncode == 0 and result.stderr.strip() == f"wrote 10 events to {target}"
+    assert result.returncode == 0 and result.stderr.strip() == f"wrote 15 events to {target}"
     raw = target.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, for spreadsheets
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
@@ -125,14 +130,13 @@ def test_csv_round_trips_and_filters_match(tmp_path: Path, env: dict[str, str]) 
 
     assert len(ids("--la", "Bexley")) == 2
     assert ids("--la", "E09000004") == ids("--la", "London Borough of Bexley")
-    assert len(ids("--kind", "notice_lifted")) == 1
+    assert len(ids("--kind", "notice_lifted")) == 3
     assert all(
         e["happened_on"] >= "2024-05-01"
         for e in json.loads(export(env, tmp_path, "--since", "2024-05-01").stdout)
     )
-    assert (
-        len(ids("--since", "2024-05-01")) == 5
-    )  # Bexley, Wirral notices; Kent lifted; Blackpool, Bedford
+    # Bexley, Wirral notices; Kent, Plymouth lifted; Blackpool, Bedford
+    assert len(ids("--since", "2024-05-01")) == 6
 
 
 @pytest.mark.parametrize(
@@ -168,7 +172,7 @@ def test_api_pages_through_every_event_once(tmp_path: Path, env: dict[str, str],
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == 10
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == 15
 
     exported = json.loads(
         export(env, tmp_path, "--la", "Bexley", "--kind", "improvement_notice").stdout
