@@ -154,7 +154,8 @@ class LglSpider(SourceSpider):
             return
         self.count_listing(len(entries))
         stamps = [entry[4] for entry in entries if entry[4] is not None]
-        self._newest = max(stamps, default=None)
+        # Never past now: one entry misdated into the future must not hide the news to come.
+        self._newest = min(max(stamps), self.now) if stamps else None
         since = self.since(self._newest)
         wanted: dict[str, Entry] = {}
         for entry in entries:

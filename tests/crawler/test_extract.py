@@ -78,6 +78,53 @@ def test_kind(title: str, text: str, kind: str | None) -> None:
     assert _kind(title, text) == kind
 
 
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        ("Council Hit With Improvement Notice Following Send Inspection", "improvement_notice"),
+        ("COUNCIL HIT WITH IMPROVEMENT NOTICE FOLLOWING SEND INSPECTION", "improvement_notice"),
+        ("Area Send Inspection Of Bexley Finds Widespread Failings", "inspection_report"),
+        ("Ofsted finds failings in services for children with Send in Bexley", "news"),
+        ("Minister to send commissioner to council", None),
+        ("Council to send improvement notice reply to DfE", None),
+    ],
+)
+def test_kind_is_read_in_any_case(title: str, kind: str | None) -> None:
+    assert _kind(title, official=False) == kind
+
+
+EXPLAINER_TEXT = (
+    "Area SEND inspections are carried out jointly by Ofsted and the Care Quality Commission."
+    " An area SEND inspection looks at how the local area partnership meets the needs of"
+    " children with special educational needs and disabilities. Where there are widespread"
+    " and/or systemic failings, the partnership must produce a priority action plan."
+)
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["SEND inspections: what you need to know", "Explainer: how area SEND inspections work"],
+)
+def test_a_guide_to_inspections_is_news(title: str) -> None:
+    result = extract(Document(title=title, text=EXPLAINER_TEXT))
+    assert (result.kind, result.local_authority) == (Kind.NEWS, None)
+    # The same words from an official source (Ofsted, DfE) would be its report.
+    assert extract(Document(title=title, text=EXPLAINER_TEXT, official=True)).kind is (
+        Kind.INSPECTION_REPORT
+    )
+
+
+def test_news_of_a_councils_inspection_stays_an_inspection_report() -> None:
+    result = extract(
+        Document(
+            title="Ofsted finds widespread failings in SEND services in London borough",
+            text="An area SEND inspection has found widespread and/or systemic failings in Bexley.",
+        )
+    )
+    assert result.kind is Kind.INSPECTION_REPORT
+    assert result.local_authority is not None and result.local_authority.ons_code == "E09000004"
+
+
 def test_news_article_about_a_notice() -> None:
     result = extract(
         Document(

@@ -24,7 +24,7 @@ def test_demo_shows_the_whole_path_offline(tmp_path: Path) -> None:
     first = demo(tmp_path)
     assert first.returncode == 0, first.stderr
     out = first.stdout
-    assert "source=govuk found=5 new=5" in out and "source=ofsted found=5 new=5" in out
+    assert "source=govuk found=10 new=10" in out and "source=ofsted found=5 new=5" in out
     assert "source=lgl found=2 new=2" in out
     assert "Improvement notice issued: Derbyshire" in out
     assert "Wrote " in out and "all.atom" in out
@@ -34,7 +34,7 @@ def test_demo_shows_the_whole_path_offline(tmp_path: Path) -> None:
     titles = [entry.title for entry in feed.entries]
     assert "Improvement notice issued: Derbyshire" in titles
     assert "Improvement notice issued: Bexley" in titles
-    assert len(titles) == 11
+    assert len(titles) == 16
 
     again = demo(tmp_path)
     assert again.returncode == 0, again.stderr
