@@ -250,7 +250,7 @@ class LglSpider(SourceSpider):
             and cards
             and not older
             and page + 1 < MAX_PAGES
-            and (unhandled or not self.marks)
+            and (unhandled or self.first_run)
         ):
             yield self._html_listing(page + 1, next_page)
 
