@@ -106,8 +106,9 @@ def _entry(feed: FeedGenerator, summary: Summary, host: str) -> None:
     entry.id(f"tag:{host},2024:event/{summary.event_id}")
     entry.guid(f"tag:{host},2024:event/{summary.event_id}", permalink=False)
     entry.title(summary.headline)
-    if summary.links:
-        entry.link(href=summary.links[0].url, rel="alternate")
+    href = next((link.href for link in summary.links if link.href), None)
+    if href:
+        entry.link(href=href, rel="alternate")
     entry.published(summary.created_at)
     entry.updated(summary.updated_at)
     entry.category(term=summary.kind, label=summary.kind_label)
@@ -137,7 +138,9 @@ def _html(summary: Summary) -> str:
     if summary.text:
         rows.append(f"<p>{e(summary.text[:2000])}</p>")
     links = "".join(
-        f'<li><a href="{e(link.url, quote=True)}">{e(link.label)}</a></li>'
+        f'<li><a href="{e(link.href, quote=True)}">{e(link.label)}</a></li>'
+        if link.href
+        else f"<li>{e(link.label)}: {e(link.url)}</li>"
         for link in summary.links
     )
     rows.append(f"<ul>{links}</ul>")

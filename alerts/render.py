@@ -87,7 +87,10 @@ def render_telegram(summary: Summary) -> str:
         lines.append("")
         lines.append(e(_clip(summary.text, 1500)))
     footer = [""] + [
-        f'<a href="{e(link.url, quote=True)}">{e(link.label)}</a>' for link in summary.links
+        f'<a href="{e(link.href, quote=True)}">{e(link.label)}</a>'
+        if link.href
+        else f"{e(link.label)}: {e(_clip(link.url, 200))}"
+        for link in summary.links
     ]
     return _fit(lines, footer)
 

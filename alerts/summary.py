@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sendwatch.text import web_url, xml_safe
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, register
 from storage.models import Event
@@ -41,6 +42,11 @@ SOURCE_LABELS: dict[str, str] = {
 class Link:
     label: str
     url: str
+
+    @property
+    def href(self) -> str | None:
+        """The URL when it may be a link (http or https); anything else is shown as text."""
+        return web_url(self.url)
 
 
 @dataclass(frozen=True)
@@ -74,23 +80,25 @@ class Summary:
 def summarise(event: Event) -> Summary:
     """The event's summary; its findings must be loaded."""
     la = register().get(event.la_code) if event.la_code else None
-    headline = f"{KIND_LABELS.get(event.kind, event.kind)}: {la.name if la else event.title}"
+    # Cleaned again here, whatever the store holds: every channel renders from this.
+    title = xml_safe(event.title)
+    headline = f"{KIND_LABELS.get(event.kind, event.kind)}: {la.name if la else title}"
     links = []
     deadline = None
     for finding in event.findings:
-        links.append(Link(SOURCE_LABELS.get(finding.source, finding.source), finding.url))
+        links.append(Link(SOURCE_LABELS.get(finding.source, finding.source), xml_safe(finding.url)))
         if deadline is None and finding.fields.get("deadline"):
             deadline = dt.date.fromisoformat(str(finding.fields["deadline"]))
     return Summary(
         event_id=event.id,
         kind=event.kind,
         headline=headline,
-        title=event.title,
+        title=title,
         la=la,
         happened_on=event.happened_on,
         outcome=event.outcome,
         deadline=deadline,
-        text=event.summary,
+        text=xml_safe(event.summary),
         links=tuple(dict.fromkeys(links)),
         created_at=event.created_at,
         updated_at=event.updated_at,

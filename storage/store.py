@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sendwatch.errors import StoreError
+from sendwatch.text import xml_safe, xml_safe_data
 from sendwatch.vocab import LINKABLE_KINDS, Kind, Outcome
 from storage.db import check_connection, make_engine, session_factory, write_session
 from storage.las import register
@@ -60,6 +61,10 @@ class FindingData:
     authoritative: bool = False
 
     def __post_init__(self) -> None:
+        # Scraped text enters the store XML-safe, or one bad character breaks every feed.
+        for name in ("identity", "url", "title", "summary"):
+            object.__setattr__(self, name, xml_safe(str(getattr(self, name))))
+        object.__setattr__(self, "fields", xml_safe_data(dict(self.fields)))
         for name in ("source", "identity", "url", "title"):
             if not str(getattr(self, name)).strip():
                 raise ValueError(f"finding has an empty {name}")
