@@ -1,39 +1,45 @@
-"""`sendwatch demo`: the whole product, offline, in under a minute.
+"""`sendwatch demo`: the whole product, offline, in under a minute, touching nothing real.
 
 A local stand-in for the three sources serves bundled sample pages on 127.0.0.1.
-The spiders crawl it into the configured store (the first crawl is the baseline:
-recorded, alerting nobody); then the sample DfE site publishes a new improvement
-notice, GOV.UK is crawled again, and that one alert is shown here and delivered
-like any other (to the subscriptions in this store, by email or Telegram where
-those are configured); the feeds are written. Run again, it finds nothing new.
+The spiders crawl it into a store of the demo's own, in a new directory (the first
+crawl is the baseline: recorded, alerting nobody); a demo subscriber signs up; the
+sample DfE site publishes a new improvement notice; GOV.UK is crawled again; and that
+one alert is delivered by email to a mail server the demo runs itself on 127.0.0.1,
+and printed. The configured store, its subscribers and its sources' state are never
+opened: a fictional notice must not reach a real person or spoil a real baseline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from sendwatch.config import LoadedConfig
+from sendwatch.config import LoadedConfig, Settings
+from sendwatch.demo.sink import smtp_sink
 from sendwatch.demo.site import GOVUK, SAMPLES, FixtureSite, publish_sample_notice, serve
 from storage.models import Event
 from storage.store import Store
 
 SOURCES = ("govuk", "ofsted", "lgl")
+DEMO_ADDRESS = "you@demo.sendwatch.invalid"
+FROM_ADDRESS = "alerts@demo.sendwatch.invalid"
 
 
-def _crawl(loaded: LoadedConfig, source: str, env: dict[str, str]) -> str:
-    from scheduler import sendwatch_command
-
+def _crawl(source: str, env: dict[str, str], cwd: Path) -> str:
+    # No --config and a fresh working directory: the user's configuration never applies.
     result = subprocess.run(
-        sendwatch_command(loaded, "crawl", source),
+        [sys.executable, "-m", "sendwatch", "crawl", source],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=300,
@@ -48,55 +54,79 @@ def _newest_event(store: Store) -> int:
         return session.scalar(select(func.max(Event.id))) or 0
 
 
+def _demo_settings(data_dir: Path, smtp_port: int, loaded: LoadedConfig) -> Settings:
+    web = loaded.settings.web
+    return Settings.model_validate(
+        {
+            "data_dir": data_dir,
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "security": "none",
+                "from_address": FROM_ADDRESS,
+            },
+            "alerts": {"public_url": f"http://{web.host}:{web.port}"},
+            # The demo's own key: unsubscribe links in its email are signed with it.
+            "secret_key": secrets.token_hex(32),
+        }
+    )
+
+
+def _child_env(data_dir: Path, site: FixtureSite) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    return env | {
+        "SENDWATCH_DATA_DIR": str(data_dir),
+        "SENDWATCH_CRAWLER_HOST_MAP": site.host_map,
+        "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
+        "SENDWATCH_CRAWLER_RETRIES": "0",
+        "SENDWATCH_LOG_LEVEL": "WARNING",
+    }
+
+
 def run_demo(loaded: LoadedConfig, say: Callable[[str], None]) -> int:
-    """Run the demo; returns how many new events the sample publication made (0 on a re-run)."""
+    """Run the demo in a new directory; returns how many new events the sample publication made."""
     from alerts.dispatch import Dispatcher, channels_for
     from alerts.feeds import write_feeds
-    from alerts.render import render_text
-    from alerts.summary import summarise
-    from storage.outbox import events
+    from storage.outbox import events, subscribe
 
-    settings = loaded.settings
-    store = Store(settings.effective_database_url)
-    store.upgrade()
-    with tempfile.TemporaryDirectory(prefix="sendwatch-demo-") as scratch:
-        root = Path(scratch) / "site"
-        shutil.copytree(SAMPLES, root)
-        with serve(FixtureSite(root=root)) as site:
-            env = dict(os.environ) | {
-                "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
-                "SENDWATCH_CRAWLER_RETRIES": "0",
-                "SENDWATCH_CRAWLER_HOST_MAP": site.host_map,
-                **{f"SENDWATCH_SOURCES_{s.upper()}_ENABLED": "true" for s in SOURCES},
-            }
-            say(
-                "Sample GOV.UK, Ofsted and Local Government Lawyer sites on"
-                f" {site.urls[GOVUK].rsplit(':', 1)[0]} ([crawler] host_map)"
-            )
-            say("1/4 First crawl (a store's first crawl is the baseline: recorded, alerts nobody)")
-            for source in SOURCES:
-                say(f"    {_crawl(loaded, source, env)}")
-            before = _newest_event(store)
-            say("2/4 The sample DfE site publishes a new SEND improvement notice")
-            publish_sample_notice(root, dt.date.today().isoformat())
-            say("3/4 Crawling GOV.UK again")
-            say(f"    {_crawl(loaded, 'govuk', env)}")
-    new = [event for event in events(store, limit=20) if event.id > before]
-    if not new:
-        say("    Nothing new: this store has already seen the sample notice.")
-    for event in new:
-        say("\n    " + render_text(summarise(event)).replace("\n", "\n    ") + "\n")
-    say("4/4 Delivering alerts to this store's subscriptions")
-    report = Dispatcher(settings, store, channels_for(settings)).run_once()
-    say(f"    {report.line()}")
-    feeds = Path(settings.data_dir) / "feeds"
-    count = write_feeds(settings, store, feeds)
-    say(f"\nWrote {count} feeds to {feeds} (all events: {feeds / 'all.atom'}).")
+    workdir = Path(tempfile.mkdtemp(prefix="sendwatch-demo-"))
+    data_dir = workdir / "data"
+    root = workdir / "site"
+    shutil.copytree(SAMPLES, root)
+    with serve(FixtureSite(root=root)) as site, smtp_sink() as sink:
+        settings = _demo_settings(data_dir, sink.port, loaded)
+        store = Store(settings.effective_database_url)
+        store.upgrade()
+        env = _child_env(data_dir, site)
+        say(
+            "Sample GOV.UK, Ofsted and Local Government Lawyer sites on"
+            f" {site.urls[GOVUK].rsplit(':', 1)[0]}; a store of the demo's own in {data_dir}"
+        )
+        say("1/5 First crawl (a store's first crawl is the baseline: recorded, alerts nobody)")
+        for source in SOURCES:
+            say(f"    {_crawl(source, env, workdir)}")
+        say(f"2/5 {DEMO_ADDRESS} subscribes to email alerts")
+        subscribe(store, "email", DEMO_ADDRESS)
+        before = _newest_event(store)
+        say("3/5 The sample DfE site publishes a new SEND improvement notice; GOV.UK is crawled")
+        publish_sample_notice(root, dt.date.today().isoformat())
+        say(f"    {_crawl('govuk', env, workdir)}")
+        new = [event for event in events(store, limit=20) if event.id > before]
+        say("4/5 Delivering the alert (to a mail server the demo runs on 127.0.0.1)")
+        report = Dispatcher(settings, store, channels_for(settings)).run_once()
+        say(f"    {report.line()}")
+        for message in sink.messages:
+            body = message.get_body(("plain",))
+            text = body.get_content() if body is not None else ""
+            say(f"\n    To: {message['To']}\n    Subject: {message['Subject']}\n")
+            say("    " + text.strip().replace("\n", "\n    ") + "\n")
+        feeds = data_dir / "feeds"
+        count = write_feeds(settings, store, feeds)
+        store.close()
+    say(f"5/5 Wrote {count} feeds to {feeds} (all events: {feeds / 'all.atom'}).")
     say(
-        f"Serve them with `sendwatch serve`: http://{settings.web.host}:{settings.web.port}/feeds/all.atom"
+        f"Nothing real was touched. To browse the demo: SENDWATCH_DATA_DIR={data_dir}"
+        " sendwatch serve"
     )
-    say(
-        "`sendwatch status` shows the sources; `sendwatch subscribe email you@example.org` adds you."
-    )
-    store.close()
+    say("Then `sendwatch status` and `sendwatch subscribe email you@example.org` for real.")
     return len(new)
