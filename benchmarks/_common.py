@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sendwatch.demo.site import SAMPLES  # noqa: E402
+from sendwatch.demo.site import GOVUK_COLLECTION, SAMPLES  # noqa: E402
 
 SENDWATCH = [sys.executable, "-m", "sendwatch"]
 
@@ -113,6 +113,10 @@ def _govuk(folder: Path, count: int) -> None:
             "title": link["title"],
             "link": link["base_path"],
             "public_timestamp": link["public_updated_at"],
+            # As GOV.UK's search does: the collections a notice is in.
+            "document_collections": [
+                {"title": "Improvement notices and directions", "link": GOVUK_COLLECTION}
+            ],
         }
         for link in links[:50]
     ]
@@ -130,7 +134,7 @@ def _ofsted(folder: Path, count: int) -> None:
     pdf = (folder / "files" / "50240360.pdf").read_bytes()
     result = (folder / "search-1.html").read_text()
     head, _, rest = result.partition('<ul class="results-list">')
-    _items, tail = rest.split("</ul>\n      <nav", 1)
+    _items, tail = rest.split("</ul>\n      <div", 1)
     block = '      <li class="search-result"><h3 class="search-result__title"><a href="/provider/44/{urn}">Bexley</a></h3><ul class="search-result__provider-info"><li>Latest report: <strong><time>23 February 2024</time></strong></li><li>URN: <strong>{urn}</strong></li></ul></li>\n'
     provider = (folder / "provider-80488.html").read_text()
     pages: list[list[str]] = [[], []]
@@ -148,10 +152,10 @@ def _ofsted(folder: Path, count: int) -> None:
             tail
             if number == 1
             else tail.split('<a class="pagination__next"')[0]
-            + "</nav>\n    </div>\n  </main>\n</body>\n</html>\n"
+            + "</div>\n    </div>\n  </main>\n</body>\n</html>\n"
         )
         (folder / f"search-{number}.html").write_text(
-            f'{head}<ul class="results-list">\n{"".join(entries)}</ul>\n      <nav{nav}'
+            f'{head}<ul class="results-list">\n{"".join(entries)}</ul>\n      <div{nav}'
         )
 
 
