@@ -82,9 +82,6 @@ NOTICE_TITLE = re.compile(
 COLLECTION_TITLE = re.compile(r"improvement notices|notices and directions", re.IGNORECASE)
 CLOSED_GROUP = re.compile(r"\bclosed\b", re.IGNORECASE)
 #: "Moved 'Improvement notice issued to …: October 2023' to the closed notices section."
-QUOTED_TITLE = re.compile(
-    r"^\W*\w+\s+['\u2018\"\u201c](?P<title>.+?)['\u2019\"\u201d]\s+(?:to|from|in)\b"
-)
 COLLECTION_MARK = "collection:"
 LIFTED = "#lifted"
 #: A direction revoked and replaced with an improvement notice: its own lifting, and the notice.
@@ -250,9 +247,13 @@ class GovukSpider(SourceSpider):
                 doc = by_id.get(content_id)
                 if doc and doc.get("base_path"):
                     self.groups[doc["base_path"]] = str(group.get("title", ""))
-        by_title = {_folded(doc.get("title")): doc.get("base_path") for doc in docs}
+        named = {
+            doc["base_path"]: _folded(doc.get("title"))
+            for doc in docs
+            if isinstance(doc.get("base_path"), str)
+        }
         for entry in _list(data.get("details"), "change_history"):
-            self._collection_note(entry, by_title)
+            self._collection_note(entry, named)
         new = [
             doc
             for doc in docs
@@ -268,15 +269,14 @@ class GovukSpider(SourceSpider):
                 yield from self._lifted_items(notice)
         yield from self._listing_done()
 
-    def _collection_note(self, entry: dict[str, Any], by_title: dict[str, Any]) -> None:
+    def _collection_note(self, entry: dict[str, Any], named: dict[str, str]) -> None:
         """A collection's change note that moves a notice to a closed group records its lifting."""
         note = str(entry.get("note") or "")
-        quoted = QUOTED_TITLE.search(note)
-        if not quoted or not note_lifts(note):
+        if not note_lifts(note):
             return
-        path = by_title.get(_folded(quoted["title"]))
-        if not isinstance(path, str):
-            log.info("govuk: a lifting note names a notice the collection does not list: %s", note)
+        path = _noted(note, named)
+        if path is None:
+            log.info("govuk: a lifting note names no notice the collection lists: %s", note)
             return
         if path not in self.liftings:  # newest first: the latest word on it wins
             noted_at = parse_date(entry.get("public_timestamp"))
@@ -430,9 +430,21 @@ def _council(title: str) -> str:
     return match["council"].strip() if match else title
 
 
+def _noted(note: str, named: dict[str, str]) -> str | None:
+    """The notice a note is about: the one whose title it quotes (the longest, should one title
+    hold another), else the one whose slug its words spell out."""
+    folded = _folded(note)
+    quoted = [path for path, title in named.items() if title and title in folded]
+    if quoted:
+        return max(quoted, key=lambda path: len(named[path]))
+    spelt = "-" + "-".join(re.findall(r"[a-z0-9]+", folded)) + "-"
+    slugs = [path for path in named if f"-{path.rsplit('/', 1)[-1]}-" in spelt]
+    return max(slugs, key=len) if slugs else None
+
+
 def _folded(title: Any) -> str:
     """A title as notes quote it: case, quotes and spacing folded."""
-    text = str(title or "").replace("\u2019", "'").replace("\u2018", "'")
+    text = str(title or "").replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-")
     return " ".join(text.casefold().split())
 
 

@@ -204,3 +204,22 @@ def test_broken_json_is_an_item_error_not_a_crash() -> None:
     spider = GovukSpider(base_url=BASE)
     response = file_response("lgl/feed.xml", f"{BASE}/api/content{BEXLEY}")
     assert list(spider.parse_content(response, BEXLEY)) == []
+
+
+def test_a_note_names_its_notice_however_it_quotes_it() -> None:
+    from crawler.spiders.govuk import _noted
+
+    named = {
+        PLYMOUTH: "improvement notice issued to plymouth city council: october 2023",
+        KENT: "improvement notice issued to kent county council: march 2023",
+    }
+    for note in (
+        "Moved 'Improvement notice issued to Plymouth City Council: October 2023' to closed.",
+        "Moved \u2018Improvement notice issued to Plymouth City Council: October 2023\u2019 to"
+        " the closed notices section.",
+        'The notice "Improvement Notice issued to Plymouth City Council: October 2023" was'
+        " lifted on 30 September 2025.",
+        "improvement-notice-issued-to-plymouth-city-council-october-2023 moved to closed notices",
+    ):
+        assert _noted(note, named) == PLYMOUTH, note
+    assert _noted("Closed notices tidied up.", named) is None
