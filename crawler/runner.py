@@ -20,6 +20,7 @@ from crawler.spiders.base import (
     BLOCKED,
     DOCS,
     ITEM_ERRORS,
+    LAYOUT_CHANGED,
     LISTING_ERRORS,
     LISTING_FAILURE,
     LISTING_ITEMS,
@@ -158,6 +159,8 @@ def _verdict(
         return "blocked", f"blocked: the listing answered 403 (a firewall?) at {url}"
     if stats.get(LISTING_ERRORS):
         return "failed", f"listing failed ({why}) at {url}"
+    if stats.get(LAYOUT_CHANGED):
+        return "failed", str(stats[LAYOUT_CHANGED])
     if finish_reason != "finished":
         return "failed", FINISH_REASONS.get(finish_reason, f"the crawl stopped: {finish_reason}")
     for tally in tallies:

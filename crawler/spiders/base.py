@@ -47,6 +47,8 @@ BLOCKED = "sendwatch/blocked"
 #: sendwatch/docs/<noun>/requested, /failed, /status/<why>, /example: each kind of detail
 #: document the run relied on, so the run can tell when it read next to none of them.
 DOCS = "sendwatch/docs/"
+#: A spider's own finding that its pages no longer parse (a layout change), in a sentence.
+LAYOUT_CHANGED = "sendwatch/layout_changed"
 #: (why, url) of the first listing that failed.
 LISTING_FAILURE = "sendwatch/listing_failure"
 DOC_NOUN = "sendwatch_noun"
@@ -182,6 +184,11 @@ class SourceSpider(scrapy.Spider):
     def item_error(self, url: str, reason: str) -> None:
         """A document that was fetched but cannot be read (not a PDF, no text where expected)."""
         self.document_failed(url, "unreadable", reason)
+
+    def layout_changed(self, reason: str) -> None:
+        """Pages were read but what the crawl relies on was in none of them: fail the run."""
+        self._first(LAYOUT_CHANGED, reason)
+        log.error("%s: %s", self.name, reason)
 
     def _first(self, stat: str, value: Any) -> None:
         """Keep the first value only (the first failing URL is the example)."""

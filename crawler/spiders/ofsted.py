@@ -64,6 +64,12 @@ SEND_LABEL = re.compile(r"\bSEND\b|special educational needs", re.IGNORECASE)
 MONITORING_LABEL = re.compile(r"monitoring|revisit|re-visit", re.IGNORECASE)
 FILE_ID = re.compile(r"/file/([A-Za-z0-9_-]+)")
 PROVIDER_MARK = "provider:"
+#: Provider pages read with no area SEND report on any, from which the layout has changed.
+MIN_PAGES_FOR_LAYOUT = 10
+PUBLICATION_LINKS = (
+    "//a[contains(concat(' ', normalize-space(@class), ' '), ' publication-link ')]"
+    "[not(ancestor::li[contains(@class, 'timeline__day--opened')])]"
+)
 
 
 @dataclass
@@ -129,32 +135,33 @@ class OfstedSpider(SourceSpider):
         self.pages_read += 1
         has_send = False
         requests = []
-        for day in response.css("ol.timeline > li.timeline__day:not(.timeline__day--opened)"):
-            for link in day.css("a.publication-link"):
-                label_text = text_of(link.css("span.nonvisual")) or text_of(link)
-                label, published = _split_label(label_text)
-                href = link.attrib.get("href", "")
-                file_id = FILE_ID.search(href)
-                if not (SEND_LABEL.search(label) and file_id):
-                    continue
-                has_send = True
-                identity = f"file-{file_id.group(1)}"
-                if self.is_handled(identity, "1"):
-                    continue
-                url = response.urljoin(href)
-                requests.append(
-                    self.detail_request(
-                        url,
-                        self.parse_report,
-                        self.report_failed,
-                        identity=identity,
-                        canonical_url=url,
-                        label=label,
-                        published=published,
-                        provider=name,
-                        urn=urn,
-                    )
+        # Every report link on the timeline, wherever the markup nests it; the "Opened" day
+        # and any other status change are not reports.
+        for link in response.xpath(PUBLICATION_LINKS):
+            label_text = text_of(link.css("span.nonvisual")) or text_of(link)
+            label, published = _split_label(label_text)
+            href = link.attrib.get("href", "")
+            file_id = FILE_ID.search(href)
+            if not (SEND_LABEL.search(label) and file_id):
+                continue
+            has_send = True
+            identity = f"file-{file_id.group(1)}"
+            if self.is_handled(identity, "1"):
+                continue
+            url = response.urljoin(href)
+            requests.append(
+                self.detail_request(
+                    url,
+                    self.parse_report,
+                    self.report_failed,
+                    identity=identity,
+                    canonical_url=url,
+                    label=label,
+                    published=published,
+                    provider=name,
+                    urn=urn,
                 )
+            )
         self.pages_with_send += has_send
         if requests:
             self.providers[urn] = _Provider(version, left=len(requests))
@@ -162,6 +169,15 @@ class OfstedSpider(SourceSpider):
         elif version:
             # Every report on the page is handled: skip this page until a newer report.
             yield MarkItem(PROVIDER_MARK + urn, version)
+
+    def closed(self, reason: str) -> None:
+        """Every council has had an area SEND inspection since 2016: many provider pages read
+        and not one report link found means the page layout changed, not a quiet week."""
+        if self.pages_read >= MIN_PAGES_FOR_LAYOUT and not self.pages_with_send:
+            self.layout_changed(
+                f"{self.pages_read} provider pages read and none lists an area SEND report:"
+                " the page layout may have changed"
+            )
 
     def parse_report(
         self,

@@ -105,3 +105,27 @@ def test_a_pdf_that_is_not_a_pdf_is_an_item_error() -> None:
         )
         == []
     )
+
+
+def test_many_provider_pages_without_a_report_link_fail_the_run() -> None:
+    from scrapy.utils.test import get_crawler
+
+    from crawler.runner import CrawlReport
+    from crawler.spiders.base import LISTING_ITEMS
+
+    crawler = get_crawler(OfstedSpider)
+    spider = OfstedSpider.from_crawler(crawler, base_url=BASE)
+    assert crawler.stats is not None
+    crawler.stats.open_spider()
+    # The page as it might look after a redesign: no publication-link anywhere.
+    redesigned = file_response("ofsted/provider-80488.html", f"{BASE}/provider/44/80488")
+    redesigned = redesigned.replace(body=redesigned.body.replace(b"publication-link", b"doc"))
+    for _page in range(10):
+        list(spider.parse_provider(redesigned, urn="80488", version=""))
+    spider.closed("finished")
+    stats = crawler.stats.get_stats() | {"finish_reason": "finished", LISTING_ITEMS: 150}
+    report = CrawlReport.from_stats("ofsted", stats)
+    assert (report.result, report.reason) == (
+        "failed",
+        "10 provider pages read and none lists an area SEND report: the page layout may have changed",
+    )
