@@ -14,7 +14,11 @@ APScheduler (3.x) conducts; the crawler, store and alerts never schedule themsel
   (`max_instances=1`, `coalesce`, `misfire_grace_time`). Schedules carry on across
   restarts: a source crawled ten minutes before a restart is not crawled again at once.
 * The feed server and the Telegram bot, when enabled, run as supervised child
-  processes (`sendwatch serve`, `sendwatch bot`), restarted if they die.
+  processes (`sendwatch serve`, `sendwatch bot`), restarted if they die, except when
+  one exits with EXIT_FATAL_CONFIG (Telegram rejected the bot token): restarting
+  cannot help, so it stays down and one maintainer alarm is raised.
+* One daemon per store: a lock held for the daemon's life (`storage.db.DaemonLock`)
+  makes a second `sendwatch run` on the same store refuse to start.
 * SIGTERM/SIGINT: no new work starts; the delivery batch in flight finishes (each
   message is recorded as it goes); running crawls are stopped; exit 0.
 """
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -37,8 +42,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from sendwatch.config import LoadedConfig, Settings, load_config
-from sendwatch.errors import SendwatchError
+from sendwatch.errors import EXIT_FATAL_CONFIG, SendwatchError
 from sendwatch.logs import setup_logging
+from storage.db import DaemonLock
 from storage.models import utcnow
 from storage.store import RunReport, Store
 
@@ -67,23 +73,60 @@ def sendwatch_command(loaded: LoadedConfig, *args: str) -> list[str]:
 
 @dataclass
 class Child:
-    """A long-running helper process (the feed server, the bot), restarted if it dies."""
+    """A long-running helper process (the feed server, the bot), restarted if it dies.
+
+    A child that exits with EXIT_FATAL_CONFIG has said why on its stderr, in one line;
+    restarting it cannot help, so it is left down and `on_fatal` is called, once.
+    """
 
     name: str
     command: list[str]
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
+    on_fatal: Callable[[], None] | None = None
+    given_up: bool = False
+    _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def ensure_running(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        with self._guard:
+            if self.given_up or (self.process is not None and self.process.poll() is None):
+                return
+            if self.process is not None:
+                if self.process.returncode == EXIT_FATAL_CONFIG:
+                    self._give_up()
+                    return
+                self.restarts += 1
+                log.error("%s exited with %s; restarting", self.name, self.process.returncode)
+            self.process = subprocess.Popen(self.command)
+            log.info("%s started (pid %d)", self.name, self.process.pid)
+        # Watch it, so a fatal exit is acted on at once, not at the next supervision round.
+        threading.Thread(
+            target=self._watch, args=(self.process,), name=f"watch {self.name}", daemon=True
+        ).start()
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        if process.wait() == EXIT_FATAL_CONFIG:
+            with self._guard:
+                if process is self.process:
+                    self._give_up()
+
+    def _give_up(self) -> None:
+        if self.given_up:
             return
-        if self.process is not None:
-            self.restarts += 1
-            log.error("%s exited with %s; restarting", self.name, self.process.returncode)
-        self.process = subprocess.Popen(self.command)
-        log.info("%s started (pid %d)", self.name, self.process.pid)
+        self.given_up = True
+        log.error(
+            "%s stopped for a configuration error (see above); not restarting it until"
+            " the configuration is fixed and sendwatch restarted",
+            self.name,
+        )
+        if self.on_fatal is not None:
+            try:
+                self.on_fatal()
+            except Exception:
+                log.exception("%s: could not raise the alarm", self.name)
 
     def stop(self) -> None:
+        self.given_up = True  # what exits now was stopped, not failed
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -96,6 +139,7 @@ class Child:
 class Daemon:
     loaded: LoadedConfig
     store: Store = field(init=False)
+    store_lock: DaemonLock | None = None
     scheduler: BackgroundScheduler = field(default_factory=build_scheduler)
     stopping: threading.Event = field(default_factory=threading.Event)
     children: list[Child] = field(default_factory=list)
@@ -112,6 +156,10 @@ class Daemon:
     def start(self) -> None:
         settings = self.settings
         self.store = Store(settings.effective_database_url)
+        self.store.check()
+        # Before anything else touches the store: a second daemon stops here, in one line.
+        self.store_lock = DaemonLock(self.store.engine)
+        self.store_lock.acquire()
         self.store.upgrade()
         log.info("store ready at %s", self.store.engine.url.render_as_string(hide_password=True))
         self._schedule_crawls()
@@ -167,7 +215,13 @@ class Daemon:
         if settings.telegram.enabled:
             channels.append("telegram")
             if settings.telegram.bot:
-                self.children.append(Child("telegram bot", sendwatch_command(self.loaded, "bot")))
+                self.children.append(
+                    Child(
+                        "telegram bot",
+                        sendwatch_command(self.loaded, "bot"),
+                        on_fatal=self._bot_token_rejected,
+                    )
+                )
         if settings.web.enabled:
             channels.append(
                 f"feeds on http://{settings.web.host}:{settings.web.port}/feeds/all.atom"
@@ -181,6 +235,11 @@ class Daemon:
             child.ensure_running()
         if self.children:
             self.scheduler.add_job(self.supervise, IntervalTrigger(seconds=15), id="supervise")
+
+    def _bot_token_rejected(self) -> None:
+        from alerts.telegram import TOKEN_ALARM, TOKEN_REJECTED
+
+        self.store.raise_alarm("telegram", TOKEN_ALARM, TOKEN_REJECTED)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -285,6 +344,8 @@ class Daemon:
         self.scheduler.shutdown(wait=True)  # a dispatch returns after its current batch
         for child in self.children:
             child.stop()
+        if self.store_lock is not None:
+            self.store_lock.release()
         self.store.close()
 
 

@@ -6,7 +6,11 @@ One pass (`sendwatch dispatch`, or the daemon every minute):
    existed when it was recorded, and one delivery per match is queued (or, when it
    happened more than `max_age_days` ago, it is history and alerts nobody);
 2. due deliveries are claimed in batches, sent channel by channel, and marked:
-   sent; retried later with exponential backoff (or when Telegram says); or failed;
+   sent; retried later with exponential backoff (or when Telegram says); or failed.
+   The claim is this dispatcher's (`Dispatcher.id`, "host:pid:random"): its lease is
+   renewed while the batch runs, and only its holder can mark a delivery. A delivery
+   whose send raises (a bug, not a refusal) is retried like a passing failure, with
+   the error masked of secrets, and the batch goes on with the next one;
 3. maintainer alarms and recoveries not yet told are sent, once each.
 
 The daily digest is a separate pass (`send_digests`) over digest subscriptions.
@@ -16,21 +20,63 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import secrets
+import socket
+import threading
+import traceback
+import weakref
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from alerts.channels import Channel, Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.filters import matches
 from alerts.signing import secret_key, unsubscribe_url
-from alerts.summary import summarise
+from alerts.summary import Summary, summarise
 from sendwatch.config import Settings
+from sendwatch.logs import SecretMask, mask_secrets, secret_values
 from storage import outbox
 from storage.models import utcnow
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = dt.timedelta(hours=6)
+HOST = socket.gethostname()
+#: The dispatchers alive in this process, by id: a claim held by this pid under another id
+#: (a process before a restart that got the same pid, as in a container) is a dead one's.
+_LIVE: weakref.WeakValueDictionary[str, Dispatcher] = weakref.WeakValueDictionary()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, but alive
+    try:  # a killed process not yet reaped is a zombie: dead for our purpose
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def claimer_dead(claimer: str) -> bool:
+    """True only when sure: a dispatcher of this host whose process is gone."""
+    host, _, rest = claimer.partition(":")
+    pid_text, _, _token = rest.partition(":")
+    if host != HOST or not pid_text.isascii() or not pid_text.isdigit():
+        return False  # another host's (or not ours to judge): its lease decides
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return claimer not in _LIVE
+    return not _pid_alive(pid)
+
+
+class _RecordingFailed(Exception):
+    """Recording a result failed (the store): not the delivery's fault; stops the pass."""
 
 
 @dataclass
@@ -65,6 +111,51 @@ class Dispatcher:
         #: Asked between batches: the daemon's shutdown lets the batch in flight finish.
         self.stopping = stopping
         self.lease = dt.timedelta(seconds=settings.alerts.claim_lease_seconds)
+        #: Who holds this dispatcher's claims: host, pid, and a random part for this instance.
+        self.id = f"{HOST}:{os.getpid()}:{secrets.token_hex(6)}"
+        _LIVE[self.id] = self
+        self._secrets = SecretMask(secret_values(settings)).secrets
+
+    def mask(self, text: str) -> str:
+        """`text` with every configured secret masked: errors are stored and logged."""
+        return mask_secrets(text, self._secrets)
+
+    def release_dead(self) -> int:
+        """Give back at once the deliveries held by dispatchers of this host that died."""
+        dead = {claimer for claimer in outbox.claimers(self.store) if claimer_dead(claimer)}
+        released = outbox.release(self.store, dead)
+        if released:
+            log.warning(
+                "retook %d deliveries held by stopped dispatchers %s",
+                released,
+                ", ".join(sorted(dead)),
+            )
+        return released
+
+    @contextmanager
+    def _holding(self, claimed: Sequence[outbox.Claimed]) -> Iterator[None]:
+        """Renew the claims' lease every third of it while the body runs."""
+        ids = {item.delivery_id for item in claimed}
+        finished = threading.Event()
+
+        def renew() -> None:
+            interval = self.lease.total_seconds() / 3
+            while not finished.wait(interval):
+                try:
+                    held = outbox.renew(self.store, ids, self.id, self.lease)
+                except Exception as exc:  # the next renewal may pass; recording checks the claim
+                    log.warning("could not renew the claim on %d deliveries: %s", len(ids), exc)
+                    continue
+                if lost := ids - held:
+                    ids.difference_update(lost)  # sent or marked already, or retaken
+
+        renewer = threading.Thread(target=renew, name=f"lease-{self.id}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            renewer.join()
 
     # -- 1. fan-out ---------------------------------------------------------------------
 
@@ -89,44 +180,116 @@ class Dispatcher:
 
     def deliver(self, report: DispatchReport) -> None:
         """Send every delivery due when the pass began, batch after batch (retries wait for a later pass)."""
+        self.release_dead()  # before the pass's start, so what it gives back is due in it
         started = utcnow()
         while True:
             claimed = outbox.claim_due(
                 self.store,
                 limit=self.settings.alerts.batch_size,
                 lease=self.lease,
+                claimer=self.id,
                 due_by=started,
                 channels=list(self.channels),
+                max_attempts=self.settings.alerts.max_attempts,
             )
             if not claimed:
                 return
-            by_channel: dict[str, list[outbox.Claimed]] = defaultdict(list)
-            for item in claimed:
-                by_channel[item.subscription.channel].append(item)
-            summaries = {item.event.id: summarise(item.event) for item in claimed}
-            for channel_name, items in by_channel.items():
-                messages = [
-                    Outgoing(
-                        delivery_id=item.delivery_id,
-                        address=item.subscription.address,
-                        summaries=(summaries[item.event.id],),
-                        unsubscribe_url=unsubscribe_url(
-                            self.settings, self.key, item.subscription.id
-                        ),
-                    )
-                    for item in items
-                ]
-                claims = {item.delivery_id: [item] for item in items}
-                self.channels[channel_name].send(messages, self._recorder(claims, report))
+            with self._holding(claimed):
+                self._send_batch(claimed, report)
             log.info("dispatch batch: %d claimed; so far %s", len(claimed), report.line())
             if self.stopping():
                 return
 
-    def _recorder(self, claims: Mapping[int, list[outbox.Claimed]], report: DispatchReport) -> Done:
+    def _send_batch(self, claimed: Sequence[outbox.Claimed], report: DispatchReport) -> None:
+        by_channel: dict[str, list[outbox.Claimed]] = defaultdict(list)
+        for item in claimed:
+            by_channel[item.subscription.channel].append(item)
+        summaries: dict[int, Summary | Exception] = {}
+        for item in claimed:
+            if item.event.id not in summaries:
+                try:
+                    summaries[item.event.id] = summarise(item.event)
+                except Exception as exc:  # one event's bug holds back only its deliveries
+                    summaries[item.event.id] = exc
+        for channel_name, items in by_channel.items():
+            messages: list[Outgoing] = []
+            for item in items:
+                try:
+                    summary = summaries[item.event.id]
+                    if isinstance(summary, Exception):
+                        raise summary
+                    messages.append(
+                        Outgoing(
+                            delivery_id=item.delivery_id,
+                            address=item.subscription.address,
+                            summaries=(summary,),
+                            unsubscribe_url=unsubscribe_url(
+                                self.settings, self.key, item.subscription.id
+                            ),
+                        )
+                    )
+                except Exception as exc:
+                    self._raised([item], exc, report)
+            claims = {item.delivery_id: [item] for item in items}
+            self._send(self.channels[channel_name], messages, claims, report)
+
+    def _send(
+        self,
+        channel: Channel,
+        messages: Sequence[Outgoing],
+        claims: Mapping[int, list[outbox.Claimed]],
+        report: DispatchReport,
+    ) -> None:
+        """Send through `channel`; a message whose send raises is recorded and the rest go on.
+
+        Channels report results in order, so when `send` raises, the first message without
+        a result is the one that raised.
+        """
+        reported: set[int] = set()
+        remaining = list(messages)
+        while remaining:
+            try:
+                channel.send(remaining, self._recorder(claims, report, reported))
+            except _RecordingFailed as exc:
+                raise exc.__cause__ or exc from None
+            except Exception as exc:
+                culprit = next(m for m in remaining if m.delivery_id not in reported)
+                reported.add(culprit.delivery_id)
+                self._raised(claims[culprit.delivery_id], exc, report)
+            else:
+                for outgoing in remaining:
+                    if outgoing.delivery_id not in reported:  # a channel bug: try it again later
+                        reported.add(outgoing.delivery_id)
+                        error = f"the {channel.name} channel reported no result"
+                        self._record(claims[outgoing.delivery_id], Retry(error), report)
+            remaining = [m for m in remaining if m.delivery_id not in reported]
+
+    def _raised(self, items: list[outbox.Claimed], exc: Exception, report: DispatchReport) -> None:
+        """A send that raised: a bug, not the address's fault; retried until `max_attempts`."""
+        error = self.mask(f"{type(exc).__name__}: {exc}")
+        log.error(
+            "sending delivery %s raised %s\n%s",
+            ", ".join(str(item.delivery_id) for item in items),
+            error,
+            self.mask("".join(traceback.format_exception(exc)).rstrip()),
+        )
+        self._record(items, Retry(error), report)
+
+    def _recorder(
+        self,
+        claims: Mapping[int, list[outbox.Claimed]],
+        report: DispatchReport,
+        reported: set[int] | None = None,
+    ) -> Done:
         """The channel's `done`: records each message's result the moment it is known."""
 
         def done(outgoing: Outgoing, result: Result) -> None:
-            self._record(claims[outgoing.delivery_id], result, report)
+            if reported is not None:
+                reported.add(outgoing.delivery_id)
+            try:
+                self._record(claims[outgoing.delivery_id], result, report)
+            except Exception as exc:
+                raise _RecordingFailed(str(exc)) from exc
 
         return done
 
@@ -134,33 +297,53 @@ class Dispatcher:
         """Record one message's result for the deliveries it carried (several, for a digest)."""
         config = self.settings.alerts
         if isinstance(result, Sent):
-            outbox.mark_sent(self.store, [item.delivery_id for item in items])
-            report.sent += len(items)
+            recorded = outbox.mark_sent(
+                self.store, [item.delivery_id for item in items], claimer=self.id
+            )
+            report.sent += recorded
+            if recorded < len(items):
+                self._lost(items, "sent")
             return
+        error = self.mask(result.error)
         for item in items:
             if isinstance(result, Permanent) or item.attempts >= config.max_attempts:
-                report.failed += 1
-                if outbox.mark_failed(
+                paused = outbox.mark_failed(
                     self.store,
                     item.delivery_id,
-                    result.error,
+                    error,
                     permanent=isinstance(result, Permanent),
                     pause_after=config.pause_after_failures,
-                ):
+                    claimer=self.id,
+                )
+                if paused is None:
+                    self._lost([item], "failed")
+                    continue
+                report.failed += 1
+                if paused:
                     report.paused += 1
                     log.warning(
                         "paused %s %s after repeated refusals",
                         item.subscription.channel,
                         item.subscription.address,
                     )
-            else:
+            elif outbox.mark_retry(
+                self.store,
+                item.delivery_id,
+                error,
+                self._next_try(item.attempts, result),
+                claimer=self.id,
+            ):
                 report.retried += 1
-                outbox.mark_retry(
-                    self.store,
-                    item.delivery_id,
-                    result.error,
-                    self._next_try(item.attempts, result),
-                )
+            else:
+                self._lost([item], "retried")
+
+    def _lost(self, items: list[outbox.Claimed], outcome: str) -> None:
+        log.warning(
+            "deliveries %s: %s, but no longer held by this dispatcher (its lease lapsed and"
+            " another took them); not recorded here",
+            ", ".join(str(item.delivery_id) for item in items),
+            outcome,
+        )
 
     def _next_try(self, attempts: int, result: Retry) -> dt.datetime:
         if result.after is not None:
@@ -223,25 +406,37 @@ class Dispatcher:
         """One email per digest subscription with everything queued for it since the last one."""
         report = DispatchReport()
         self.fan_out(report)
+        self.release_dead()
         claimed = outbox.claim_due(
-            self.store, limit=10_000, lease=self.lease, digest=True, channels=list(self.channels)
+            self.store,
+            limit=10_000,
+            lease=self.lease,
+            claimer=self.id,
+            digest=True,
+            channels=list(self.channels),
+            max_attempts=self.settings.alerts.max_attempts,
         )
         by_subscription: dict[int, list[outbox.Claimed]] = defaultdict(list)
         for item in claimed:
             by_subscription[item.subscription.id].append(item)
-        for items in by_subscription.values():
-            subscription = items[0].subscription
-            channel = self.channels.get(subscription.channel)
-            if channel is None:
-                continue
-            digest = Outgoing(
-                delivery_id=min(item.delivery_id for item in items),
-                address=subscription.address,
-                summaries=tuple(summarise(item.event) for item in items),
-                unsubscribe_url=unsubscribe_url(self.settings, self.key, subscription.id),
-                digest=True,
-            )
-            channel.send([digest], self._recorder({digest.delivery_id: items}, report))
+        with self._holding(claimed):
+            for items in by_subscription.values():
+                subscription = items[0].subscription
+                channel = self.channels.get(subscription.channel)
+                if channel is None:
+                    continue
+                try:
+                    digest = Outgoing(
+                        delivery_id=min(item.delivery_id for item in items),
+                        address=subscription.address,
+                        summaries=tuple(summarise(item.event) for item in items),
+                        unsubscribe_url=unsubscribe_url(self.settings, self.key, subscription.id),
+                        digest=True,
+                    )
+                except Exception as exc:
+                    self._raised(items, exc, report)
+                    continue
+                self._send(channel, [digest], {digest.delivery_id: items}, report)
         return report
 
 

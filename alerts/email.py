@@ -15,7 +15,11 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import formatdate, make_msgid
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
 
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.render import Email, render_digest, render_email
@@ -24,6 +28,40 @@ from sendwatch.errors import SendwatchError
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30
+
+
+class BadAddress(SendwatchError):
+    """Not exactly one plain mailbox (user@domain)."""
+
+
+def parse_address(text: str) -> str:
+    """One plain mailbox, `local@domain`, or BadAddress: nothing that a mail library could read as
+    more than one recipient or as something else (no display names, groups, commas, quoted local
+    parts, comments, encoded words like `=?utf-8?q?...?=`, IP literals or non-ASCII local parts).
+
+    Returns the address as it is to be stored and sent to (the domain lower-cased, in ASCII).
+    """
+    text = text.strip()
+    if not text or len(text) > 254 or "=?" in text or not text.isprintable():
+        raise BadAddress(f"not an email address: {text!r}")
+    try:
+        valid = validate_email(
+            text,
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError as exc:
+        raise BadAddress(f"not an email address: {text!r} ({exc})") from None
+    address = valid.ascii_email or valid.normalized
+    # Belt and braces: the email library that writes the To: header must read one mailbox, the same.
+    header = default_policy.header_factory("To", address)
+    mailboxes: tuple[Any, ...] = tuple(getattr(header, "addresses", ()))
+    if len(mailboxes) != 1 or mailboxes[0].addr_spec != address or "=?" in address:
+        raise BadAddress(f"not an email address: {text!r}")
+    return address
 
 
 class SmtpChannel:
@@ -67,14 +105,14 @@ class SmtpChannel:
         message.add_alternative(rendered.html, subtype="html")
         return message
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, timeout: float = TIMEOUT) -> smtplib.SMTP:
         config = self.config
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if config.security == "ssl":
-            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=TIMEOUT, context=context)
+            smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=timeout, context=context)
         else:
-            smtp = smtplib.SMTP(config.host, config.port, timeout=TIMEOUT)
+            smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
             if config.security == "starttls":
                 smtp.starttls(context=context)
         if config.username and config.password is not None:
@@ -105,7 +143,12 @@ class SmtpChannel:
 
     def _send_one(self, smtp: smtplib.SMTP, outgoing: Outgoing) -> Result:
         try:
-            refused = smtp.send_message(self.build(outgoing))
+            address = parse_address(outgoing.address)
+        except BadAddress as exc:
+            return Permanent(str(exc))
+        try:
+            # The envelope is the subscription's one address, whatever the To: header parses to.
+            refused = smtp.send_message(self.build(outgoing), to_addrs=[address])
         except smtplib.SMTPRecipientsRefused as exc:
             return _classify(min(code for code, _ in exc.recipients.values()), str(exc.recipients))
         except smtplib.SMTPResponseException as exc:
@@ -120,16 +163,18 @@ class SmtpChannel:
             return Permanent(f"refused: {refused}")
         return Sent()
 
-    def notify(self, address: str, subject: str, text: str) -> None:
+    def notify(self, address: str, subject: str, text: str, timeout: float = TIMEOUT) -> None:
         rendered = Email(subject=subject, text=text, html=f"<pre>{html.escape(text)}</pre>")
         message = self._message(
             address, rendered, make_msgid("sendwatch.notice", self.domain), None
         )
-        smtp = self._connect()
+        envelope = parse_address(address)  # BadAddress unless exactly one mailbox
+        smtp = self._connect(timeout)
         try:
-            smtp.send_message(message)
+            smtp.send_message(message, to_addrs=[envelope])
         finally:
-            smtp.quit()
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                smtp.quit()
 
 
 def _classify(code: int, error: str) -> Result:

@@ -47,6 +47,8 @@ CSV_COLUMNS = (
     "source_urls",
 )
 MAX_LIMIT = 500
+#: The largest integer the databases store (SQLite INTEGER, PostgreSQL BIGINT).
+MAX_ID = 2**63 - 1
 
 
 class BadParameter(SendwatchError):
@@ -55,6 +57,17 @@ class BadParameter(SendwatchError):
     def __init__(self, parameter: str, message: str) -> None:
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
+
+
+def whole_number(parameter: str, raw: str, low: int, high: int) -> int:
+    """`raw` as a whole number from `low` to `high` (ASCII digits only: "²".isdigit() is true but
+    int() refuses it), or BadParameter naming `parameter`."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))) or not (
+        low <= int(raw) <= high
+    ):
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        raise BadParameter(parameter, f"a whole number from {low} to {high}, not {shown!r}")
+    return int(raw)
 
 
 @dataclass(frozen=True)

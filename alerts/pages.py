@@ -1,39 +1,66 @@
 """The public web pages: every council's SEND state, its timeline, recent events, and email sign-up.
 
 Server-rendered (Jinja2, autoescaped), no JavaScript needed. Sign-up is double
-opt-in: the form (CSRF-protected by a double-submit cookie) creates an unconfirmed
-subscription and emails a signed confirmation link; nothing is sent before the
-address confirms. Signing up again does not make a second subscription.
+opt-in, and so is every change asked for on the web: the form (its CSRF token signed
+and bound to the session cookie) only emails a signed confirmation link that carries
+the request (address, council, time); nothing is stored or changed until the link is
+opened and confirmed, and the reply is the same whether or not the address is known.
+Confirmation emails are limited per address and per client (in memory, per web
+process), and are sent off the event loop with a time limit: an SMTP outage is a
+"try again later" page that leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import re
 import secrets
+import smtplib
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import ceil
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import anyio
 import pygal
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from alerts.email import BadAddress, parse_address
+from alerts.export import BadParameter, whole_number
 from alerts.render import templates
-from alerts.signing import unsubscribe_token, verify_token
+from alerts.signing import csrf_ok, csrf_token, sign_text, signed_text, verify_token
 from alerts.summary import KIND_LABELS, OUTCOME_LABELS, summarise
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind, Outcome
 from storage import outbox
 from storage.las import LocalAuthority, register, slugify
+from storage.models import Subscription
 from storage.queries import LaState, events_page, la_states, monthly_counts
 from storage.store import Store
 
-CSRF_COOKIE = "sw_csrf"
+log = logging.getLogger(__name__)
+SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
+SESSION_COOKIE = "sw_session"
 PER_PAGE = 25
-EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+MAX_PAGE = 100_000
+#: The longest council search accepted (the longest council name is under 60 characters).
+MAX_QUERY = 200
+#: A confirmation link works for this long.
+CONFIRM_DAYS = 7
+#: Confirmation emails: at most one per address per 10 minutes, 20 per client per hour.
+PER_ADDRESS = (1, 600.0)
+PER_CLIENT = (20, 3600.0)
+#: The whole of sending one confirmation email (connect, greet, send), off the event loop.
+SEND_TIMEOUT = 10.0
+#: Confirmation emails being sent at once; more wait (within SEND_TIMEOUT) for a free slot.
+SENDING_AT_ONCE = 4
 STATES = [
     ("", "Any state"),
     ("notice", "Notice or direction in force"),
@@ -63,6 +90,54 @@ class Row:
     state: LaState | None
 
 
+@dataclass
+class RateLimit:
+    """At most `count` hits per key within `seconds` (a sliding window), in this process's memory."""
+
+    count: int
+    seconds: float
+    hits: dict[str, deque[float]] = field(default_factory=dict)
+
+    def allow(self, key: str, now: float) -> bool:
+        """Records a hit and returns True, or returns False (recording nothing) if over the limit."""
+        if len(self.hits) > 10_000:  # forget keys whose window has passed, so memory stays bounded
+            for stale in [k for k, q in self.hits.items() if not q or q[-1] <= now - self.seconds]:
+                del self.hits[stale]
+        window = self.hits.setdefault(key, deque())
+        while window and window[0] <= now - self.seconds:
+            window.popleft()
+        if len(window) >= self.count:
+            return False
+        window.append(now)
+        return True
+
+    def undo(self, key: str) -> None:
+        """Takes back the last hit (the email it allowed was not sent after all)."""
+        window = self.hits.get(key)
+        if window:
+            window.pop()
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """What a confirmation link asks for: this address, about this council (None: every council)."""
+
+    address: str
+    la_code: str | None
+    issued: float
+
+
+def web_link(url: object) -> bool:
+    """Whether a URL may be rendered as a link: absolute http(s) with a host, nothing odd in it."""
+    if not isinstance(url, str) or not url.isprintable() or url != url.strip() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return url.lower().startswith(("http://", "https://")) and bool(parts.netloc)
+
+
 class Pages:
     def __init__(
         self,
@@ -75,11 +150,24 @@ class Pages:
         self.store = store
         self.key = key
         self.send_email = send_email
+        self.per_address = RateLimit(*PER_ADDRESS)
+        self.per_client = RateLimit(*PER_CLIENT)
+        self._sending: anyio.CapacityLimiter | None = None
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    def _render(
+        self,
+        request: Request,
+        name: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> Response:
+        session = _session(request)
+        new_session = session is None
+        if session is None:
+            session = secrets.token_urlsafe(24)
         defaults: dict[str, Any] = {
             "feed_title": "All SEND events",
             "feed_href": "/feeds/all.atom",
@@ -91,23 +179,38 @@ class Pages:
         }
         context = defaults | context
         html = templates.get_template(f"web/{name}").render(
-            csrf=csrf,
+            csrf=csrf_token(self.key, session),
+            web_link=web_link,
+            max_query=MAX_QUERY,
             signup=self.send_email is not None,
             outcome_labels=OUTCOME_LABELS,
             kind_labels=KIND_LABELS,
             **context,
         )
-        response = HTMLResponse(html, status_code=status)
-        if CSRF_COOKIE not in request.cookies:
+        response = HTMLResponse(html, status_code=status, headers=headers)
+        if new_session:
+            # Lax, not Strict: a confirmation link opened from a webmail page keeps the session.
             response.set_cookie(
-                CSRF_COOKIE, csrf, httponly=True, samesite="strict", max_age=86400 * 30
+                SESSION_COOKIE,
+                session,
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+                max_age=86400 * 30,
             )
         return response
 
-    @staticmethod
-    def _csrf_ok(request: Request, form: Any) -> bool:
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        return bool(cookie) and secrets.compare_digest(cookie, str(form.get("csrf", "")))
+    def _csrf_ok(self, request: Request, form: Any) -> bool:
+        """The form's token was made by this server for this browser's session cookie."""
+        session = _session(request)
+        return session is not None and csrf_ok(self.key, session, str(form.get("csrf", "")))
+
+    def _message(
+        self, request: Request, status: int, title: str, *paragraphs: str, **context: Any
+    ) -> Response:
+        return self._render(
+            request, "message.html", status, title=title, paragraphs=list(paragraphs), **context
+        )
 
     def _la(self, key: str) -> LocalAuthority | None:
         las = register()
@@ -122,13 +225,21 @@ class Pages:
             params.get("region", ""),
             params.get("state", ""),
         )
+        if len(q) > MAX_QUERY:
+            return self._message(
+                request,
+                400,
+                "Search too long",
+                f"q: a council's name or ONS code, at most {MAX_QUERY} characters.",
+            )
         sort = (
             params.get("sort", "name") if params.get("sort") in {c[0] for c in COLUMNS} else "name"
         )
         direction = "desc" if params.get("dir") == "desc" else "asc"
         states = la_states(self.store)
         everyone = [Row(la, states.get(la.ons_code)) for la in register()]
-        rows = [row for row in everyone if _matches(row, q, region, state)]
+        query = Query(slugify(q), q.upper()) if q else None  # computed once, not once per council
+        rows = [row for row in everyone if _matches(row, query, region, state)]
         rows.sort(key=_sort_key(sort), reverse=direction == "desc")
         outcome_counts = _outcome_counts(everyone)
 
@@ -178,7 +289,8 @@ class Pages:
         for kind in Kind:
             chart.add(KIND_LABELS[kind], [counts.get((m, str(kind)), 0) for m in months])
         svg: str = chart.render(is_unicode=True)
-        return svg
+        # pygal always embeds a <script> with its config; the pages run no script (see the CSP).
+        return SCRIPT.sub("", svg)
 
     def la_page(self, request: Request) -> Response:
         la = self._la(request.path_params["key"])
@@ -205,9 +317,9 @@ class Pages:
 
     def recent(self, request: Request) -> Response:
         try:
-            page = max(1, int(request.query_params.get("page", "1")))
-        except ValueError:
-            page = 1
+            page = whole_number("page", request.query_params.get("page", "1"), 1, MAX_PAGE)
+        except BadParameter as exc:
+            return self._message(request, 400, "Page not found", str(exc))
         events, total = events_page(self.store, page=page, per_page=PER_PAGE)
         return self._render(
             request,
@@ -221,134 +333,203 @@ class Pages:
     # -- sign-up ---------------------------------------------------------------------------------
 
     async def subscribe(self, request: Request) -> Response:
+        """Emails a confirmation link for what the form asks; stores and changes nothing."""
         form = await request.form()
-        la = self._la(str(form.get("la", ""))) if form.get("la") else None
-        email = str(form.get("email", "")).strip()
+        la = self._la(str(form.get("la", ""))[:100]) if form.get("la") else None
+        email = str(form.get("email", "")).strip()[:320]
         if not self._csrf_ok(request, form):
-            return self._render(
+            return self._message(
                 request,
-                "message.html",
                 403,
-                title="Please try again",
-                paragraphs=["The form expired. Please submit it again."],
+                "Please try again",
+                "The form expired. Please submit it again.",
                 la=la,
                 email=email,
             )
         if self.send_email is None:
-            return self._render(
+            return self._message(
                 request,
-                "message.html",
                 503,
-                title="Sign-up unavailable",
-                paragraphs=["Email sign-up is not available on this server."],
-                la=None,
+                "Sign-up unavailable",
+                "Email sign-up is not available on this server.",
             )
-        if not EMAIL.match(email):
-            return self._render(
+        try:
+            address = parse_address(email)
+        except BadAddress:
+            return self._message(
                 request,
-                "message.html",
                 400,
-                title="Check your email address",
-                paragraphs=[],
+                "Check your email address",
                 la=la,
                 email=email,
                 error="Enter an email address like name@example.org",
             )
-        existing = outbox.subscription(self.store, "email", email)
-        if existing is not None and existing.state == "active":
-            if la and existing.la_codes and la.ons_code not in existing.la_codes:
-                outbox.subscribe(
-                    self.store,
-                    "email",
-                    email,
-                    la_codes=[*existing.la_codes, la.ons_code],
-                    regions=existing.regions,
-                    kinds=existing.kinds,
-                    digest=existing.digest,
-                )
-            return self._render(
+        client = request.client.host if request.client else "unknown"
+        now = time.monotonic()
+        if not self.per_client.allow(client, now):
+            return self._message(
                 request,
-                "message.html",
-                title="You are subscribed",
-                paragraphs=[
-                    f"{email} already gets sendwatch alerts{' and now follows ' + la.name if la else ''}."
-                ],
-                la=None,
+                429,
+                "Too many sign-ups",
+                "Too many confirmation emails were asked for from your network in the last hour.",
+                "Please try again later.",
+                headers={"Retry-After": str(int(PER_CLIENT[1]))},
             )
-        la_codes = [la.ons_code] if la else []
-        if existing is not None:
-            la_codes = (
-                sorted(set(existing.la_codes) | set(la_codes))
-                if existing.la_codes and la_codes
-                else la_codes
+        if not self.per_address.allow(address.lower(), now):
+            return self._message(
+                request,
+                429,
+                "Too many sign-ups",
+                "A confirmation email was sent to this address a few minutes ago: please look for "
+                "it (and in your spam folder) and open its link.",
+                "If it has not come, try again in 10 minutes.",
+                headers={"Retry-After": str(int(PER_ADDRESS[1]))},
             )
-        subscription, _ = outbox.subscribe(
-            self.store, "email", email, la_codes=la_codes, state="unconfirmed"
+        request_text = json.dumps(
+            {"a": address, "la": la.ons_code if la else None, "t": int(time.time())},
+            separators=(",", ":"),
         )
-        link = f"{self.settings.alerts.public_url.rstrip('/')}/confirm/{unsubscribe_token(self.key, subscription.id, 'confirm')}"
-        self.send_email(
-            email,
-            "[sendwatch] Confirm your email alerts",
-            f"Someone (we hope you) asked for sendwatch alerts{' about ' + la.name if la else ''} at this address.\n\n"
-            f"Confirm here: {link}\n\nIf it was not you, ignore this email: nothing more will be sent.",
+        link = f"{self.settings.alerts.public_url.rstrip('/')}/confirm/{sign_text(self.key, 'signup', request_text)}"
+        about = f" about {la.name}" if la else ""
+        text = (
+            f"Someone (we hope you) asked for sendwatch alerts{about} at this address.\n\n"
+            f"Confirm here: {link}\n\n"
+            f"The link works for {CONFIRM_DAYS} days. If it was not you, ignore this email: "
+            "nothing more will be sent and nothing changes."
         )
-        return self._render(
+        try:
+            await self._send(address, "[sendwatch] Confirm your email alerts", text)
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+            self.per_address.undo(address.lower())
+            log.warning("sign-up: the confirmation email could not be sent: %s", exc or "timed out")
+            return self._message(
+                request,
+                503,
+                "Please try again later",
+                "We could not send the confirmation email just now. Nothing has been saved.",
+                "Please try again later.",
+                la=la,
+                email=email,
+                headers={"Retry-After": "300"},
+            )
+        # The same answer whether or not the address is known, subscribed, or following `la`.
+        return self._message(
             request,
-            "message.html",
-            title="Check your email",
-            paragraphs=[
-                f"We sent a confirmation link to {email}. Alerts start once you open it and confirm."
-            ],
-            la=None,
+            200,
+            "Check your email",
+            f"We sent a confirmation link to {address}. Nothing changes until you open it and confirm.",
+        )
+
+    async def _send(self, address: str, subject: str, text: str) -> None:
+        """Sends off the event loop, within SEND_TIMEOUT in all (a hung server is abandoned)."""
+        assert self.send_email is not None
+        send = self.send_email
+        if self._sending is None:
+            self._sending = anyio.CapacityLimiter(SENDING_AT_ONCE)
+        with anyio.fail_after(SEND_TIMEOUT):
+            await anyio.to_thread.run_sync(
+                send, address, subject, text, abandon_on_cancel=True, limiter=self._sending
+            )
+
+    def _signup(self, token: str) -> SignUp | None:
+        """The request a confirmation link carries, if it is genuine and not too old."""
+        text = signed_text(self.key, "signup", token)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+            address, la_code, issued = data["a"], data["la"], float(data["t"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(address, str) or not (la_code is None or isinstance(la_code, str)):
+            return None
+        if not -300 <= time.time() - issued <= CONFIRM_DAYS * 86400:
+            return None
+        return SignUp(address, la_code, issued)
+
+    def _not_recognised(self, request: Request, status: int = 404) -> Response:
+        return self._message(
+            request,
+            status,
+            "Link not recognised",
+            "This confirmation link is not valid, or is more than a week old. "
+            "Please sign up again from the council's page.",
         )
 
     def confirm_page(self, request: Request) -> Response:
         token = request.path_params["token"]
-        if verify_token(self.key, token, "confirm") is None:
-            return self._render(
-                request,
-                "message.html",
-                404,
-                title="Link not recognised",
-                paragraphs=["This confirmation link is not valid."],
-                la=None,
-            )
+        signup = self._signup(token)
+        if signup is not None:
+            la = register().get(signup.la_code) if signup.la_code else None
+            what = f"Alerts about {la.name}" if la else "Alerts about every council"
+            paragraphs = [f"{what}, by email to {signup.address}."]
+        elif verify_token(self.key, token, "confirm") is not None:  # an older link, by id
+            paragraphs = ["One last step."]
+        else:
+            return self._not_recognised(request)
         return self._render(
             request,
             "message.html",
             title="Confirm your email alerts",
-            paragraphs=["One last step."],
+            paragraphs=paragraphs,
             form_action=f"/confirm/{token}",
             button="Confirm my subscription",
-            la=None,
         )
 
     async def confirm(self, request: Request) -> Response:
         form = await request.form()
-        subscription_id = verify_token(self.key, request.path_params["token"], "confirm")
-        if subscription_id is None or not self._csrf_ok(request, form):
-            return self._render(
+        token = request.path_params["token"]
+        signup = self._signup(token)
+        legacy = verify_token(self.key, token, "confirm") if signup is None else None
+        if signup is None and legacy is None:
+            return self._not_recognised(request)
+        if not self._csrf_ok(request, form):
+            return self._message(
                 request,
-                "message.html",
                 400,
-                title="Link not recognised",
-                paragraphs=["Open the link from your email again."],
-                la=None,
+                "Please try again",
+                "Open the link from your email again.",
             )
-        subscription = outbox.confirm(self.store, subscription_id)
+        subscription: Subscription | None
+        if signup is not None:
+            subscription = await run_in_threadpool(self._apply, signup)
+        else:
+            assert legacy is not None
+            subscription = await run_in_threadpool(outbox.confirm, self.store, legacy)
         if subscription is None:
-            return self._render(
-                request, "message.html", 404, title="Subscription not found", paragraphs=[], la=None
-            )
-        return self._render(
+            return self._message(request, 404, "Subscription not found")
+        return self._message(
             request,
-            "message.html",
-            title="Subscription confirmed",
-            paragraphs=[
-                f"{subscription.address} will get sendwatch alerts from now on. Every email has a link to stop them."
-            ],
-            la=None,
+            200,
+            "Subscription confirmed",
+            f"{subscription.address} will get sendwatch alerts from now on. "
+            "Every email has a link to stop them.",
         )
+
+    def _apply(self, signup: SignUp) -> Subscription:
+        """Makes the confirmed request true: a new subscription, or a council added to one."""
+        existing = outbox.subscription(self.store, "email", signup.address)
+        if existing is not None and existing.state == "active":
+            if not signup.la_code or not existing.la_codes or signup.la_code in existing.la_codes:
+                return existing  # it already gets these alerts (or everything)
+            subscription, _ = outbox.subscribe(
+                self.store,
+                "email",
+                signup.address,
+                la_codes=[*existing.la_codes, signup.la_code],
+                regions=existing.regions,
+                kinds=existing.kinds,
+                digest=existing.digest,
+            )
+            return subscription
+        la_codes = [signup.la_code] if signup.la_code else []
+        if existing is not None and existing.state != "unsubscribed" and existing.la_codes:
+            # Unconfirmed (from before) or paused: keep what it followed, and add this one.
+            la_codes = sorted({*existing.la_codes, *la_codes}) if la_codes else []
+        subscription, _ = outbox.subscribe(
+            self.store, "email", signup.address, la_codes=la_codes, state="active"
+        )
+        return subscription
 
 
 def _outcome_counts(rows: list[Row]) -> list[tuple[str, str, int]]:
@@ -363,8 +544,20 @@ def _outcome_counts(rows: list[Row]) -> list[tuple[str, str, int]]:
     ]
 
 
-def _matches(row: Row, q: str, region: str, state: str) -> bool:
-    if q and slugify(q) not in row.la.slug and q.upper() != row.la.ons_code:
+@dataclass(frozen=True)
+class Query:
+    slug: str
+    code: str
+
+
+def _session(request: Request) -> str | None:
+    """The session cookie's value, if it looks like one this server gave out."""
+    value = request.cookies.get(SESSION_COOKIE, "")
+    return value if 16 <= len(value) <= 64 and value.isascii() and value.isprintable() else None
+
+
+def _matches(row: Row, query: Query | None, region: str, state: str) -> bool:
+    if query and query.slug not in row.la.slug and query.code != row.la.ons_code:
         return False
     if region and row.la.region_slug != region:
         return False

@@ -5,8 +5,13 @@ per chat) and obeys a 429's `retry_after`; a chat that blocked the bot (403) or 
 longer exists is a permanent failure. Telegram has no idempotency key, so a crash
 between sending and recording "sent" can repeat one message: at-least-once.
 
-The bot token is in every Bot API URL: httpx's request log is silenced (see
-`sendwatch.logs`) and every log line is masked.
+The bot token is in every Bot API URL, and python-telegram-bot quotes it when Telegram
+rejects it: httpx's request log is silenced (see `sendwatch.logs`), every log line and
+every error recorded is masked, and a rejected token is one line (TOKEN_REJECTED): the
+bot exits with EXIT_FATAL_CONFIG, which the daemon does not restart.
+
+The bot's replies stay within Telegram's 4096 characters (echoed input is cut short),
+and a failing handler reaches the admin chats at most once an hour per kind of error.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import html
 import logging
 import os
+import re
 import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -27,7 +33,14 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
@@ -35,7 +48,8 @@ from alerts.filters import Filters, resolve_la, resolve_region
 from alerts.render import render_telegram
 from alerts.summary import summarise
 from sendwatch.config import Settings, TelegramConfig
-from sendwatch.errors import SendwatchError
+from sendwatch.errors import FatalConfigError, SendwatchError
+from sendwatch.logs import mask_secrets, register_secrets
 from storage import outbox
 from storage.las import register
 from storage.store import Store
@@ -45,12 +59,59 @@ PER_CHAT_INTERVAL = 1.0
 #: Just under Telegram's 30 messages a second, so no one-second window ever holds 31.
 GLOBAL_INTERVAL = 1 / 29.5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+#: Telegram's limit on a message's text.
+MAX_MESSAGE = 4096
+#: How much of a user's own words a reply echoes.
+MAX_ECHO = 100
+#: A failing handler is told to the admin chats at most once per kind of error in this time.
+ADMIN_NOTICE_INTERVAL = 3600.0
+TOKEN_REJECTED = "Telegram rejected the bot token; check SENDWATCH_TELEGRAM_TOKEN"
+#: The kind of the maintainer alarm raised when the bot stops for TOKEN_REJECTED.
+TOKEN_ALARM = "token_rejected"
+
+
+class TokenRejected(FatalConfigError):
+    """Telegram answered 401 to the bot token: nothing works until it is changed."""
+
+    def __init__(self) -> None:
+        super().__init__(TOKEN_REJECTED)
 
 
 def _token(config: TelegramConfig) -> str:
     if config.token is None:
         raise SendwatchError("Telegram needs its bot token in SENDWATCH_TELEGRAM_TOKEN")
-    return config.token.get_secret_value()
+    token = config.token.get_secret_value()
+    register_secrets([token])
+    return token
+
+
+def _describe(exc: BaseException, token: str = "") -> str:
+    """An error, fit to log, store or show: a rejected token said plainly, no secret in it."""
+    if isinstance(exc, InvalidToken):
+        return TOKEN_REJECTED
+    return mask_secrets(str(exc), [token] if token else [])
+
+
+def _utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit_message(text: str, limit: int = MAX_MESSAGE) -> tuple[str, bool]:
+    """`text` (Telegram HTML) within `limit` characters, counted as Telegram counts them
+    (UTF-16 code units). Returns the text and whether it is still HTML: a text too long
+    is cut as plain text, since cutting markup could leave a tag open."""
+    if _utf16_length(text) <= limit:
+        return text, True
+    plain = html.unescape(re.sub(r"<[^>]*>", "", text))
+    cut = plain[: limit - 1]
+    while _utf16_length(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut + "…", False
+
+
+def _echo(text: str) -> str:
+    """A user's own words, shortened, escaped for a reply."""
+    return html.escape(text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 1] + "…")
 
 
 def _seconds(retry_after: int | float | dt.timedelta) -> float:
@@ -94,9 +155,12 @@ class TelegramChannel:
                     self.last_any = self.last_per_chat[outgoing.address] = time.monotonic()
                     done(outgoing, await self._send_one(bot, outgoing))
                     reported += 1
+        except InvalidToken:  # no message can go until the token is changed
+            for outgoing in messages[reported:]:
+                done(outgoing, Retry(TOKEN_REJECTED))
         except (NetworkError, TelegramError) as exc:  # could not even start: all wait for later
             for outgoing in messages[reported:]:
-                done(outgoing, Retry(f"Telegram unavailable: {exc}"))
+                done(outgoing, Retry(f"Telegram unavailable: {_describe(exc, self.token)}"))
 
     async def _send_one(self, bot: Bot, outgoing: Outgoing) -> Result:
         text = "\n\n".join(render_telegram(summary) for summary in outgoing.summaries)
@@ -108,13 +172,13 @@ class TelegramChannel:
                 link_preview_options=NO_PREVIEW,
             )
         except RetryAfter as exc:
-            return Retry(f"429 {exc.message}", after=_seconds(exc.retry_after))
+            return Retry(f"429 {_describe(exc, self.token)}", after=_seconds(exc.retry_after))
         except Forbidden as exc:
-            return Permanent(f"403 {exc.message}")
+            return Permanent(f"403 {_describe(exc, self.token)}")
         except BadRequest as exc:
-            return Permanent(f"400 {exc.message}")
+            return Permanent(f"400 {_describe(exc, self.token)}")
         except (NetworkError, TelegramError) as exc:
-            return Retry(str(exc))
+            return Retry(_describe(exc, self.token))
         return Sent()
 
     def notify(self, address: str, subject: str, text: str) -> None:
@@ -127,7 +191,10 @@ class TelegramChannel:
                     link_preview_options=NO_PREVIEW,
                 )
 
-        asyncio.run(_notify())
+        try:
+            asyncio.run(_notify())
+        except InvalidToken:
+            raise TokenRejected() from None
 
 
 # -- the two-way bot -------------------------------------------------------------------------
@@ -150,6 +217,8 @@ class BotCommands:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        #: Kind of error -> when the admin chats were last told of one (time.monotonic()).
+        self.admin_told: dict[str, float] = {}
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greets and explains."""
@@ -203,8 +272,10 @@ class BotCommands:
         close = register().suggest(query)
         if close:
             names = " or ".join(f"<b>{html.escape(la.name)}</b>" for la in close)
-            return f"I don't know {html.escape(query)!s}. Did you mean {names}?"
-        return f"I don't know {html.escape(query)}. Try a council name, e.g. /subscribe Wirral, or a region."
+            return f"I don't know {_echo(query)}. Did you mean {names}?"
+        return (
+            f"I don't know {_echo(query)}. Try a council name, e.g. /subscribe Wirral, or a region."
+        )
 
     async def unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stops all alerts to this chat."""
@@ -259,9 +330,18 @@ class BotCommands:
         await self._reply(update, "\n".join(lines) or "No source has run yet.")
 
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Logs a handler's failure, and tells the admins."""
-        log.error("bot handler failed", exc_info=context.error)
-        message = html.escape(f"sendwatch bot error: {context.error!r}")[:4000]
+        """Logs a handler's failure, and tells the admins: once an hour per kind of error."""
+        error = context.error
+        log.error("bot handler failed", exc_info=error)
+        kind = type(error).__name__ if error is not None else "unknown"
+        now = time.monotonic()
+        last = self.admin_told.get(kind)
+        if last is not None and now - last < ADMIN_NOTICE_INTERVAL:
+            log.info("not telling the admin chats about another %s within the hour", kind)
+            return
+        self.admin_told[kind] = now
+        described = _describe(error, _token(self.settings.telegram)) if error else "unknown"
+        message, _ = fit_message(html.escape(f"sendwatch bot error: {kind}: {described}"))
         for chat_id in self.settings.telegram.admin_chat_ids:
             try:
                 await context.bot.send_message(chat_id=chat_id, text=message)
@@ -276,29 +356,52 @@ class BotCommands:
     @staticmethod
     async def _reply(update: Update, text: str) -> None:
         if update.effective_message is not None:
+            text, is_html = fit_message(text)
             await update.effective_message.reply_text(
-                text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+                text,
+                parse_mode=ParseMode.HTML if is_html else None,
+                link_preview_options=NO_PREVIEW,
             )
 
 
 def run_bot(settings: Settings, store: Store) -> None:
     """Run the two-way bot until SIGINT/SIGTERM: polling, or by webhook when one is configured."""
-    application = build_application(settings, store)
     config = settings.telegram
+    asyncio.run(_check_token(config))
+    store.resolve_alarms("telegram", TOKEN_ALARM)  # the token works (again)
+    application = build_application(settings, store)
     if not config.webhook_url:
-        application.run_polling()
+        try:
+            application.run_polling()
+        except InvalidToken:  # revoked since the check
+            raise TokenRejected() from None
         return
     from alerts.signing import secret_key
 
     # Telegram sends this in a header with every update; others cannot post fake updates.
     secret = hashlib.sha256(b"telegram-webhook:" + secret_key(settings)).hexdigest()
-    application.run_webhook(
-        listen=config.webhook_listen,
-        port=config.webhook_port,
-        url_path=urlsplit(config.webhook_url).path.lstrip("/"),
-        webhook_url=config.webhook_url,
-        secret_token=secret,
-    )
+    try:
+        application.run_webhook(
+            listen=config.webhook_listen,
+            port=config.webhook_port,
+            url_path=urlsplit(config.webhook_url).path.lstrip("/"),
+            webhook_url=config.webhook_url,
+            secret_token=secret,
+        )
+    except InvalidToken:
+        raise TokenRejected() from None
+
+
+async def _check_token(config: TelegramConfig) -> None:
+    """Ask Telegram who the bot is: a rejected token is TokenRejected, one line, never a
+    traceback quoting it. Network trouble is left to python-telegram-bot's start-up retries."""
+    try:
+        async with Bot(_token(config), base_url=config.base_url):
+            pass
+    except InvalidToken:
+        raise TokenRejected() from None
+    except TelegramError as exc:
+        log.warning("could not reach Telegram yet: %s", _describe(exc))
 
 
 def build_application(settings: Settings, store: Store) -> Application:  # type: ignore[type-arg]

@@ -20,10 +20,19 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alerts.export import MAX_LIMIT, BadParameter, EventFilter, record_of, select_events
+from alerts.export import (
+    MAX_ID,
+    MAX_LIMIT,
+    BadParameter,
+    EventFilter,
+    record_of,
+    select_events,
+    whole_number,
+)
 from alerts.feeds import ALL, FORMATS, FeedSpec, render_feed, spec_for
-from alerts.pages import Pages
+from alerts.pages import SEND_TIMEOUT, Pages
 from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
 from storage import outbox
@@ -31,6 +40,18 @@ from storage.las import LocalAuthority, register
 from storage.queries import LaState, la_states
 from storage.store import Store
 
+#: On every response. The pages need no script at all; their CSS is inline (a <style> element,
+#: and pygal's chart is inline SVG with its own <style>), and images are none or data: URIs.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    # Confirmation and unsubscribe links carry tokens: never pass them on to a source's site.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
 CONTENT_TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
     "rss": "application/rss+xml; charset=utf-8",
@@ -45,6 +66,34 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         f"<h1>{html.escape(title)}</h1>{body}</body></html>",
         status_code=status,
     )
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response (those the app answers itself, errors too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _App(Starlette):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside Starlette's own error middleware, so its 500 page gets the headers too.
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, store: Store) -> Starlette:
@@ -118,10 +167,11 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         outbox.unsubscribe_id(store, subscription_id)
         return _page("Unsubscribed", "<p>You will receive no more sendwatch alerts.</p>")
 
-    def health(request: Request) -> Response:
+    async def health(request: Request) -> Response:
+        # On the event loop itself: answers even when every worker thread is busy.
         return PlainTextResponse("ok")
 
-    return Starlette(
+    return _App(
         routes=[
             Route("/", pages.home),
             Route("/la/{key}", pages.la_page),
@@ -143,9 +193,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return 100
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadParameter("limit", f"a whole number from 1 to {MAX_LIMIT}, not {raw!r}")
-    return int(raw)
+    return whole_number("limit", raw, 1, MAX_LIMIT)
 
 
 def _encode_cursor(event_id: int) -> str:
@@ -157,10 +205,10 @@ def _cursor(raw: str | None) -> int | None:
     if not raw:
         return None
     try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+        text = base64.urlsafe_b64decode(raw[:100] + "=" * (-len(raw[:100]) % 4)).decode("ascii")
         prefix, _, number = text.partition(":")
-        if prefix == "before" and number.isdigit():
-            return int(number)
+        if prefix == "before" and len(raw) <= 100:
+            return whole_number("cursor", number, 1, MAX_ID)
     except (ValueError, UnicodeDecodeError):
         pass
     raise BadParameter("cursor", "not a cursor this API gave out")
@@ -201,7 +249,8 @@ def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:
     from alerts.email import SmtpChannel
 
     channel = SmtpChannel(settings.smtp)
-    return lambda to, subject, text: channel.notify(to, subject, text)
+    # Each socket operation times out too, so an abandoned send's thread ends soon after.
+    return lambda to, subject, text: channel.notify(to, subject, text, timeout=SEND_TIMEOUT)
 
 
 def _not_modified(request: Request, etag: str, changed: dt.datetime | None) -> bool:

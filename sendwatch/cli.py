@@ -20,7 +20,7 @@ import click
 from sendwatch import __version__
 from sendwatch.config import LoadedConfig, load_config, render_config
 from sendwatch.errors import SendwatchError
-from sendwatch.logs import setup_logging
+from sendwatch.logs import mask_secrets, setup_logging
 from storage.las import register
 from storage.store import SourceSummary, Store
 
@@ -30,13 +30,19 @@ SOURCES = ("govuk", "ofsted", "lgl")
 
 
 class _Group(click.Group):
-    """Turns SendwatchError into one readable line instead of a traceback."""
+    """Turns SendwatchError, or a file that cannot be read or written, into one readable line
+    instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SendwatchError as exc:
-            click.echo(f"sendwatch: error: {exc}", err=True)
+            click.echo(f"sendwatch: error: {mask_secrets(str(exc))}", err=True)
+            ctx.exit(getattr(exc, "exit_code", 1))
+        except OSError as exc:
+            if exc.filename is None:  # not about a file: a bug, keep the traceback
+                raise
+            click.echo(f"sendwatch: error: {exc.filename}: {exc.strerror or exc}", err=True)
             ctx.exit(1)
 
 
@@ -252,10 +258,13 @@ CHANNELS = click.Choice(["email", "telegram"])
 
 def _check_address(channel: str, address: str) -> str:
     address = address.strip()
-    if channel == "email" and (
-        "@" not in address or any(ch.isspace() for ch in address) or address.count("@") != 1
-    ):
-        raise SendwatchError(f"not an email address: {address!r}")
+    if channel == "email":
+        from alerts.email import BadAddress, parse_address
+
+        try:
+            return parse_address(address)  # one plain mailbox, as the web sign-up takes
+        except BadAddress:
+            raise SendwatchError(f"not an email address: {address!r}") from None
     if channel == "telegram" and not address.lstrip("-").isdigit():
         raise SendwatchError(f"a Telegram address is a numeric chat id, not {address!r}")
     return address
@@ -449,7 +458,10 @@ def export_command(
         click.echo(text, nl=False)
     else:
         # A byte-order mark lets spreadsheets open the CSV as UTF-8.
-        output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+        try:
+            output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+        except OSError as exc:
+            raise SendwatchError(f"cannot write {output}: {exc.strerror or exc}") from None
         click.echo(f"wrote {len(records)} events to {output}", err=True)
 
 

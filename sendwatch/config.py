@@ -144,7 +144,8 @@ class AlertsConfig(_Section):
     digest_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     #: How often the daemon delivers due alerts (and at once after a crawl that found news).
     dispatch_interval_seconds: int = Field(default=60, ge=1)
-    #: A claimed delivery whose dispatcher died is retaken after this long.
+    #: A claim's lease: renewed every third of it while its dispatcher sends; a claim whose
+    #: dispatcher died on another host is retaken after this long (same host: at restart).
     claim_lease_seconds: int = Field(default=600, ge=1)
 
 

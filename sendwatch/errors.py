@@ -17,3 +17,14 @@ class ConfigError(SendwatchError):
 
 class StoreError(SendwatchError):
     """The database cannot be reached or is not in the expected state."""
+
+
+#: sysexits' EX_CONFIG: the exit code of a command that cannot run until its configuration is
+#: fixed (a bot token Telegram rejects). The daemon does not restart a child that exits with it.
+EXIT_FATAL_CONFIG = 78
+
+
+class FatalConfigError(ConfigError):
+    """A configuration error no restart can cure; the command exits EXIT_FATAL_CONFIG."""
+
+    exit_code = EXIT_FATAL_CONFIG

@@ -1,39 +1,103 @@
-"""Logging set-up shared by the CLI and the daemon.
+"""Logging set-up shared by the CLI and the daemon, and the one place secrets are masked.
 
-A last line of defence masks every configured secret in every log record, so a
-library that logs a URL with a bot token in it (httpx does) cannot leak it.
+A last line of defence masks every configured secret in every log line (message,
+traceback and all), in uncaught exceptions (``sys.excepthook``,
+``threading.excepthook``, unraisable exceptions; asyncio's go through logging), and
+in whatever is written to the store (`storage.db` applies `mask_secrets` to every
+string it sends to the database). A library that puts a bot token in a URL (httpx
+does) or in an error message (python-telegram-bot's "The token `…` was rejected")
+cannot leak it.
+
+`mask_secrets(text)` is for anyone who writes text somewhere people read: it replaces
+the registered secrets, and anything shaped like a Telegram bot token, with `MASK`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import threading
+import traceback
 from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
 from sendwatch.config import MASK, Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Shorter values are not treated as secrets: masking them would mangle ordinary text.
+MIN_SECRET_LENGTH = 4
+
+#: Shorter secrets are masked in logs but not in what is written to the store, where a
+#: short value could collide with ordinary scraped text and mangle it.
+MIN_STORED_SECRET_LENGTH = 8
+
+#: Every secret registered so far, longest first (a secret containing another is masked whole).
+_secrets: list[str] = []
+_stored_secrets: tuple[str, ...] = ()
+_lock = threading.Lock()
+
+#: What a Telegram bot token looks like, wherever it appears: in a Bot API URL
+#: (`/bot<token>/`), in python-telegram-bot's "The token `<token>` was rejected", or bare.
+_TOKEN_SHAPES = (
+    re.compile(r"(?<=/bot)\d+:[^/\s?#]+(?=/)"),
+    re.compile(r"(?<=[Tt]oken `)[^`]+(?=`)"),
+    re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}"),
+)
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Remember secret values so that `mask_secrets` (and so logs and the store) hide them."""
+    global _secrets, _stored_secrets
+    with _lock:
+        known = set(_secrets) | {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}
+        _secrets = sorted(known, key=len, reverse=True)
+        _stored_secrets = tuple(s for s in _secrets if len(s) >= MIN_STORED_SECRET_LENGTH)
+
+
+def stored_secrets() -> tuple[str, ...]:
+    """The registered secrets long enough to be masked in text written to the store."""
+    return _stored_secrets
+
+
+def mask_secrets(text: str, extra: Iterable[str] = ()) -> str:
+    """`text` with every registered secret (and `extra` ones) and token-shaped string masked."""
+    if not text:
+        return text
+    for secret in (*sorted((s for s in extra if s), key=len, reverse=True), *_secrets):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    for shape in _TOKEN_SHAPES:
+        text = shape.sub(MASK, text)
+    return text
 
 
 class SecretMask(logging.Filter):
-    """Replaces secret values in a record's rendered message."""
+    """Replaces secret values in a record's rendered message (kept for handlers of others;
+    `MaskingFormatter` masks the whole formatted line, traceback included)."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets = sorted(
+            {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
+        )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
-        masked = message
-        for secret in self.secrets:
-            masked = masked.replace(secret, MASK)
+        masked = mask_secrets(message, self.secrets)
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+
+class MaskingFormatter(logging.Formatter):
+    """A formatter whose every line, traceback and stack included, has its secrets masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_secrets(super().format(record))
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -52,12 +116,54 @@ def secret_values(settings: Settings) -> list[str]:
     return values
 
 
+def _write_masked(text: str) -> None:
+    try:
+        sys.stderr.write(mask_secrets(text))
+        sys.stderr.flush()
+    except Exception:  # stderr closed: nothing more can be said
+        pass
+
+
+def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    _write_masked("".join(traceback.format_exception(kind, value, tb)))
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else threading.get_ident()
+    _write_masked(
+        f"Exception in thread {name}:\n"
+        + "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    )
+
+
+def _unraisablehook(unraisable: Any) -> None:
+    message = unraisable.err_msg or "Exception ignored in"
+    text = f"{message}: {unraisable.object!r}\n"
+    if unraisable.exc_type is not None:
+        text += "".join(
+            traceback.format_exception(
+                unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback
+            )
+        )
+    _write_masked(text)
+
+
+def install_excepthooks() -> None:
+    """Uncaught exceptions, in the main thread or any other, are printed with secrets masked."""
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_excepthook
+    sys.unraisablehook = _unraisablehook
+
+
 def setup_logging(level: str, settings: Settings | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(MaskingFormatter(FORMAT))
     handler.setLevel(level.upper())  # libraries that lower their own loggers' levels stay quiet
     if settings is not None:
-        handler.addFilter(SecretMask(secret_values(settings)))
+        register_secrets(secret_values(settings))
+    install_excepthooks()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

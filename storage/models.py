@@ -201,7 +201,10 @@ class Delivery(Base):
     #: "pending", "sending", "sent", "failed" (gave up) or "cancelled".
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When a pending delivery is due; for one being sent, when its claim's lease ends.
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: The dispatcher holding a delivery being sent ("host:pid:random"); only it may record it.
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]

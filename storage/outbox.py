@@ -9,9 +9,13 @@ say it; these functions keep the bookkeeping that makes "exactly once" hold:
 * a dispatcher *claims* due deliveries before sending (state "sending", leased
   until `next_attempt_at`): on PostgreSQL with ``FOR UPDATE SKIP LOCKED`` so two
   dispatchers never take the same row; on SQLite the write lock serialises claims;
-* a claim whose dispatcher died is retaken once its lease runs out; the sender
-  then reuses the delivery's stable id (email Message-ID), so at worst a message
-  is repeated, never lost.
+* a claim is held by one dispatcher (``claimed_by``, "host:pid:random"), which renews
+  its lease while the batch runs; only the holder can record a delivery sent,
+  retried or failed, so a claim retaken after a lapsed lease is recorded once;
+* a claim whose dispatcher died is retaken at once when a dispatcher on the same
+  host sees its process gone (`release`), or else once its lease runs out; the
+  sender then reuses the delivery's stable id (email Message-ID), so at worst a
+  message is repeated, never lost.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storage.db import write_session
@@ -239,11 +243,18 @@ def claim_due(
     *,
     limit: int,
     lease: dt.timedelta,
+    claimer: str,
     digest: bool = False,
     due_by: dt.datetime | None = None,
     channels: Sequence[str] = ("email", "telegram"),
+    max_attempts: int | None = None,
 ) -> list[Claimed]:
-    """Take up to `limit` deliveries due by `due_by` (default now); nobody else takes them until the lease ends."""
+    """Take up to `limit` deliveries due by `due_by` (default now) for `claimer`.
+
+    Nobody else takes them until the lease ends (the holder renews it while it sends, see
+    `renew`). A delivery retaken after `max_attempts` claims that never finished (its
+    dispatcher crashed or was killed each time) is given up instead of claimed again.
+    """
     now = utcnow()
     due_by = due_by or now
     with write_session(store.engine) as session:
@@ -262,11 +273,21 @@ def claim_due(
             .limit(limit)
             .with_for_update(skip_locked=True, of=Delivery)
         )
-        deliveries = list(session.scalars(query))
-        for delivery in deliveries:
+        deliveries = []
+        for delivery in session.scalars(query):
+            if max_attempts is not None and delivery.attempts >= max_attempts:
+                delivery.state = "failed"
+                delivery.claimed_by = None
+                delivery.last_error = (
+                    f"gave up after {delivery.attempts} attempts; the last never finished"
+                    f" (its dispatcher stopped). Before that: {delivery.last_error or 'no error'}"
+                )[:1000]
+                continue
             delivery.state = "sending"
             delivery.next_attempt_at = now + lease
+            delivery.claimed_by = claimer
             delivery.attempts += 1
+            deliveries.append(delivery)
         session.flush()
         # A batch is mostly one event to many subscribers: load each event and subscription once.
         events = {
@@ -293,46 +314,123 @@ def claim_due(
         return claimed
 
 
-def mark_sent(store: Store, delivery_ids: Iterable[int]) -> None:
+def _held(delivery_ids: Iterable[int], claimer: str) -> ColumnElement[bool]:
+    """Rows still being sent by `claimer`: its claim was not retaken after a lapsed lease."""
+    return and_(
+        Delivery.id.in_(list(delivery_ids)),
+        Delivery.state == "sending",
+        Delivery.claimed_by == claimer,
+    )
+
+
+def renew(store: Store, delivery_ids: Iterable[int], claimer: str, lease: dt.timedelta) -> set[int]:
+    """Extend the lease on the deliveries `claimer` still holds; returns their ids."""
     ids = list(delivery_ids)
     if not ids:
-        return
+        return set()
+    with write_session(store.engine) as session:
+        held = set(session.scalars(select(Delivery.id).where(_held(ids, claimer))))
+        # A row being marked right now (locked) is skipped, never waited for: no deadlock.
+        free = select(Delivery.id).where(_held(held, claimer)).order_by(Delivery.id)
+        free = free.with_for_update(skip_locked=True)
+        if held:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(list(session.scalars(free))))
+                .values(next_attempt_at=utcnow() + lease)
+            )
+        session.commit()
+        return held
+
+
+def claimers(store: Store) -> set[str]:
+    """The dispatchers holding deliveries being sent."""
+    with store.sessions() as session:
+        return set(
+            session.scalars(
+                select(Delivery.claimed_by)
+                .where(Delivery.state == "sending", Delivery.claimed_by.is_not(None))
+                .distinct()
+            )
+        )
+
+
+def release(store: Store, dead: Iterable[str]) -> int:
+    """Give the deliveries held by dispatchers that are gone back to the queue, due now."""
+    names = list(dead)
+    if not names:
+        return 0
+    with write_session(store.engine) as session:
+        result = session.execute(
+            update(Delivery)
+            .where(Delivery.state == "sending", Delivery.claimed_by.in_(names))
+            .values(state="pending", claimed_by=None, next_attempt_at=utcnow())
+        )
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_sent(store: Store, delivery_ids: Iterable[int], *, claimer: str) -> int:
+    """Record sent what `claimer` still holds; returns how many it did."""
+    ids = list(delivery_ids)
+    if not ids:
+        return 0
     with write_session(store.engine) as session:
         now = utcnow()
-        session.execute(
+        subscription_ids = set(
+            session.scalars(select(Delivery.subscription_id).where(_held(ids, claimer)))
+        )
+        result = session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids), Delivery.state == "sending")
-            .values(state="sent", sent_at=now, last_error=None)
+            .where(_held(ids, claimer))
+            .values(state="sent", sent_at=now, last_error=None, claimed_by=None)
         )
-        subscription_ids = select(Delivery.subscription_id).where(Delivery.id.in_(ids))
-        session.execute(
-            update(Subscription).where(Subscription.id.in_(subscription_ids)).values(failures=0)
-        )
+        if subscription_ids:
+            session.execute(
+                update(Subscription).where(Subscription.id.in_(subscription_ids)).values(failures=0)
+            )
         session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
-def mark_retry(store: Store, delivery_id: int, error: str, at: dt.datetime) -> None:
-    """A passing failure: try again at `at`."""
+def mark_retry(
+    store: Store, delivery_id: int, error: str, at: dt.datetime, *, claimer: str
+) -> bool:
+    """A passing failure: try again at `at`. False if `claimer` no longer held the delivery."""
     with write_session(store.engine) as session:
-        session.execute(
+        result = session.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id)
-            .values(state="pending", next_attempt_at=at, last_error=error[:1000])
+            .where(_held([delivery_id], claimer))
+            .values(state="pending", next_attempt_at=at, last_error=error[:1000], claimed_by=None)
         )
         session.commit()
+        return bool(getattr(result, "rowcount", 0))
 
 
 def mark_failed(
-    store: Store, delivery_id: int, error: str, *, permanent: bool, pause_after: int
+    store: Store,
+    delivery_id: int,
+    error: str,
+    *,
+    permanent: bool,
+    pause_after: int,
+    claimer: str,
 ) -> bool:
     """Give up on this delivery. Permanent refusals in a row pause the subscription.
 
     Retries run out when a server is down for long; that is not the address's fault,
     so only `permanent` failures count towards pausing. Returns True when paused.
+    Nothing changes if `claimer` no longer held the delivery.
     """
     with write_session(store.engine) as session:
-        delivery = session.get_one(Delivery, delivery_id)
+        delivery = session.scalars(
+            select(Delivery).where(_held([delivery_id], claimer)).with_for_update()
+        ).one_or_none()
+        if delivery is None:
+            session.commit()
+            return False
         delivery.state = "failed"
+        delivery.claimed_by = None
         delivery.last_error = error[:1000]
         subscription = session.get_one(Subscription, delivery.subscription_id)
         if not permanent:

@@ -308,6 +308,24 @@ class Store:
             session.commit()
         return opened
 
+    def raise_alarm(self, source: str, kind: str, message: str) -> list[Alarm]:
+        """Open an alarm that no crawl raises (the bot token rejected, say), unless one of this
+        source and kind is open already; the dispatcher tells the maintainer once."""
+        with write_session(self.engine) as session:
+            opened = _open_alarm(session, source, kind, message)
+            session.commit()
+        return opened
+
+    def resolve_alarms(self, source: str, kind: str) -> None:
+        """Close the open alarm of this source and kind, if any (its recovery is then told)."""
+        with write_session(self.engine) as session:
+            session.execute(
+                update(Alarm)
+                .where(Alarm.source == source, Alarm.kind == kind, Alarm.resolved_at.is_(None))
+                .values(resolved_at=utcnow())
+            )
+            session.commit()
+
     def open_alarms(self) -> list[Alarm]:
         with self.sessions() as session:
             return list(

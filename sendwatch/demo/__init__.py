@@ -30,8 +30,8 @@ from storage.models import Event
 from storage.store import Store
 
 SOURCES = ("govuk", "ofsted", "lgl")
-DEMO_ADDRESS = "you@demo.sendwatch.invalid"
-FROM_ADDRESS = "alerts@demo.sendwatch.invalid"
+DEMO_ADDRESS = "you@example.org"  # reserved for examples (RFC 2606): no one gets it
+FROM_ADDRESS = "sendwatch-demo@example.org"
 
 
 def _crawl(source: str, env: dict[str, str], cwd: Path) -> str:
@@ -128,5 +128,5 @@ def run_demo(loaded: LoadedConfig, say: Callable[[str], None]) -> int:
         f"Nothing real was touched. To browse the demo: SENDWATCH_DATA_DIR={data_dir}"
         " sendwatch serve"
     )
-    say("Then `sendwatch status` and `sendwatch subscribe email you@example.org` for real.")
+    say("Then, for real: `sendwatch status`, `sendwatch subscribe email YOUR-ADDRESS`.")
     return len(new)

@@ -2,7 +2,9 @@
 
 It records every sendMessage, serves queued updates to getUpdates (so the bot's
 commands are driven for real), and can answer 429 (with retry_after) or 403 (bot
-blocked) for chosen chats.
+blocked) for chosen chats. Like Telegram, it answers 400 to a text over 4096 characters,
+and 401 Unauthorized to any other token than TOKEN (python-telegram-bot then raises
+InvalidToken, quoting the token).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 TOKEN = "123456:TEST-token-not-real"
+#: Telegram's limit on a message's text (UTF-16 code units, as Telegram counts).
+MAX_TEXT = 4096
 BOT = {
     "id": 123456,
     "is_bot": True,
@@ -91,6 +95,12 @@ class TelegramStandIn:
             return 200, {"ok": True, "result": pending}
         if method == "sendMessage":
             chat_id = int(params["chat_id"])
+            if len(str(params.get("text", "")).encode("utf-16-le")) // 2 > MAX_TEXT:
+                return 400, {
+                    "ok": False,
+                    "error_code": 400,
+                    "description": "Bad Request: message is too long",
+                }
             with self.lock:
                 queue = self.refuse.get(chat_id, [])
                 status = queue.pop(0) if queue else (403 if chat_id in self.blocked else 200)

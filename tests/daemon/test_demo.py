@@ -30,7 +30,7 @@ def test_demo_shows_the_whole_path_offline(tmp_path: Path) -> None:
     assert "source=lgl found=2 new=2" in out
     assert "queued=1 sent=1" in out
     # The email it delivered, to its own mail server, is shown.
-    assert "To: you@demo.sendwatch.invalid" in out
+    assert "To: you@example.org" in out
     assert "Subject: [sendwatch] Improvement notice issued: Derbyshire" in out
     match = re.search(r"all events: (\S+all\.atom)\)", out)
     assert match, out
