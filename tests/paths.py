@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -34,3 +36,31 @@ def serving(port: int, env: dict[str, str], cwd: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(tmp_path: Path, database_url: str, smtp_port: int | None = None) -> Iterator[str]:
+    """`sendwatch serve` on a free port over `database_url`, mailing through `smtp_port` if given."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    env |= {
+        "SENDWATCH_DATABASE_URL": database_url,
+        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
+        "SENDWATCH_ALERTS_PUBLIC_URL": base,
+    }
+    if smtp_port is not None:
+        env |= {
+            "SENDWATCH_SMTP_HOST": "127.0.0.1",
+            "SENDWATCH_SMTP_PORT": str(smtp_port),
+            "SENDWATCH_SMTP_SECURITY": "none",
+            "SENDWATCH_SMTP_FROM_ADDRESS": "alerts@sendwatch.test",
+        }
+    with serving(port, env, tmp_path) as running:
+        yield running

@@ -15,24 +15,16 @@ import pytest
 from alerts.dispatch import Dispatcher, channels_for
 from storage import outbox
 from storage.store import Store
-from tests.alerts.conftest import Mailbox, alert_settings, free_port
+from tests.alerts.conftest import Mailbox, alert_settings
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, notice
-from tests.paths import COMMAND, serving
+from tests.paths import COMMAND, served
 
 HOSTILE = '<script>alert("x")</script> Bexley & Co 🎒'
 
 
 @pytest.fixture
 def server(tmp_path: Path, database_url: str, store: Store) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
-    env |= {
-        "SENDWATCH_DATABASE_URL": database_url,
-        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
-        "SENDWATCH_ALERTS_PUBLIC_URL": base,
-    }
-    with serving(port, env, tmp_path) as running:
+    with served(tmp_path, database_url) as running:
         yield running
 
 

@@ -15,9 +15,9 @@ import pytest
 from sendwatch.vocab import Kind, Outcome
 from storage import outbox
 from storage.store import Store
-from tests.alerts.conftest import Mailbox, free_port
+from tests.alerts.conftest import Mailbox
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, notice
-from tests.paths import serving
+from tests.paths import served
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
@@ -51,19 +51,7 @@ def seed(store: Store) -> None:
 @pytest.fixture
 def server(tmp_path: Path, database_url: str, store: Store, mailbox: Mailbox) -> Iterator[str]:
     seed(store)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
-    env |= {
-        "SENDWATCH_DATABASE_URL": database_url,
-        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
-        "SENDWATCH_ALERTS_PUBLIC_URL": base,
-        "SENDWATCH_SMTP_HOST": "127.0.0.1",
-        "SENDWATCH_SMTP_PORT": str(mailbox.port),
-        "SENDWATCH_SMTP_SECURITY": "none",
-        "SENDWATCH_SMTP_FROM_ADDRESS": "alerts@sendwatch.test",
-    }
-    with serving(port, env, tmp_path) as running:
+    with served(tmp_path, database_url, mailbox.port) as running:
         yield running
 
 

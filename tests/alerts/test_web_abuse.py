@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
 import re
 import socket
 import threading
@@ -24,7 +23,7 @@ from storage.store import Store
 from tests.alerts.conftest import Mailbox, alert_settings, free_port
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, notice
 from tests.alerts.test_pages import CHROMIUM, _browser
-from tests.paths import serving
+from tests.paths import served
 
 HOSTILE_ADDRESSES = [
     "=?utf-8?q?v=40evil.example=2C?=a@example.org",
@@ -35,24 +34,6 @@ HOSTILE_ADDRESSES = [
     '"v@evil.example"@example.org',
     "a@example.org\r\nBcc: v@evil.example",
 ]
-
-
-@contextmanager
-def served(tmp_path: Path, database_url: str, smtp_port: int) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
-    env |= {
-        "SENDWATCH_DATABASE_URL": database_url,
-        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
-        "SENDWATCH_ALERTS_PUBLIC_URL": base,
-        "SENDWATCH_SMTP_HOST": "127.0.0.1",
-        "SENDWATCH_SMTP_PORT": str(smtp_port),
-        "SENDWATCH_SMTP_SECURITY": "none",
-        "SENDWATCH_SMTP_FROM_ADDRESS": "alerts@sendwatch.test",
-    }
-    with serving(port, env, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture
