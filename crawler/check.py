@@ -27,6 +27,7 @@ from crawler.settings import scrapy_settings
 from crawler.spiders import SPIDERS
 from crawler.spiders.base import DOC_NOUN, DOCS, LISTING_FAILURE, LISTING_ITEMS
 from sendwatch.config import Settings
+from sendwatch.vocab import Kind
 
 #: Documents of each kind a check fetches; the rest are counted, not fetched.
 SAMPLE = {"provider pages": 3}
@@ -186,6 +187,8 @@ def _read(noun: str, found: list[tuple[SourceItem, Extraction]], what: str) -> R
     if what == "outcome":
         parts.append(f"outcome {extraction.outcome or 'not found'}")
     ok = la is not None and (extraction.happened_on or extraction.published_on) is not None
+    if what == "outcome" and extraction.kind is Kind.INSPECTION_REPORT:
+        ok = ok and extraction.outcome is not None  # a full report always states one
     return Row(f"{noun} read", ok, f"{item.title}: " + ", ".join(parts), item.url)
 
 

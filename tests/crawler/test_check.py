@@ -101,3 +101,26 @@ def test_offline_each_source_is_one_line(tmp_path: Path, env: dict[str, str]) ->
             ("lgl", "https://www.localgovernmentlawyer.co.uk/education-law/394-education-news"),
         )
     ]
+
+
+def test_a_full_report_read_without_its_outcome_is_failing() -> None:
+    import datetime as dt
+
+    from crawler.check import _read
+    from crawler.extract import Extraction
+    from crawler.items import SourceItem
+    from sendwatch.vocab import Kind, Outcome
+    from storage.las import register
+
+    bexley = register().get("E09000004")
+    item = SourceItem("ofsted", "file-1", "https://files.ofsted.gov.uk/v1/file/1", "Bexley: report")
+
+    def read(kind: Kind, outcome: Outcome | None) -> bool:
+        extraction = Extraction(
+            "Bexley", kind, bexley, dt.date(2024, 2, 23), dt.date(2024, 2, 23), outcome=outcome
+        )
+        return _read("report PDF", [(item, extraction)], "outcome").ok
+
+    assert read(Kind.INSPECTION_REPORT, Outcome.SIGNIFICANT_CONCERNS)
+    assert not read(Kind.INSPECTION_REPORT, None)  # the PDF's text no longer parses
+    assert read(Kind.MONITORING_INSPECTION, None)  # monitoring reports state none
