@@ -238,12 +238,20 @@ def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> 
 
 class _ScrapyQuiet(logging.Filter):
     """Scrapy narrates every request and dumps its stats at INFO (and resets its own loggers to
-    DEBUG when a crawler starts): only its warnings and errors reach our log."""
+    DEBUG when a crawler starts): only its warnings and errors reach our log. A site that cannot
+    be reached is one line with the URL and the reason: Scrapy's tracebacks of network errors
+    (robots.txt, retries given up) are for DEBUG."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or not record.name.startswith(
-            ("scrapy", "py.warnings")
-        )
+        if not record.name.startswith(("scrapy", "py.warnings")):
+            return True
+        if record.exc_info and record.exc_info[1] is not None:
+            reason, message = record.exc_info[1], record.getMessage()
+            record.msg = message if str(reason) in message else f"{message}: {reason}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return record.levelno >= logging.WARNING
 
 
 def quiet_scrapy(level: str) -> None:

@@ -70,3 +70,30 @@ def test_listings_first() -> None:
     assert CrawlReport.from_stats("ofsted", timed_out).result == "failed"
     empty = _stats(0, {}, **{LISTING_ITEMS: 0})
     assert CrawlReport.from_stats("ofsted", empty).line().endswith("result=empty_listing")
+
+
+def test_scrapy_network_tracebacks_become_one_line() -> None:
+    import logging
+
+    from crawler.runner import _ScrapyQuiet
+
+    try:
+        raise ConnectionRefusedError("Connection was refused by other side")
+    except ConnectionRefusedError:
+        import sys
+
+        record = logging.LogRecord(
+            "scrapy.downloadermiddlewares.robotstxt",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error downloading %s",
+            ("<GET https://reports.ofsted.gov.uk/robots.txt>",),
+            sys.exc_info(),
+        )
+    assert _ScrapyQuiet().filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == (
+        "Error downloading <GET https://reports.ofsted.gov.uk/robots.txt>:"
+        " Connection was refused by other side"
+    )
