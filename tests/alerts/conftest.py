@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,16 @@ class Mailbox:
         assert isinstance(message, EmailMessage)
         self.messages.append((list(envelope.rcpt_tos), message))
         return "250 Message accepted"
+
+    def slow(self, seconds: float) -> None:
+        """Take `seconds` over each message from now on, as a struggling mail server does."""
+        original = self.handle_DATA
+
+        async def slow_data(server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.sleep(seconds)
+            return await original(server, session, envelope)
+
+        self.handle_DATA = slow_data  # type: ignore[method-assign]
 
     def to(self, address: str) -> list[EmailMessage]:
         return [message for rcpts, message in self.messages if address in rcpts]

@@ -6,7 +6,6 @@ Real servers on 127.0.0.1: aiosmtpd (slowed down), and PostgreSQL for two dispat
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import multiprocessing
 import os
@@ -15,7 +14,6 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -26,16 +24,6 @@ from storage.models import Delivery
 from storage.store import Store
 from tests.alerts.conftest import Mailbox, alert_settings
 from tests.alerts.test_email_dispatch import BEXLEY, notice
-
-
-def _slow(mailbox: Mailbox, seconds: float) -> None:
-    original = mailbox.handle_DATA
-
-    async def slow_data(server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(seconds)
-        return await original(server, session, envelope)
-
-    mailbox.handle_DATA = slow_data  # type: ignore[method-assign]
 
 
 def _populate(store: Store, subscribers: int) -> None:
@@ -59,7 +47,7 @@ def test_a_batch_longer_than_its_lease_is_not_sent_twice_on_postgresql(
     store.upgrade()
     _populate(store, 20)
     settings = alert_settings(tmp_path, mailbox.port, batch_size=20, claim_lease_seconds=2)
-    _slow(mailbox, 0.2)
+    mailbox.slow(0.2)
     lines: list[str] = []
 
     def run(delay: float) -> None:
@@ -121,7 +109,7 @@ def test_a_killed_dispatchers_claims_are_retaken_on_restart(
     _populate(store, 20)
     settings = alert_settings(tmp_path, mailbox.port, batch_size=20)
     assert settings.alerts.claim_lease_seconds == 600
-    _slow(mailbox, 0.1)
+    mailbox.slow(0.1)
 
     context = multiprocessing.get_context("fork")
     child = context.Process(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import signal
@@ -172,16 +171,6 @@ def _many_alerts(store: Store, subscribers: int) -> None:
     )
 
 
-def _slow(mailbox: Mailbox, seconds: float) -> None:
-    original = mailbox.handle_DATA
-
-    async def slow_data(server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(seconds)
-        return await original(server, session, envelope)
-
-    mailbox.handle_DATA = slow_data  # type: ignore[method-assign]
-
-
 def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_message_in_flight(
     tmp_path: Path,
     mailbox: Mailbox,
@@ -191,7 +180,7 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_message_in_flig
         daemon_env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     store = _store(tmp_path)
     _many_alerts(store, 200)
-    _slow(mailbox, 0.02)
+    mailbox.slow(0.02)
 
     first = Daemon(tmp_path, daemon_env).start()
     until(lambda: len(mailbox.messages) >= 60, 60, "part of the batch")
@@ -230,7 +219,7 @@ def test_sigterm_finishes_the_batch_in_flight(
     daemon_env["SENDWATCH_ALERTS_BATCH_SIZE"] = "50"
     store = _store(tmp_path)
     _many_alerts(store, 200)
-    _slow(mailbox, 0.02)
+    mailbox.slow(0.02)
 
     daemon = Daemon(tmp_path, daemon_env).start()
     until(lambda: len(mailbox.messages) >= 10, 60, "sending to start")
