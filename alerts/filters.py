@@ -20,6 +20,8 @@ KIND_ALIASES: dict[str, Kind] = {
     "inspection": Kind.INSPECTION_REPORT,
     "report": Kind.INSPECTION_REPORT,
     "monitoring": Kind.MONITORING_INSPECTION,
+    "paper": Kind.COUNCIL_PAPER,
+    "papers": Kind.COUNCIL_PAPER,
 }
 
 

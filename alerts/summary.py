@@ -22,6 +22,7 @@ KIND_LABELS: dict[str, str] = {
     Kind.INSPECTION_REPORT: "Area SEND inspection report",
     Kind.MONITORING_INSPECTION: "Area SEND monitoring inspection",
     Kind.WSOA: "Written Statement of Action",
+    Kind.COUNCIL_PAPER: "Council meeting paper",
     Kind.NEWS: "SEND news",
 }
 OUTCOME_LABELS: dict[str, str] = {
@@ -35,6 +36,7 @@ SOURCE_LABELS: dict[str, str] = {
     "govuk": "GOV.UK (Department for Education)",
     "ofsted": "Ofsted reports",
     "lgl": "Local Government Lawyer",
+    "moderngov": "The council's meeting papers",
 }
 
 

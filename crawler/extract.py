@@ -339,8 +339,32 @@ def worth_reading(title: str, standfirst: str = "") -> bool:
     return bool(strong) and not _SOCIAL_CARE.search(listing) and not _OTHER_NOTICES.search(listing)
 
 
+#: What makes a council's agenda item part of a SEND case: the inspection, its outcome or
+#: feedback letter, the plans it requires, a notice or direction, the improvement board.
+_SEND_CASE = re.compile(
+    r"\b(?:joint\s+)?(?:local\s+)?area\s+SEND\s+(?:full\s+)?(?:re-?)?inspections?\b"
+    r"|\bSEND\s+(?:area\s+)?(?:re-?)?inspections?\b|\binspection of (?:the )?local area\b"
+    r"|\blocal area partnership(?:'s)? inspection\b|\binspection outcome\b|\bfeedback letter\b"
+    r"|written statement of action|\bWSoA\b|priority action plan|accelerated progress plan"
+    r"|\bimprovement notice\b|\bstatutory direction\b|\bSEND improvement (?:and assurance )?board\b",
+    re.IGNORECASE,
+)
+
+
+def about_the_send_case(title: str, text: str) -> bool:
+    """Whether a council's agenda item (title and minutes) belongs to its SEND case: the area
+    SEND inspection, the Written Statement of Action or priority action plan, a notice or
+    direction, the improvement board. Not every item that says SEND: a SEND strategy refresh
+    that never mentions the inspection or a notice is the council's ordinary business."""
+    title, text = clean(title), clean(text)
+    passage = f"{title} {text}"
+    return bool(_SEND_CASE.search(passage)) and _send_mentions(passage) > 0
+
+
 def classify(title: str, text: str, hint: Kind | None = None) -> Kind | None:
     """The kind of happening, or None when the document is not about SEND at all."""
+    if hint is Kind.COUNCIL_PAPER:  # a paper's own rule: part of the SEND case, or not ours
+        return hint if about_the_send_case(title, text) else None
     if not is_about_send(title, text):
         return None
     if hint is not None:

@@ -26,7 +26,7 @@ from storage.store import SourceSummary, Store
 
 log = logging.getLogger("sendwatch")
 #: The crawled sources, in the order commands take them.
-SOURCES = ("govuk", "ofsted", "lgl")
+SOURCES = ("govuk", "ofsted", "lgl", "moderngov")
 
 
 class _Group(click.Group):
@@ -226,7 +226,9 @@ def check_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -
     """Read each source live as a crawl would (nothing stored) and say what works; exit 1 if not."""
     from crawler.check import check_sources, render
 
-    checks = check_sources(_loaded(ctx).settings, sources or SOURCES)
+    settings = _loaded(ctx).settings
+    enabled = tuple(name for name, source in settings.sources if source.enabled)
+    checks = check_sources(settings, sources or enabled)
     ok = all(check.ok for check in checks)
     if as_json:
         payload = {"ok": ok, "sources": [check.to_json() for check in checks]}

@@ -58,6 +58,26 @@ class LglConfig(SourceConfig):
         return {"backfill_days": self.backfill_days}
 
 
+class ModernGovConfig(SourceConfig):
+    """Councils' meeting papers, through each council's ModernGov web service."""
+
+    #: ONS code -> the council's ModernGov site, over the register's (sites move).
+    sites: dict[
+        Annotated[str, Field(pattern=r"^E\d{8}$")],
+        Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")],
+    ] = {}
+    #: The window of meetings read each poll, around today.
+    days_back: int = Field(default=30, ge=0)
+    days_ahead: int = Field(default=60, ge=0)
+
+    def spider_options(self) -> dict[str, Any]:
+        return {
+            "sites": dict(self.sites),
+            "days_back": self.days_back,
+            "days_ahead": self.days_ahead,
+        }
+
+
 class SourcesConfig(_Section):
     """The crawled sources: the real sites unless a test or a mirror points base_url elsewhere."""
 
@@ -67,6 +87,10 @@ class SourcesConfig(_Section):
     )
     lgl: LglConfig = LglConfig(
         base_url="https://www.localgovernmentlawyer.co.uk", interval_minutes=30
+    )
+    #: Off until the source is complete (threads, per-council status): see the README.
+    moderngov: ModernGovConfig = ModernGovConfig(
+        enabled=False, base_url="https://www.moderngov.co.uk", interval_minutes=1440
     )
 
 

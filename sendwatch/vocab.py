@@ -19,6 +19,8 @@ class Kind(StrEnum):
     INSPECTION_REPORT = "inspection_report"
     MONITORING_INSPECTION = "monitoring_inspection"
     WSOA = "wsoa"
+    #: An agenda item or minutes of a council meeting about its SEND inspection or notice.
+    COUNCIL_PAPER = "council_paper"
     NEWS = "news"
 
 
@@ -39,4 +41,6 @@ class Outcome(StrEnum):
 
 #: Kinds that describe one real-world happening which several sources may report;
 #: findings of these kinds about the same LA close together in time share an event.
-LINKABLE_KINDS: frozenset[Kind] = frozenset(set(Kind) - {Kind.NEWS})
+#: (A council's papers are each their own event: a cabinet and a scrutiny panel discussing
+#: the same inspection in one month are two things to read, not one.)
+LINKABLE_KINDS: frozenset[Kind] = frozenset(set(Kind) - {Kind.NEWS, Kind.COUNCIL_PAPER})

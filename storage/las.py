@@ -233,3 +233,27 @@ def load_authorities() -> list[LocalAuthority]:
 def register() -> Register:
     """The shared register, built once per process (the matcher's regex is not free)."""
     return Register(load_authorities())
+
+
+@dataclass(frozen=True)
+class MeetingSite:
+    """Where a council publishes its meeting papers, and with what software."""
+
+    ons_code: str
+    #: "moderngov", "cmis", "other" or "unknown" (no public evidence found).
+    software: str
+    base_url: str
+
+
+@cache
+def meeting_sites() -> dict[str, MeetingSite]:
+    """Each council's meeting-papers site (``data/meeting_sites.csv``), by ONS code.
+
+    Gathered from public repositories' council lists (DemocracyClub's LGSF and others) in
+    2026; sites move, so `[sources.moderngov] sites` overrides any council's.
+    """
+    text = resources.files("storage").joinpath("data/meeting_sites.csv").read_text("utf-8")
+    return {
+        row["ons_code"]: MeetingSite(row["ons_code"], row["software"], row["base_url"])
+        for row in csv.DictReader(io.StringIO(text))
+    }

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from crawler.extract import Document, extract
+from crawler.extract import Document, about_the_send_case, classify, extract
 from crawler.pdf import pdf_text
 from sendwatch.vocab import Kind, Outcome
 from tests.paths import FIXTURES
@@ -240,3 +240,50 @@ def test_the_la_is_never_guessed() -> None:
     )
     assert result.kind == Kind.IMPROVEMENT_NOTICE
     assert result.local_authority is None
+
+
+@pytest.mark.parametrize(
+    ("title", "minutes", "relevant"),
+    [
+        (
+            "Area SEND Inspection - Feedback",
+            "The Director of Children's Services presented the inspectors' feedback letter, made"
+            " public that morning. Members noted the outcome for the local area partnership.",
+            True,
+        ),
+        (
+            "Written Statement of Action - Progress Report",
+            "The panel received the quarterly update on the SEND WSoA.",
+            True,
+        ),
+        (
+            "Priority Action Plan",
+            "Cabinet agreed the priority action plan following the joint local area SEND"
+            " inspection by Ofsted and the CQC.",
+            True,
+        ),
+        (
+            "SEND Improvement Board update",
+            "The chair of the SEND improvement board reported progress against the improvement"
+            " notice.",
+            True,
+        ),
+        (
+            "SEND Strategy 2025-2030 refresh",
+            "Members discussed the refreshed SEND strategy, co-produced with parents and carers.",
+            False,
+        ),
+        (
+            "Ofsted inspection of children's services (ILACS)",
+            "The ILACS inspection found children's social care services require improvement.",
+            False,
+        ),
+        ("Minutes of the previous meeting", "Agreed as a correct record.", False),
+    ],
+)
+def test_which_council_papers_belong_to_the_send_case(
+    title: str, minutes: str, relevant: bool
+) -> None:
+    assert about_the_send_case(title, minutes) is relevant
+    kind = classify(title, minutes, Kind.COUNCIL_PAPER)
+    assert kind == (Kind.COUNCIL_PAPER if relevant else None)
