@@ -28,9 +28,11 @@ from crawler.spiders import SPIDERS
 from crawler.spiders.base import DOC_NOUN, DOCS, LISTING_FAILURE, LISTING_ITEMS
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind
+from storage.las import meeting_sites, register
 
 #: Documents of each kind a check fetches; the rest are counted, not fetched.
-SAMPLE = {"provider pages": 3}
+#: (The moderngov spider itself reads only each council's latest meeting in a check.)
+SAMPLE = {"provider pages": 3, "meetings": 10_000}
 SAMPLE_DEFAULT = 1
 #: A check answers within this, whatever the crawl's own timeout.
 CHECK_TIMEOUT_SECONDS = 20.0
@@ -159,7 +161,12 @@ def _judge(source: str, crawler: Crawler) -> SourceCheck:
     if why:
         check.rows.append(Row("listing", False, f"failed ({why})", url))
     spider = crawler.spider
-    rows = {"govuk": _govuk_rows, "ofsted": _ofsted_rows, "lgl": _lgl_rows}[source]
+    rows = {
+        "govuk": _govuk_rows,
+        "ofsted": _ofsted_rows,
+        "lgl": _lgl_rows,
+        "moderngov": _moderngov_rows,
+    }[source]
     check.rows += rows(spider, stats, found)
     taken = stats.get(TAKEN) or Counter()
     for tally in document_tallies(stats):
@@ -238,6 +245,39 @@ def _lgl_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
         Row("relevant entries", relevant > 0, f"{relevant} about SEND notices or inspections"),
         _read("article", found, "date"),
     ]
+
+
+#: A council's outcome as `sendwatch check` shows it, and whether it is as expected: a
+#: firewall or robots.txt is the council's choice (shown, not failing); no answer is not.
+COUNCIL_OUTCOMES = {
+    "ok": ("reachable", True),
+    "blocked": ("blocked (403)", True),
+    "disallowed": ("disallowed by robots.txt: not polled", True),
+    "unreachable": ("unreachable", False),
+    "failed": ("not the ModernGov web service's answer", False),
+}
+
+
+def _moderngov_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
+    las = register()
+    outcomes = Counter(spider.councils.values())
+    rows = [
+        Row(
+            "councils",
+            outcomes["ok"] > 0,
+            ", ".join(f"{n} {COUNCIL_OUTCOMES[o][0]}" for o, n in sorted(outcomes.items()))
+            or "no council polled",
+        )
+    ]
+    for code, outcome in sorted(spider.councils.items(), key=lambda pair: pair[0]):
+        word, ok = COUNCIL_OUTCOMES.get(outcome, (outcome, False))
+        la = las.get(code)
+        rows.append(Row(f"{la.name if la else code}", ok, word, spider.sites.get(code, "")))
+    for code, site in sorted(meeting_sites().items()):
+        if code not in spider.sites and (not spider.asked or code in spider.asked):
+            la = las.get(code)
+            rows.append(Row(la.name if la else code, True, f"not ModernGov ({site.software})"))
+    return rows
 
 
 def render(checks: Sequence[SourceCheck]) -> str:

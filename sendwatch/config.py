@@ -66,15 +66,21 @@ class ModernGovConfig(SourceConfig):
         Annotated[str, Field(pattern=r"^E\d{8}$")],
         Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")],
     ] = {}
+    #: Only these councils (ONS codes); empty: every council with a ModernGov site.
+    councils: list[Annotated[str, Field(pattern=r"^E\d{8}$")]] = []
     #: The window of meetings read each poll, around today.
     days_back: int = Field(default=30, ge=0)
     days_ahead: int = Field(default=60, ge=0)
+    #: The day the window is around, YYYY-MM-DD; empty: today (set it to replay a past day).
+    today: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
 
     def spider_options(self) -> dict[str, Any]:
         return {
             "sites": dict(self.sites),
+            "councils": list(self.councils),
             "days_back": self.days_back,
             "days_ahead": self.days_ahead,
+            "today": self.today or None,
         }
 
 

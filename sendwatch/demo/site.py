@@ -1,7 +1,8 @@
-"""A local stand-in for GOV.UK, Ofsted and Local Government Lawyer on 127.0.0.1.
+"""A local stand-in for GOV.UK, Ofsted, Local Government Lawyer and councils' ModernGov sites.
 
 Each real host is its own server (www.gov.uk; reports.ofsted.gov.uk and
-files.ofsted.gov.uk; Local Government Lawyer under every host it is linked at),
+files.ofsted.gov.uk; Local Government Lawyer under every host it is linked at; each
+council's ModernGov site),
 answering only the paths the real host answers: a report PDF asked of
 reports.ofsted.gov.uk is a 404, as it is on the real site. The crawler reaches them
 with its production URLs through `[crawler] host_map` (`FixtureSite.host_map`).
@@ -53,7 +54,14 @@ LGL_HOSTS = (
     "mail.localgovernmentlawyer.co.uk",
     "www.j5.localgovernmentlawyer.co.uk",
 )
-HOSTS = (GOVUK, OFSTED_REPORTS, OFSTED_FILES, *LGL_HOSTS)
+#: Councils' ModernGov sites (real hosts) -> their fixtures' folder under moderngov/.
+MODERNGOV_HOSTS = {
+    "lbbd.moderngov.co.uk": "barking-and-dagenham",
+    "worcestershire.moderngov.co.uk": "worcestershire",
+    "barnet.moderngov.co.uk": "barnet",
+}
+MODERNGOV_SERVICE = "/mgWebService.asmx/"
+HOSTS = (GOVUK, OFSTED_REPORTS, OFSTED_FILES, *LGL_HOSTS, *MODERNGOV_HOSTS)
 
 
 @dataclass
@@ -71,13 +79,15 @@ class Seen:
 class FixtureSite:
     root: Path = SAMPLES
     requests: list[Seen] = field(default_factory=list)
-    #: path -> (status, body) answered instead of the fixture (breakage); to publish
+    #: path, or host + path, -> (status, body) answered instead of the fixture (breakage); to publish
     #: something new, serve a copy of the fixtures and edit the copy.
     overrides: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     #: path prefix -> seconds to wait before answering.
     delays: dict[str, float] = field(default_factory=dict)
     #: real host -> the local URL that serves it, once served.
     urls: dict[str, str] = field(default_factory=dict)
+    #: real host -> its own robots.txt, instead of the one every host shares.
+    robots: dict[str, str] = field(default_factory=dict)
 
     @property
     def host_map(self) -> str:
@@ -94,6 +104,8 @@ class FixtureSite:
             return self.root / "ofsted" / "files" / f"{path.rsplit('/', 1)[-1]}.pdf"
         if host in LGL_HOSTS:
             return self._lgl(path, query)
+        if host in MODERNGOV_HOSTS:
+            return self._moderngov(MODERNGOV_HOSTS[host], path, query)
         return None
 
     def _govuk(self, path: str, query: dict[str, list[str]]) -> Path | None:
@@ -132,19 +144,36 @@ class FixtureSite:
             return self.root / "lgl" / "articles" / f"{article_id}.html"
         return None
 
+    def _moderngov(self, council: str, path: str, query: dict[str, list[str]]) -> Path | None:
+        """The web service's answers: GetMeetings (whatever dates are asked), GetMeeting, GetCommittees."""
+        operation = (
+            path.removeprefix(MODERNGOV_SERVICE) if path.startswith(MODERNGOV_SERVICE) else ""
+        )
+        if operation in ("GetMeetings", "GetCommittees"):
+            return self.root / "moderngov" / council / f"{operation}.xml"
+        meeting = query.get("lMeetingId", [""])[0]
+        if operation == "GetMeeting" and meeting.isdigit():
+            return self.root / "moderngov" / council / f"GetMeeting-{meeting}.xml"
+        return None
+
     def answer(self, host: str, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str]:
         if path == "/robots.txt":
-            return 200, b"User-agent: *\nDisallow: /search/all\nDisallow: /*/print$\n", "text/plain"
-        if path in self.overrides:
-            status, body = self.overrides[path]
-            return status, body, "text/html; charset=utf-8"
+            robots = self.robots.get(
+                host, "User-agent: *\nDisallow: /search/all\nDisallow: /*/print$\n"
+            )
+            return 200, robots.encode(), "text/plain"
+        for key in (host + path, path):
+            if key in self.overrides:
+                status, body = self.overrides[key]
+                return status, body, "text/html; charset=utf-8"
         fixture = self.route(host, path, query)
         if fixture is None or not fixture.is_file():
             return 404, b"not found", "text/plain"
         return 200, fixture.read_bytes(), TYPES.get(fixture.suffix, "application/octet-stream")
 
-    def fail(self, path: str, status: int = 500) -> None:
-        self.overrides[path] = (status, b"<html><body>Service unavailable</body></html>")
+    def fail(self, path: str, status: int = 500, host: str = "") -> None:
+        """Answer `path` with `status`, on every host or on `host` only."""
+        self.overrides[host + path] = (status, b"<html><body>Service unavailable</body></html>")
 
 
 def _handler(site: FixtureSite, host: str) -> type[BaseHTTPRequestHandler]:

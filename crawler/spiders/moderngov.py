@@ -1,0 +1,411 @@
+"""Councils' meeting papers, through each council's ModernGov XML web service.
+
+Every council in `sites` (ONS code -> its ModernGov site) is polled at once: Scrapy
+keeps one slot per host, so the hosts run in parallel and each is asked politely.
+Per council, one listing a poll, the meetings of a window around today::
+
+    GET <base>/mgWebService.asmx/GetMeetings?lCommitteeId=0&sFromDate=dd/mm/yyyy&sToDate=dd/mm/yyyy
+    <getmeetings>
+      <committee>
+        <committeeid>560</committeeid>
+        <committeetitle>People and Resilience Select Committee</committeetitle>
+        <committeemeetings>
+          <meeting>
+            <meetingid>12001</meetingid>
+            <meetingdate>04/03/2026</meetingdate>
+            <meetingstatus>Confirmed</meetingstatus>
+            <meetingtime>7.00 pm</meetingtime>
+          </meeting>
+        </committeemeetings>
+      </committee>
+    </getmeetings>
+
+(some councils ignore the dates and answer with years of meetings: the window is applied
+here too), then each meeting whose papers may have changed since it was last read::
+
+    GET <base>/mgWebService.asmx/GetMeeting?lMeetingId=12001
+    <meeting>
+      <meetingid/> <meetingdate/> <agendapublished>True</agendapublished>
+      <minutepublished>True</minutepublished>
+      <agendaitems>
+        <agendaitem>
+          <agendaitemid>48213</agendaitemid>
+          <agendaitemtitle>Area SEND inspection: feedback letter</agendaitemtitle>
+          <agendatext>&lt;p&gt;…&lt;/p&gt;</agendatext>
+          <minutesnonemptyhtmlbody>&lt;p&gt;The Panel received …&lt;/p&gt;</minutesnonemptyhtmlbody>
+          <linkeddocuments>
+            <linkeddoc><attachmentid/><title/><url>http://…/mgConvert2PDF.aspx?ID=…</url></linkeddoc>
+          </linkeddocuments>
+        </agendaitem>
+      </agendaitems>
+    </meeting>
+
+GetMeetings says nothing of papers, only a meeting's date, time and status, so a meeting's
+mark records what GetMeeting showed and when: "<date/time/status>|<stage>|<read on>", the
+stage being `none` (no agenda yet), `agenda` or `minutes`. A meeting is read again when
+GetMeetings changes it (moved, cancelled), and while its next papers are due: an agenda
+from ten days before the meeting (checked daily), minutes from the day after it (checked
+every few days) until they appear or the meeting leaves the window. With minutes, a
+meeting is done. A poll with nothing due is one request per council.
+
+Only agenda items about the area SEND inspection and what follows it are recorded
+(`crawler.extract.about_the_send_case`); the council is the one whose site published the
+papers, since minutes rarely name it ("the local area").
+
+A council whose site answers 403 is `blocked`, one whose robots.txt disallows the web
+service `disallowed`, one that cannot be reached `unreachable`, one whose answer is not
+the web service's `failed` (`councils`, and the sendwatch/moderngov/<outcome> stats):
+none of them fails the run while other councils answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from parsel import Selector, SelectorList
+from scrapy import Request
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.extract import about_the_send_case
+from crawler.items import MarkItem, SourceItem
+from crawler.spiders.base import BLOCKED, LISTING_FAILURE, SourceSpider, failure_reason, html_text
+from sendwatch.vocab import Kind
+from storage.las import meeting_sites, register
+
+log = logging.getLogger(__name__)
+
+SERVICE = "/mgWebService.asmx"
+DATE_FORMAT = "%d/%m/%Y"
+MEETING_MARK = "meeting:"
+#: What GetMeeting showed of a meeting's papers.
+NONE, AGENDA, MINUTES = "none", "agenda", "minutes"
+#: Agendas are published five clear working days ahead: looked for from this many days before.
+AGENDA_DAYS = 10
+#: How often a meeting is read again while its agenda, or its minutes, are due.
+AGENDA_RECHECK_DAYS = 1
+MINUTES_RECHECK_DAYS = 3
+CANCELLED = "cancelled"
+#: A council's outcome this poll, as `status` and `sendwatch check` show it.
+OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED = (
+    "ok",
+    "blocked",
+    "disallowed",
+    "unreachable",
+    "failed",
+)
+OUTCOMES = (OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED)
+_OUTCOME_OF = {
+    "403": BLOCKED_COUNCIL,
+    "disallowed by robots.txt": DISALLOWED,
+    "DNS lookup failed": UNREACHABLE,
+    "connection refused": UNREACHABLE,
+    "timeout": UNREACHABLE,
+}
+STATS = "sendwatch/moderngov/"
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A meeting as GetMeetings lists it."""
+
+    id: str
+    held_on: dt.date
+    committee_id: str
+    committee: str
+    status: str
+    time: str
+
+    @property
+    def listed(self) -> str:
+        """What GetMeetings says of it: a change here means the meeting must be read again."""
+        return f"{self.held_on:%Y-%m-%d}/{self.time}/{self.status}"
+
+
+def polled_sites(overrides: dict[str, str], councils: list[str]) -> dict[str, str]:
+    """ONS code -> ModernGov site for every council polled: the register's ModernGov sites,
+    with the configured ones over them, narrowed to `councils` when any are named."""
+    sites = {
+        code: site.base_url
+        for code, site in meeting_sites().items()
+        if site.software == "moderngov" and site.base_url
+    } | dict(overrides)
+    if councils:
+        sites = {code: url for code, url in sites.items() if code in councils}
+    return {code: url.rstrip("/") for code, url in sites.items()}
+
+
+class ModernGovSpider(SourceSpider):
+    name = "moderngov"
+    document_noun = "meetings"
+
+    def __init__(
+        self,
+        *args: Any,
+        sites: dict[str, str] | None = None,
+        councils: list[str] | None = None,
+        days_back: int = 30,
+        days_ahead: int = 60,
+        today: dt.date | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.sites = polled_sites(sites or {}, councils or [])
+        #: The councils asked for (empty: all), for `sendwatch check`.
+        self.asked = list(councils or [])
+        self.days_back = days_back
+        self.days_ahead = days_ahead
+        if isinstance(today, str):
+            today = dt.date.fromisoformat(today)
+        self.today: dt.date = today or dt.date.today()
+        #: ONS code -> this poll's outcome: ok, blocked, disallowed, unreachable or failed.
+        self.councils: dict[str, str] = {}
+        #: Meetings in the window, and meetings read, this poll (for `sendwatch check`).
+        self.meetings_listed = 0
+        self.meetings_read = 0
+
+    @property
+    def window(self) -> tuple[dt.date, dt.date]:
+        return (
+            self.today - dt.timedelta(days=self.days_back),
+            self.today + dt.timedelta(days=self.days_ahead),
+        )
+
+    async def start(self) -> AsyncIterator[Request]:
+        for code in sorted(self.sites):
+            yield self._meetings_request(code)
+
+    def _meetings_request(self, code: str) -> Request:
+        start, end = self.window
+        url = (
+            f"{self.sites[code]}{SERVICE}/GetMeetings?lCommitteeId=0"
+            f"&sFromDate={start:%d/%m/%Y}&sToDate={end:%d/%m/%Y}"
+        )
+        return self.listing_request(url, self.parse_meetings, self.council_failed, code=code)
+
+    # -- the listing ------------------------------------------------------------------
+
+    def parse_meetings(self, response: Response, code: str) -> Iterator[Request]:
+        xml = Selector(body=response.body, type="xml")
+        if not xml.xpath("/getmeetings"):
+            self._council_done(code, FAILED, response.url, "not the GetMeetings XML")
+            return
+        self._council_done(code, OK, response.url)
+        start, end = self.window
+        meetings = [m for m in _meetings(xml) if start <= m.held_on <= end]
+        self.meetings_listed += len(meetings)
+        self.count_listing(len(meetings))
+        if self.check:  # a sample: the latest meeting held, whatever was read before
+            held = [m for m in meetings if m.held_on <= self.today and not _cancelled(m)]
+            meetings = sorted(held, key=lambda m: m.held_on)[-1:]
+        for meeting in meetings:
+            if _cancelled(meeting):
+                continue  # no papers to read
+            key = meeting_key(code, meeting.id)
+            if self.check or self.due(key, meeting):
+                yield self.detail_request(
+                    f"{self.sites[code]}{SERVICE}/GetMeeting?lMeetingId={meeting.id}",
+                    self.parse_meeting,
+                    code=code,
+                    meeting=meeting,
+                )
+
+    def due(self, key: str, meeting: Meeting) -> bool:
+        """Whether a meeting's papers may have changed since it was last read."""
+        mark = self.marks.get(key)
+        if mark is None:
+            return True
+        listed, stage, read_on = _read_mark(mark)
+        if listed != meeting.listed or read_on is None:
+            return True
+        if stage == MINUTES:
+            return False
+        if stage == AGENDA or self.today > meeting.held_on:  # minutes are due
+            due_from, every = meeting.held_on + dt.timedelta(days=1), MINUTES_RECHECK_DAYS
+        else:  # the agenda is due
+            due_from = meeting.held_on - dt.timedelta(days=AGENDA_DAYS)
+            every = AGENDA_RECHECK_DAYS
+        if self.today < due_from:
+            return False
+        return read_on < due_from or (self.today - read_on).days >= every
+
+    def council_failed(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        code = request.cb_kwargs["code"] if request is not None else "?"
+        url = request.url if request is not None else "?"
+        why = failure_reason(failure)
+        self._council_done(code, _OUTCOME_OF.get(why, FAILED), url, why)
+
+    def _council_done(self, code: str, outcome: str, url: str, why: str = "") -> None:
+        self.councils[code] = outcome
+        if outcome == OK:
+            return
+        self._first(f"{STATS}example/{outcome}", url)
+        if outcome == DISALLOWED:
+            log.info("moderngov: %s disallows the web service in robots.txt; not polled", code)
+        else:
+            log.warning("moderngov: %s %s: %s (%s)", code, outcome, url, why)
+
+    def closed(self, reason: str) -> None:
+        """Each council's outcome in the stats; the run fails only when no council answered."""
+        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        if stats is not None:
+            stats.set_value(STATS + "councils", dict(sorted(self.councils.items())))
+            for outcome in OUTCOMES:
+                codes = sorted(code for code, got in self.councils.items() if got == outcome)
+                stats.set_value(STATS + outcome, codes)
+        outcomes = set(self.councils.values()) - {DISALLOWED}
+        if not outcomes or OK in outcomes:
+            return
+        if outcomes == {BLOCKED_COUNCIL}:
+            self._inc(BLOCKED)
+            url = self._stat(f"{STATS}example/{BLOCKED_COUNCIL}")
+            self._first(LISTING_FAILURE, ("403", url))
+            return
+        worst = UNREACHABLE if UNREACHABLE in outcomes else FAILED
+        url = self._stat(f"{STATS}example/{worst}")
+        self.listing_error(url, f"no council answered ({worst})")
+
+    def _stat(self, key: str) -> str:
+        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        return str(stats.get_value(key, "?")) if stats is not None else "?"
+
+    # -- one meeting ------------------------------------------------------------------
+
+    def parse_meeting(
+        self, response: Response, code: str, meeting: Meeting
+    ) -> Iterator[SourceItem | MarkItem]:
+        xml = Selector(body=response.body, type="xml")
+        root = xml.xpath("/meeting")
+        if not root:
+            self.item_error(response.url, "not the GetMeeting XML")
+            return
+        self.meetings_read += 1
+        base = self.sites[code]
+        authority = register().get(code)
+        council = authority.name if authority else ""
+        held_on = _date(_field(root, "meetingdate")) or meeting.held_on
+        meeting_url = f"{base}/ieListDocuments.aspx?CId={meeting.committee_id}&MId={meeting.id}"
+        has_minutes = _flag(root, "minutepublished")
+        for index, item in enumerate(root.xpath("agendaitems/agendaitem"), start=1):
+            title = _field(item, "agendaitemtitle")
+            minutes = html_text(_field(item, "minutesnonemptyhtmlbody", strip=False))
+            has_minutes = has_minutes or bool(minutes)
+            documents = _documents(item)
+            text = "\n".join(
+                part
+                for part in (
+                    title,
+                    html_text(_field(item, "agendatext", strip=False)),
+                    minutes,
+                    *(doc["title"] for doc in documents),
+                )
+                if part
+            )
+            if not title or not about_the_send_case(title, text):
+                continue
+            item_id = _field(item, "agendaitemid")
+            item_url = f"{base}/mgAi.aspx?ID={item_id}" if item_id else ""
+            yield SourceItem(
+                source=self.name,
+                identity=f"{code}:{meeting.id}:{item_id or index}",
+                url=item_url or meeting_url,
+                title=f"{meeting.committee}, {_spoken(held_on)}: {title}",
+                text=text,
+                published_on=held_on,
+                kind_hint=Kind.COUNCIL_PAPER,
+                la_hint=council,
+                extra={
+                    "committee": meeting.committee,
+                    "meeting_date": held_on.isoformat(),
+                    "item_title": title,
+                    "item_url": item_url,
+                    "meeting_url": meeting_url,
+                    "documents": documents,
+                    "ons_code": code,
+                },
+            )
+        if has_minutes:
+            stage = MINUTES
+        elif _flag(root, "agendapublished") or root.xpath("agendaitems/agendaitem"):
+            stage = AGENDA
+        else:
+            stage = NONE
+        yield MarkItem(meeting_key(code, meeting.id), f"{meeting.listed}|{stage}|{self.today}")
+
+
+def meeting_key(code: str, meeting_id: str) -> str:
+    return f"{MEETING_MARK}{code}:{meeting_id}"
+
+
+def _meetings(xml: Selector) -> Iterator[Meeting]:
+    """Every meeting GetMeetings lists, once, with its committee."""
+    seen = set()
+    for committee in xml.xpath("/getmeetings/committee"):
+        committee_id = _field(committee, "committeeid")
+        title = _field(committee, "committeetitle") or f"Committee {committee_id}"
+        for meeting in committee.xpath("committeemeetings/meeting"):
+            meeting_id = _field(meeting, "meetingid")
+            held_on = _date(_field(meeting, "meetingdate"))
+            if not meeting_id or held_on is None or meeting_id in seen:
+                continue
+            seen.add(meeting_id)
+            yield Meeting(
+                id=meeting_id,
+                held_on=held_on,
+                committee_id=committee_id,
+                committee=title,
+                status=_field(meeting, "meetingstatus"),
+                time=_field(meeting, "meetingtime"),
+            )
+
+
+def _documents(item: Selector) -> list[dict[str, str]]:
+    """An agenda item's linked documents, as given (ModernGov may answer with http:// URLs)."""
+    documents, seen = [], set()
+    for doc in item.xpath("linkeddocuments/linkeddoc"):
+        url = _field(doc, "url")
+        if url and url not in seen:
+            seen.add(url)
+            documents.append({"title": _field(doc, "title"), "url": url})
+    return documents
+
+
+def _field(node: Selector | SelectorList[Selector], name: str, strip: bool = True) -> str:
+    value = "".join(node.xpath(f"{name}/text()").getall())
+    return " ".join(value.split()) if strip else value
+
+
+def _flag(node: Selector | SelectorList[Selector], name: str) -> bool:
+    return _field(node, name).lower() == "true"
+
+
+def _date(text: str) -> dt.date | None:
+    """ModernGov's dd/mm/yyyy."""
+    try:
+        return dt.datetime.strptime(text.strip(), DATE_FORMAT).date()
+    except ValueError:
+        return None
+
+
+def _spoken(date: dt.date) -> str:
+    """ "4 March 2026"."""
+    return f"{date.day} {date:%B %Y}"
+
+
+def _cancelled(meeting: Meeting) -> bool:
+    return meeting.status.lower() == CANCELLED
+
+
+def _read_mark(mark: str) -> tuple[str, str, dt.date | None]:
+    """ "<listed>|<stage>|<read on>" -> its parts (a malformed mark reads as never read)."""
+    listed, _, rest = mark.partition("|")
+    stage, _, read_on = rest.partition("|")
+    try:
+        return listed, stage, dt.date.fromisoformat(read_on)
+    except ValueError:
+        return listed, stage, None
