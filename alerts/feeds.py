@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
 
+from alerts.filters import COUNCIL_ONLY_KINDS
 from alerts.summary import KIND_LABELS, Summary, format_date, summarise
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind
@@ -50,7 +51,12 @@ def spec_for(section: str, key: str) -> FeedSpec | None:
         if not codes:
             return None
         region = las.get(codes[0]).region  # type: ignore[union-attr]
-        return FeedSpec(f"region/{key}", f"SEND notices and inspections: {region}", la_codes=codes)
+        return FeedSpec(
+            f"region/{key}",
+            f"SEND notices and inspections: {region}",
+            la_codes=codes,
+            kinds=NATIONAL_KINDS,
+        )
     if section == "kind":
         try:
             kind = Kind(key)
@@ -60,7 +66,10 @@ def spec_for(section: str, key: str) -> FeedSpec | None:
     return None
 
 
-ALL = FeedSpec("all", "SEND notices and inspections in England")
+#: What the national and regional feeds carry: everything but councils' own meeting papers,
+#: which are in each council's feed and in /feeds/kind/council_paper.
+NATIONAL_KINDS = tuple(str(kind) for kind in Kind if kind not in COUNCIL_ONLY_KINDS)
+ALL = FeedSpec("all", "SEND notices and inspections in England", kinds=NATIONAL_KINDS)
 
 
 def every_spec() -> Iterator[FeedSpec]:

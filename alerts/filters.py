@@ -43,10 +43,18 @@ class Filters:
         return "; ".join(parts) or "everything"
 
 
+#: Kinds sent only to those who asked for them by kind or follow that very council: a
+#: council's meeting papers are its own business, not national news.
+COUNCIL_ONLY_KINDS = frozenset({Kind.COUNCIL_PAPER})
+
+
 def matches(subscription: Subscription, event: Event) -> bool:
     """Whether the event passes the subscription's filters (each set filter must pass)."""
     if subscription.kinds and event.kind not in subscription.kinds:
         return False
+    if event.kind in COUNCIL_ONLY_KINDS and not subscription.kinds:
+        # Papers go to those who asked for papers, or for everything about that council.
+        return event.la_code in subscription.la_codes
     if not subscription.la_codes and not subscription.regions:
         return True
     if event.la_code in subscription.la_codes:
