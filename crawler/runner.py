@@ -24,6 +24,8 @@ from crawler.spiders.base import (
     LISTING_ERRORS,
     LISTING_FAILURE,
     LISTING_ITEMS,
+    RUN_NOTE,
+    STANDING_ALARM,
 )
 from sendwatch.config import Settings, SourceConfig
 from sendwatch.errors import SendwatchError
@@ -168,8 +170,11 @@ def _verdict(
             return ("blocked" if tally.blocked else "failed"), tally.sentence()
     if not stats.get(LISTING_ITEMS):
         return "empty", "the listing parsed to zero items"
-    failed = [tally.sentence() for tally in tallies if tally.failed]
-    return "ok", "; ".join(failed)
+    notes = [
+        str(stats.get(RUN_NOTE) or ""),
+        *(tally.sentence() for tally in tallies if tally.failed),
+    ]
+    return "ok", "; ".join(note for note in notes if note)
 
 
 FINISH_REASONS = {
@@ -231,6 +236,13 @@ def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> 
     )
     if not report.ok:
         log.error("%s: %s: %s", source, report.result, report.reason)
+    standing = crawler.stats.get_value(STANDING_ALARM)
+    # Its own source key: a healthy run of the source resolves the source's alarms, and this
+    # one must stay open (one alarm, told once) for as long as the condition lasts.
+    if standing and report.result not in ("failed", "blocked"):
+        alarms += store.raise_alarm(f"{source}:standing", "standing", str(standing))
+    elif report.ok:
+        store.resolve_alarms(f"{source}:standing", "standing")
     for alarm in alarms:
         log.error("alarm: %s", alarm.message)
     return CrawlReport(**{**report.__dict__, "alarms": tuple(a.message for a in alarms)})

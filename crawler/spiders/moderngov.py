@@ -73,7 +73,15 @@ from twisted.python.failure import Failure
 
 from crawler.extract import about_the_send_case
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import BLOCKED, LISTING_FAILURE, SourceSpider, failure_reason, html_text
+from crawler.spiders.base import (
+    BLOCKED,
+    LISTING_FAILURE,
+    RUN_NOTE,
+    STANDING_ALARM,
+    SourceSpider,
+    failure_reason,
+    html_text,
+)
 from sendwatch.vocab import Kind
 from storage.las import meeting_sites, register
 
@@ -258,6 +266,14 @@ class ModernGovSpider(SourceSpider):
             for outcome in OUTCOMES:
                 codes = sorted(code for code, got in self.councils.items() if got == outcome)
                 stats.set_value(STATS + outcome, codes)
+            stats.set_value(RUN_NOTE, self._note())
+            blocked = self._names(BLOCKED_COUNCIL)
+            if blocked:
+                stats.set_value(
+                    STANDING_ALARM,
+                    f"{len(blocked)} {'council answers' if len(blocked) == 1 else 'councils answer'}"
+                    f" 403 (a firewall), their meeting papers unread: {', '.join(blocked)}",
+                )
         outcomes = set(self.councils.values()) - {DISALLOWED}
         if not outcomes or OK in outcomes:
             return
@@ -269,6 +285,24 @@ class ModernGovSpider(SourceSpider):
         worst = UNREACHABLE if UNREACHABLE in outcomes else FAILED
         url = self._stat(f"{STATS}example/{worst}")
         self.listing_error(url, f"no council answered ({worst})")
+
+    def _names(self, outcome: str) -> list[str]:
+        las = register()
+        return sorted(
+            (la.name if (la := las.get(code)) else code)
+            for code, got in self.councils.items()
+            if got == outcome
+        )
+
+    def _note(self) -> str:
+        """ "3 councils: 2 ok, 1 blocked (Barnet)": what `sendwatch status` shows of a run."""
+        parts = []
+        for outcome in OUTCOMES:
+            names = self._names(outcome)
+            if names:
+                listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if names[5:] else "")
+                parts.append(f"{len(names)} {outcome}" + (f" ({listed})" if outcome != OK else ""))
+        return f"{len(self.councils)} councils: " + ", ".join(parts)
 
     def _stat(self, key: str) -> str:
         stats = getattr(getattr(self, "crawler", None), "stats", None)

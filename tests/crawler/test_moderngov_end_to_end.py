@@ -52,6 +52,18 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
     code, counts = crawl("moderngov", moderngov_env, tmp_path)
     assert code == 0, counts
     assert counts["result"] == "ok"  # one council blocked does not fail the run
+    status = subprocess.run(
+        [*COMMAND, "status"], env=moderngov_env, cwd=tmp_path, capture_output=True, text=True
+    ).stdout.splitlines()
+    row = next(line.split(maxsplit=10) for line in status if line.startswith("moderngov "))
+    assert (row[5], row[10]) == ("ok", "3 councils: 2 ok, 1 blocked (Barnet)")
+    # One standing alarm names the councils behind a firewall; it is not the source failing.
+    assert [line for line in status if line.startswith("alarm since ")] == [
+        next(line for line in status if line.startswith("alarm since "))
+    ]
+    assert status[-1].endswith(
+        "1 council answers 403 (a firewall), their meeting papers unread: Barnet"
+    )
     assert (counts["found"], counts["new"], counts["errors"]) == ("3", "3", "0")
     assert _calls(site, 0) == [
         (BARNET, "GetMeetings", ""),
