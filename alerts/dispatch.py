@@ -38,7 +38,8 @@ from alerts.summary import Summary, summarise
 from sendwatch.config import Settings
 from sendwatch.logs import SecretMask, mask_secrets, secret_values
 from storage import outbox
-from storage.models import utcnow
+from storage.models import Event, utcnow
+from storage.queries import threads_for
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -205,10 +206,11 @@ class Dispatcher:
         for item in claimed:
             by_channel[item.subscription.channel].append(item)
         summaries: dict[int, Summary | Exception] = {}
+        threads = self._threads([item.event for item in claimed])
         for item in claimed:
             if item.event.id not in summaries:
                 try:
-                    summaries[item.event.id] = summarise(item.event)
+                    summaries[item.event.id] = summarise(item.event, threads.get(item.event.id))
                 except Exception as exc:  # one event's bug holds back only its deliveries
                     summaries[item.event.id] = exc
         for channel_name, items in by_channel.items():
@@ -232,6 +234,16 @@ class Dispatcher:
                     self._raised([item], exc, report)
             claims = {item.delivery_id: [item] for item in items}
             self._send(self.channels[channel_name], messages, claims, report)
+
+    def _threads(self, events: Sequence[Event]) -> dict[int, Event | None]:
+        """The events' threads, found once for the batch; none (the alerts still go) if that fails."""
+        try:
+            return threads_for(self.store, events)
+        except Exception as exc:
+            log.warning(
+                "could not find the threads of %d events: %s", len(events), self.mask(str(exc))
+            )
+            return {}
 
     def _send(
         self,
@@ -419,6 +431,7 @@ class Dispatcher:
         by_subscription: dict[int, list[outbox.Claimed]] = defaultdict(list)
         for item in claimed:
             by_subscription[item.subscription.id].append(item)
+        threads = self._threads([item.event for item in claimed])
         with self._holding(claimed):
             for items in by_subscription.values():
                 subscription = items[0].subscription
@@ -429,7 +442,9 @@ class Dispatcher:
                     digest = Outgoing(
                         delivery_id=min(item.delivery_id for item in items),
                         address=subscription.address,
-                        summaries=tuple(summarise(item.event) for item in items),
+                        summaries=tuple(
+                            summarise(item.event, threads.get(item.event.id)) for item in items
+                        ),
                         unsubscribe_url=unsubscribe_url(self.settings, self.key, subscription.id),
                         digest=True,
                     )

@@ -4,7 +4,11 @@ One record shape for both, built here once:
 
     {"id", "kind", "local_authority": {"name", "ons_code", "dfe_code", "region"} | null,
      "happened_on", "first_seen_at", "deadline", "outcome", "title", "summary",
-     "sources": [{"source", "url", "title", "published_at"}]}
+     "sources": [{"source", "url", "title", "published_at"}],
+     "thread": {"id", "kind", "title", "happened_on"} | null}
+
+`thread` is the case the event belongs to (the council's inspection or notice, worked
+out at read time by `storage.queries.threads_for`).
 
 CSV flattens it (the LA's fields as columns, the sources joined with " | ") and is
 written as UTF-8 with a byte-order mark when it goes to a file, so spreadsheets open
@@ -28,6 +32,7 @@ from alerts.filters import resolve_kind, resolve_la
 from sendwatch.errors import SendwatchError
 from storage.las import register
 from storage.models import Event
+from storage.queries import threads_for
 from storage.store import Store
 
 CSV_COLUMNS = (
@@ -45,6 +50,8 @@ CSV_COLUMNS = (
     "summary",
     "source_names",
     "source_urls",
+    "thread_id",
+    "thread_kind",
 )
 MAX_LIMIT = 500
 #: The largest integer the databases store (SQLite INTEGER, PostgreSQL BIGINT).
@@ -126,7 +133,14 @@ def select_events(
         return list(session.scalars(query))
 
 
-def record_of(event: Event) -> dict[str, Any]:
+def records_of(store: Store, events: Sequence[Event]) -> list[dict[str, Any]]:
+    """The records of `events`, each with its thread (found for all of them at once)."""
+    threads = threads_for(store, events)
+    return [record_of(event, threads.get(event.id)) for event in events]
+
+
+def record_of(event: Event, thread: Event | None = None) -> dict[str, Any]:
+    """The event's record; `thread` is its case head (see `threads_for`), None when it has none."""
     la = register().get(event.la_code) if event.la_code else None
     deadline = next(
         (f.fields["deadline"] for f in event.findings if f.fields.get("deadline")), None
@@ -160,6 +174,14 @@ def record_of(event: Event) -> dict[str, Any]:
                 event.findings, key=lambda f: (f.published_on or dt.date.max, f.id)
             )
         ],
+        "thread": {
+            "id": thread.id,
+            "kind": thread.kind,
+            "title": thread.title,
+            "happened_on": thread.happened_on.isoformat() if thread.happened_on else None,
+        }
+        if thread is not None
+        else None,
     }
 
 
@@ -189,6 +211,8 @@ def to_csv(records: Iterable[dict[str, Any]]) -> str:
                 "summary": record["summary"],
                 "source_names": " | ".join(s["source"] for s in record["sources"]),
                 "source_urls": " | ".join(s["url"] for s in record["sources"]),
+                "thread_id": thread["id"] if (thread := record.get("thread")) else "",
+                "thread_kind": thread["kind"] if thread else "",
             }
         )
     return buffer.getvalue()

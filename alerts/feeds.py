@@ -21,6 +21,7 @@ from sendwatch.config import Settings
 from sendwatch.vocab import Kind
 from storage import outbox
 from storage.las import register, slugify
+from storage.queries import threads_for
 from storage.store import Store
 
 FORMATS = ("atom", "rss")
@@ -89,7 +90,8 @@ def render_feed(settings: Settings, store: Store, spec: FeedSpec, fmt: str) -> b
     events = outbox.events(
         store, la_codes=spec.la_codes, kinds=spec.kinds, limit=settings.web.feed_entries
     )
-    summaries = [summarise(event) for event in events]
+    threads = threads_for(store, events)
+    summaries = [summarise(event, threads.get(event.id)) for event in events]
     feed = FeedGenerator()
     feed.id(f"tag:{host},2024:feeds/{spec.path}")
     feed.title(spec.title)
@@ -128,7 +130,10 @@ def _entry(feed: FeedGenerator, summary: Summary, host: str) -> None:
 
 
 def _plain(summary: Summary) -> str:
-    parts = [summary.title, f"When: {format_date(summary.happened_on)}"]
+    parts = [summary.title]
+    if summary.follows:
+        parts.append(f"This {summary.follows}")
+    parts.append(f"When: {format_date(summary.happened_on)}")
     if summary.outcome_label:
         parts.append(f"Outcome: {summary.outcome_label}")
     if summary.deadline:
@@ -139,7 +144,10 @@ def _plain(summary: Summary) -> str:
 def _html(summary: Summary) -> str:
     """HTML for the entry's content, every scraped string escaped (feedgen then escapes it as XML)."""
     e = html.escape
-    rows = [f"<p>{e(summary.title)}</p>", f"<p>When: {e(format_date(summary.happened_on))}</p>"]
+    rows = [f"<p>{e(summary.title)}</p>"]
+    if summary.follows:
+        rows.append(f"<p>This {e(summary.follows)}.</p>")
+    rows.append(f"<p>When: {e(format_date(summary.happened_on))}</p>")
     if summary.outcome_label:
         rows.append(f"<p>Outcome: {e(summary.outcome_label)}</p>")
     if summary.deadline:

@@ -78,6 +78,8 @@ def render_telegram(summary: Summary) -> str:
     lines = [f"<b>{e(summary.headline)}</b>"]
     if summary.title and summary.title != summary.headline:
         lines.append(e(_clip(summary.title, 300)))
+    if summary.follows:
+        lines.append(e(f"This {summary.follows}."))
     lines.append(f"When: {e(format_date(summary.happened_on))}")
     if summary.outcome_label:
         lines.append(f"Outcome: {e(summary.outcome_label)}")

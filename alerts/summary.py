@@ -65,6 +65,9 @@ class Summary:
     links: tuple[Link, ...]
     created_at: dt.datetime
     updated_at: dt.datetime
+    #: For a council paper, the case it belongs to: "follows the area SEND inspection
+    #: published 23 February 2024"; None when it has no thread (or is not a paper).
+    follows: str | None = None
 
     @property
     def kind_label(self) -> str:
@@ -79,8 +82,28 @@ class Summary:
         return self.la.name if self.la else "England (council not identified)"
 
 
-def summarise(event: Event) -> Summary:
-    """The event's summary; its findings must be loaded."""
+#: How a paper's case is named, by the kind of the thread's head.
+FOLLOWS: dict[str, str] = {
+    Kind.INSPECTION_REPORT: "follows the area SEND inspection published {day}",
+    Kind.IMPROVEMENT_NOTICE: "follows the improvement notice of {day}",
+    Kind.STATUTORY_DIRECTION: "follows the statutory direction of {day}",
+}
+
+
+def follows(thread: Event | None) -> str | None:
+    """What a paper in `thread` follows, in words; None without a thread."""
+    if thread is None:
+        return None
+    day = format_date(thread.happened_on or thread.created_at.date())
+    template = FOLLOWS.get(thread.kind)
+    if template is None:
+        return f"follows the {KIND_LABELS.get(thread.kind, thread.kind).lower()} of {day}"
+    return template.format(day=day)
+
+
+def summarise(event: Event, thread: Event | None = None) -> Summary:
+    """The event's summary; its findings must be loaded. `thread` is the case it belongs to
+    (`storage.queries.threads_for`), named in a council paper's alert."""
     la = register().get(event.la_code) if event.la_code else None
     # Cleaned again here, whatever the store holds: every channel renders from this.
     title = xml_safe(event.title)
@@ -104,6 +127,7 @@ def summarise(event: Event) -> Summary:
         links=tuple(dict.fromkeys(links)),
         created_at=event.created_at,
         updated_at=event.updated_at,
+        follows=follows(thread) if event.kind == Kind.COUNCIL_PAPER else None,
     )
 
 

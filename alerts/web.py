@@ -27,7 +27,7 @@ from alerts.export import (
     MAX_LIMIT,
     BadParameter,
     EventFilter,
-    record_of,
+    records_of,
     select_events,
     whole_number,
 )
@@ -128,7 +128,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         page = events[:limit]
         more = len(events) > limit
         body = {
-            "events": [record_of(event) for event in page],
+            "events": records_of(store, page),
             "next_cursor": _encode_cursor(page[-1].id) if more and page else None,
         }
         return cached(

@@ -444,7 +444,7 @@ def export_command(
     output: Path | None,
 ) -> None:
     """Write every matching event, oldest first, as JSON or CSV (open data)."""
-    from alerts.export import BadParameter, EventFilter, record_of, select_events, to_csv, to_json
+    from alerts.export import BadParameter, EventFilter, records_of, select_events, to_csv, to_json
 
     try:
         where = EventFilter.parse(since, la, kind)
@@ -454,7 +454,7 @@ def export_command(
         ) from None
     store = _store(ctx)
     store.upgrade()
-    records = [record_of(event) for event in select_events(store, where)]
+    records = records_of(store, select_events(store, where))
     text = to_json(records) if fmt == "json" else to_csv(records)
     if output is None:
         click.echo(text, nl=False)

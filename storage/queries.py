@@ -7,7 +7,8 @@ and thousands of events fit easily, and one pass beats 153 queries.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,9 @@ from storage.store import Store
 
 NOTICE_KINDS = (Kind.IMPROVEMENT_NOTICE, Kind.STATUTORY_DIRECTION)
 INSPECTION_KINDS = (Kind.INSPECTION_REPORT,)
+#: A council discusses the inspectors' feedback letter weeks before the report is published:
+#: a paper up to this long before an inspection's publication still belongs to it.
+THREAD_LEAD = dt.timedelta(days=60)
 
 
 @dataclass
@@ -123,3 +127,56 @@ def events_page(
             .limit(per_page)
         ).all()
         return list(events), total
+
+
+def threads_for(store: Store, events: Iterable[Event]) -> dict[int, Event | None]:
+    """The case ("thread") each event belongs to, by event id, worked out at read time.
+
+    An area SEND inspection report heads its own thread. Any other event of a council
+    belongs to the council's latest inspection published on or before THREAD_LEAD after
+    it (the feedback is discussed before publication); failing that, to its latest
+    improvement notice or statutory direction on or before it. An event with no council
+    has no thread. One query for all the councils involved, however many events.
+    """
+    events = list(events)
+    threads: dict[int, Event | None] = {}
+    wanted: set[str] = set()
+    for event in events:
+        if event.la_code is None:
+            threads[event.id] = None
+        elif event.kind in INSPECTION_KINDS:
+            threads[event.id] = event
+        else:
+            wanted.add(event.la_code)
+    heads: dict[str, list[Event]] = defaultdict(list)
+    if wanted:
+        with store.sessions() as session:
+            for head in session.scalars(
+                select(Event).where(
+                    Event.la_code.in_(sorted(wanted)),
+                    Event.kind.in_([str(kind) for kind in (*INSPECTION_KINDS, *NOTICE_KINDS)]),
+                )
+            ):
+                assert head.la_code is not None
+                heads[head.la_code].append(head)
+    for event in events:
+        if event.id in threads:
+            continue
+        assert event.la_code is not None
+        day = _day(event.happened_on, event.created_at)
+        candidates = heads.get(event.la_code, [])
+        inspections = [
+            h
+            for h in candidates
+            if h.kind in INSPECTION_KINDS and _day(h.happened_on, h.created_at) <= day + THREAD_LEAD
+        ]
+        notices = [
+            h
+            for h in candidates
+            if h.kind in NOTICE_KINDS and _day(h.happened_on, h.created_at) <= day
+        ]
+        chosen = inspections or notices
+        threads[event.id] = (
+            max(chosen, key=lambda h: (_day(h.happened_on, h.created_at), h.id)) if chosen else None
+        )
+    return threads

@@ -90,10 +90,10 @@ def test_one_event_that_cannot_be_summarised_does_not_stop_the_others(
     store.record(notice(KENT, "kent"))
     original = dispatch.summarise
 
-    def summarise(event: object) -> object:
+    def summarise(event: object, thread: object = None) -> object:
         if getattr(event, "la_code", None) == BEXLEY:
             raise ValueError("cannot summarise")
-        return original(event)  # type: ignore[arg-type]
+        return original(event, thread)  # type: ignore[arg-type]
 
     monkeypatch.setattr(dispatch, "summarise", summarise)
 
