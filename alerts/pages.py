@@ -20,7 +20,7 @@ import secrets
 import smtplib
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import ceil
 from typing import Any
@@ -36,13 +36,13 @@ from alerts.email import BadAddress, parse_address
 from alerts.export import BadParameter, whole_number
 from alerts.render import templates
 from alerts.signing import csrf_ok, csrf_token, sign_text, signed_text, verify_token
-from alerts.summary import KIND_LABELS, OUTCOME_LABELS, summarise
+from alerts.summary import KIND_LABELS, OUTCOME_LABELS, Summary, summarise
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind, Outcome
 from storage import outbox
 from storage.las import LocalAuthority, register, slugify
-from storage.models import Subscription
-from storage.queries import LaState, events_page, la_states, monthly_counts
+from storage.models import Event, Subscription
+from storage.queries import LaState, events_page, la_states, monthly_counts, threads_for
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -298,10 +298,15 @@ class Pages:
             title=la.name,
             la=la,
             state=la_states(self.store, la.ons_code).get(la.ons_code),
-            summaries=[summarise(event) for event in events],
+            summaries=self._summaries(events),
             feed_title=f"SEND events: {la.name}",
             feed_href=f"/feeds/la/{la.slug}.atom",
         )
+
+    def _summaries(self, events: Sequence[Event]) -> list[Summary]:
+        """Each event's summary, a council paper's saying which case it follows."""
+        threads = threads_for(self.store, events)
+        return [summarise(event, threads.get(event.id)) for event in events]
 
     def recent(self, request: Request) -> Response:
         try:
@@ -313,7 +318,7 @@ class Pages:
             request,
             "recent.html",
             title="Recent events",
-            summaries=[summarise(event) for event in events],
+            summaries=self._summaries(events),
             page=page,
             pages=max(1, ceil(total / PER_PAGE)),
         )

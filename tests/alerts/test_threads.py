@@ -130,3 +130,18 @@ def test_the_paper_s_alert_says_which_case_it_follows(
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert f"This {FOLLOWS}." in text
     assert FOLLOWS in html
+
+
+def test_the_council_page_says_which_case_a_paper_follows(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    import httpx
+
+    from tests.paths import served
+
+    store.record(_inspection(BEXLEY, INSPECTED))
+    store.record(_paper(BEXLEY, dt.date(2024, 3, 12)))
+    with served(tmp_path, database_url) as base:
+        page = httpx.get(f"{base}/la/bexley", timeout=30)
+    assert page.status_code == 200
+    assert f"This {FOLLOWS}." in page.text
