@@ -36,7 +36,7 @@ from alerts.email import BadAddress, parse_address
 from alerts.export import BadParameter, whole_number
 from alerts.render import templates
 from alerts.signing import csrf_ok, csrf_token, sign_text, signed_text, verify_token
-from alerts.summary import KIND_LABELS, OUTCOME_LABELS, Summary, summarise
+from alerts.summary import KIND_LABELS, OUTCOME_LABELS, Summary, format_date, summarise
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind, Outcome
 from storage import outbox
@@ -298,7 +298,7 @@ class Pages:
             title=la.name,
             la=la,
             state=la_states(self.store, la.ons_code).get(la.ons_code),
-            summaries=self._summaries(events),
+            cases=cases_of(events, threads_for(self.store, events)),
             feed_title=f"SEND events: {la.name}",
             feed_href=f"/feeds/la/{la.slug}.atom",
         )
@@ -523,6 +523,49 @@ class Pages:
             self.store, "email", signup.address, la_codes=la_codes, state="active"
         )
         return subscription
+
+
+@dataclass
+class Case:
+    """One case on a council's page: its head (inspection, else notice or direction) and
+    everything that belongs to it, oldest first, so it reads as the story went."""
+
+    title: str
+    summaries: list[Summary]
+
+
+def cases_of(events: Sequence[Event], threads: dict[int, Event | None]) -> list[Case]:
+    """The council's events grouped by case, newest case first; events that belong to no
+    case (news before any inspection, say) come last, under "Other events"."""
+    heads: dict[int, Event] = {}
+    members: dict[int | None, list[Event]] = {}
+    for event in events:
+        head = threads.get(event.id)
+        if head is not None:
+            heads[head.id] = head
+        members.setdefault(head.id if head else None, []).append(event)
+
+    def day(event: Event) -> tuple[dt.date, int]:
+        return (event.happened_on or event.created_at.date(), event.id)
+
+    cases = [
+        Case(
+            case_title(heads[head_id]),
+            [summarise(e, heads[head_id]) for e in sorted(members[head_id], key=day)],
+        )
+        for head_id in sorted(heads, key=lambda h: day(heads[h]), reverse=True)
+    ]
+    if None in members:
+        cases.append(Case("Other events", [summarise(e) for e in sorted(members[None], key=day)]))
+    return cases
+
+
+def case_title(head: Event) -> str:
+    """ "Area SEND inspection published 23 February 2024", "Improvement notice of 1 May 2024"."""
+    when = format_date(head.happened_on or head.created_at.date())
+    if head.kind == Kind.INSPECTION_REPORT:
+        return f"Area SEND inspection published {when}"
+    return f"{KIND_LABELS.get(head.kind, head.kind).removesuffix(' issued')} of {when}"
 
 
 def _outcome_counts(rows: list[Row]) -> list[tuple[str, str, int]]:

@@ -44,7 +44,7 @@ from telegram.error import (
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
-from alerts.filters import Filters, resolve_la, resolve_region
+from alerts.filters import COUNCIL_ONLY_KINDS, Filters, matches, resolve_la, resolve_region
 from alerts.render import render_telegram
 from alerts.summary import summarise
 from sendwatch.config import Settings, TelegramConfig
@@ -52,6 +52,7 @@ from sendwatch.errors import FatalConfigError, SendwatchError
 from sendwatch.logs import mask_secrets, register_secrets
 from storage import outbox
 from storage.las import register
+from storage.queries import threads_for
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -296,18 +297,28 @@ class BotCommands:
         await self._reply(update, f"You follow: {html.escape(filters.describe())}")
 
     async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The last five events matching this chat's filters."""
+        """The last five events this chat's filters let through, as its alerts would read
+        (a council paper says which case it follows); papers only for those who asked."""
         current = outbox.subscription(self.store, "telegram", self._chat(update))
-        las = list(current.la_codes) if current and current.state == "active" else []
-        regions = list(current.regions) if current and current.state == "active" else []
-        codes = las + [la.ons_code for la in register() if la.region in regions]
-        events = outbox.events(self.store, la_codes=codes, limit=5)
+        active = current if current is not None and current.state == "active" else None
+        codes = list(active.la_codes) if active else []
+        regions = list(active.regions) if active else []
+        codes += [la.ons_code for la in register() if la.region in regions]
+        candidates = outbox.events(
+            self.store, la_codes=codes, kinds=list(active.kinds) if active else [], limit=50
+        )
+        events = [
+            event
+            for event in candidates
+            if (matches(active, event) if active else event.kind not in COUNCIL_ONLY_KINDS)
+        ][:5]
         if not events:
             await self._reply(update, "Nothing recorded yet for what you follow.")
             return
+        threads = threads_for(self.store, events)
         messages: list[str] = []
         for event in events:  # whole messages only, within Telegram's limit
-            rendered = render_telegram(summarise(event))
+            rendered = render_telegram(summarise(event, threads.get(event.id)))
             if len("\n\n".join([*messages, rendered])) > 4096:
                 break
             messages.append(rendered)

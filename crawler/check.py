@@ -26,6 +26,8 @@ from crawler.runner import document_tallies, quiet_scrapy, source_config
 from crawler.settings import scrapy_settings
 from crawler.spiders import SPIDERS
 from crawler.spiders.base import DOC_NOUN, DOCS, LISTING_FAILURE, LISTING_ITEMS
+from crawler.spiders.moderngov import NOT_POLLED
+from crawler.spiders.moderngov import UNREACHABLE as UNREACHABLE_COUNCIL
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind
 from storage.las import meeting_sites, register
@@ -158,9 +160,12 @@ def _judge(source: str, crawler: Crawler) -> SourceCheck:
     if why in UNREACHABLE and not listing_items and not found:
         check.unreachable = f"{source}: cannot reach {url} ({why})"
         return check
+    spider = crawler.spider
+    if source == "moderngov" and (line := _no_council_reached(spider)):
+        check.unreachable = line
+        return check
     if why:
         check.rows.append(Row("listing", False, f"failed ({why})", url))
-    spider = crawler.spider
     rows = {
         "govuk": _govuk_rows,
         "ofsted": _ofsted_rows,
@@ -255,7 +260,19 @@ COUNCIL_OUTCOMES = {
     "disallowed": ("disallowed by robots.txt: not polled", True),
     "unreachable": ("unreachable", False),
     "failed": ("not the ModernGov web service's answer", False),
+    "not ModernGov": ("not ModernGov: not polled", True),
 }
+
+
+def _no_council_reached(spider: Any) -> str:
+    """One line when no polled council's site could be reached at all (offline), else ""."""
+    polled = {code: got for code, got in spider.councils.items() if got not in NOT_POLLED}
+    if not polled or set(polled.values()) != {UNREACHABLE_COUNCIL}:
+        return ""
+    why, url = spider.reasons[min(polled)]
+    others = len(polled) - 1
+    tail = f", nor the other {others} councils' sites" if others else ""
+    return f"moderngov: cannot reach {url} ({why}){tail}"
 
 
 def _moderngov_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
@@ -269,14 +286,13 @@ def _moderngov_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]
             or "no council polled",
         )
     ]
+    sites = meeting_sites()
     for code, outcome in sorted(spider.councils.items(), key=lambda pair: pair[0]):
         word, ok = COUNCIL_OUTCOMES.get(outcome, (outcome, False))
+        if code in sites and code not in spider.sites:  # what it uses instead
+            word = f"{word} ({sites[code].software})"
         la = las.get(code)
         rows.append(Row(f"{la.name if la else code}", ok, word, spider.sites.get(code, "")))
-    for code, site in sorted(meeting_sites().items()):
-        if code not in spider.sites and (not spider.asked or code in spider.asked):
-            la = las.get(code)
-            rows.append(Row(la.name if la else code, True, f"not ModernGov ({site.software})"))
     return rows
 
 

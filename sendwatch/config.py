@@ -94,9 +94,8 @@ class SourcesConfig(_Section):
     lgl: LglConfig = LglConfig(
         base_url="https://www.localgovernmentlawyer.co.uk", interval_minutes=30
     )
-    #: Off until the source is complete (threads, per-council status): see the README.
     moderngov: ModernGovConfig = ModernGovConfig(
-        enabled=False, base_url="https://www.moderngov.co.uk", interval_minutes=1440
+        base_url="https://www.moderngov.co.uk", interval_minutes=1440
     )
 
 

@@ -99,14 +99,17 @@ AGENDA_RECHECK_DAYS = 1
 MINUTES_RECHECK_DAYS = 3
 CANCELLED = "cancelled"
 #: A council's outcome this poll, as `status` and `sendwatch check` show it.
-OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED = (
+OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED, NOT_MODERNGOV = (
     "ok",
     "blocked",
     "disallowed",
     "unreachable",
     "failed",
+    "not ModernGov",
 )
-OUTCOMES = (OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED)
+OUTCOMES = (OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED, NOT_MODERNGOV)
+#: Outcomes that are no failure of the run: the council said no, or has no ModernGov site.
+NOT_POLLED = frozenset({DISALLOWED, NOT_MODERNGOV})
 _OUTCOME_OF = {
     "403": BLOCKED_COUNCIL,
     "disallowed by robots.txt": DISALLOWED,
@@ -170,8 +173,16 @@ class ModernGovSpider(SourceSpider):
         if isinstance(today, str):
             today = dt.date.fromisoformat(today)
         self.today: dt.date = today or dt.date.today()
-        #: ONS code -> this poll's outcome: ok, blocked, disallowed, unreachable or failed.
-        self.councils: dict[str, str] = {}
+        #: ONS code -> this poll's outcome: ok, blocked, disallowed, unreachable or failed;
+        #: a council asked for (or, asking for none, in the register) with no ModernGov site
+        #: is "not ModernGov" from the start, and never polled.
+        self.councils: dict[str, str] = {
+            code: NOT_MODERNGOV
+            for code in (self.asked or [la.ons_code for la in register()])
+            if code not in self.sites
+        }
+        #: ONS code -> why its council was not polled or did not answer, and at which URL.
+        self.reasons: dict[str, tuple[str, str]] = {}
         #: Meetings in the window, and meetings read, this poll (for `sendwatch check`).
         self.meetings_listed = 0
         self.meetings_read = 0
@@ -252,6 +263,7 @@ class ModernGovSpider(SourceSpider):
         self.councils[code] = outcome
         if outcome == OK:
             return
+        self.reasons[code] = (why, url)
         self._first(f"{STATS}example/{outcome}", url)
         if outcome == DISALLOWED:
             log.info("moderngov: %s disallows the web service in robots.txt; not polled", code)
@@ -274,7 +286,7 @@ class ModernGovSpider(SourceSpider):
                     f"{len(blocked)} {'council answers' if len(blocked) == 1 else 'councils answer'}"
                     f" 403 (a firewall), their meeting papers unread: {', '.join(blocked)}",
                 )
-        outcomes = set(self.councils.values()) - {DISALLOWED}
+        outcomes = set(self.councils.values()) - NOT_POLLED
         if not outcomes or OK in outcomes:
             return
         if outcomes == {BLOCKED_COUNCIL}:

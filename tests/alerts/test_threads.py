@@ -145,3 +145,57 @@ def test_the_council_page_says_which_case_a_paper_follows(
         page = httpx.get(f"{base}/la/bexley", timeout=30)
     assert page.status_code == 200
     assert f"This {FOLLOWS}." in page.text
+
+
+def test_the_council_page_shows_each_case_as_one_thread(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    """Inspection, then the papers about it, then the notice and its lifting, in the order
+    they happened; an older case below the newer one; news before any case apart."""
+    import httpx
+    from bs4 import BeautifulSoup
+
+    from tests.paths import served
+
+    store.record(
+        notice(
+            BEXLEY,
+            "old-news",
+            source="lgl",
+            url="https://www.localgovernmentlawyer.co.uk/1",
+            title="Bexley SEND news from 2019",
+            kind=Kind.NEWS,
+            happened_on=dt.date(2019, 5, 1),
+            published_on=dt.date(2019, 5, 1),
+            fields={},
+        )
+    )
+    store.record(_inspection(BEXLEY, dt.date(2021, 6, 1)))
+    store.record(_paper(BEXLEY, dt.date(2024, 1, 20)))  # feedback before publication
+    store.record(_inspection(BEXLEY, INSPECTED))
+    store.record(_paper(BEXLEY, dt.date(2024, 3, 12)))
+    store.record(notice(BEXLEY, "bexley-notice", happened_on=dt.date(2024, 5, 1)))
+    with served(tmp_path, database_url) as base:
+        page = httpx.get(f"{base}/la/bexley", timeout=30)
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    cases = [
+        (
+            section.h3.get_text(strip=True),
+            [li.find("h4").get_text(strip=True).split(":")[0] for li in section.select("li")],
+        )
+        for section in soup.select("section.case")
+    ]
+    assert cases == [
+        (
+            "Area SEND inspection published 23 February 2024",
+            [
+                "Council meeting paper",
+                "Area SEND inspection report",
+                "Council meeting paper",
+                "Improvement notice issued",
+            ],
+        ),
+        ("Area SEND inspection published 1 June 2021", ["Area SEND inspection report"]),
+        ("Other events", ["SEND news"]),
+    ]

@@ -13,6 +13,8 @@ import pytest
 from sendwatch.demo.site import HOSTS, OFSTED_FILES, OFSTED_REPORTS, FixtureSite
 from tests.paths import COMMAND
 
+MODERNGOV_COUNCILS = ("E09000002", "E10000034", "E09000003")
+
 
 @pytest.fixture
 def env(tmp_path: Path, site: FixtureSite) -> dict[str, str]:
@@ -21,6 +23,8 @@ def env(tmp_path: Path, site: FixtureSite) -> dict[str, str]:
         "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
         "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
         "SENDWATCH_CRAWLER_HOST_MAP": site.host_map,
+        # The councils whose meeting-papers sites the fixture hosts serve.
+        "SENDWATCH_SOURCES_MODERNGOV_COUNCILS": ",".join(MODERNGOV_COUNCILS),
     }
 
 
@@ -38,7 +42,7 @@ def test_healthy_sources_pass_and_nothing_is_stored(
     report = json.loads(result.stdout)
     assert report["ok"] is True
     rows = {s["source"]: {c["name"]: c for c in s["checks"]} for s in report["sources"]}
-    assert list(rows) == ["govuk", "ofsted", "lgl"]
+    assert list(rows) == ["govuk", "ofsted", "lgl", "moderngov"]
     assert list(rows["govuk"]) == ["search", "collection", "notices and directions", "notice read"]
     assert rows["govuk"]["collection"]["detail"] == (
         "/government/collections/improvement-notices-and-directions-childrens-services"
@@ -52,6 +56,7 @@ def test_healthy_sources_pass_and_nothing_is_stored(
         "https://files.ofsted.gov.uk/v1/file/"
     )
     assert list(rows["lgl"]) == ["feed", "relevant entries", "article read"]
+    assert rows["moderngov"]["councils"]["detail"] == "3 reachable"
     assert all(c["ok"] for source in rows.values() for c in source.values())
     # One document of each kind was read, no more; and the store was never created.
     pdfs = [s for s in site.requests if s.path.startswith("/v1/file/")]
@@ -100,6 +105,10 @@ def test_offline_each_source_is_one_line(tmp_path: Path, env: dict[str, str]) ->
             ),
             ("lgl", "https://www.localgovernmentlawyer.co.uk/education-law/394-education-news"),
         )
+    ] + [
+        "moderngov: cannot reach https://lbbd.moderngov.co.uk/mgWebService.asmx/GetMeetings?"
+        + result.stdout.split("GetMeetings?", 1)[1].split(" ", 1)[0]
+        + " (connection refused), nor the other 2 councils' sites"
     ]
 
 

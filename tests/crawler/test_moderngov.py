@@ -28,7 +28,11 @@ PRSC = "People and Resilience Select Committee"
 
 def _spider(marks: dict[str, str] | None = None, today: dt.date = TODAY) -> ModernGovSpider:
     return ModernGovSpider(
-        base_url="https://www.moderngov.co.uk", marks=marks, sites=SITES, today=today
+        base_url="https://www.moderngov.co.uk",
+        marks=marks,
+        sites=SITES,
+        councils=list(SITES),
+        today=today,
     )
 
 

@@ -30,7 +30,8 @@ def moderngov_env(env: dict[str, str]) -> dict[str, str]:  # noqa: F811
         "SENDWATCH_SOURCES_MODERNGOV_ENABLED": "true",
         "SENDWATCH_SOURCES_MODERNGOV_SITES": SITES,
         # Only the councils served here: the register names every council's real site.
-        "SENDWATCH_SOURCES_MODERNGOV_COUNCILS": "E09000002,E10000034,E09000003",
+        # Birmingham publishes its papers with CMIS: shown as not ModernGov, never polled.
+        "SENDWATCH_SOURCES_MODERNGOV_COUNCILS": "E09000002,E10000034,E09000003,E08000025",
         "SENDWATCH_SOURCES_MODERNGOV_TODAY": "2026-03-16",
     }
 
@@ -56,7 +57,10 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
         [*COMMAND, "status"], env=moderngov_env, cwd=tmp_path, capture_output=True, text=True
     ).stdout.splitlines()
     row = next(line.split(maxsplit=10) for line in status if line.startswith("moderngov "))
-    assert (row[5], row[10]) == ("ok", "3 councils: 2 ok, 1 blocked (Barnet)")
+    assert (row[5], row[10]) == (
+        "ok",
+        "4 councils: 2 ok, 1 blocked (Barnet), 1 not ModernGov (Birmingham)",
+    )
     # One standing alarm names the councils behind a firewall; it is not the source failing.
     assert [line for line in status if line.startswith("alarm since ")] == [
         next(line for line in status if line.startswith("alarm since "))
@@ -170,9 +174,16 @@ def test_check_reports_each_council(
     assert result.returncode == 0, result.stdout + result.stderr
     (source,) = json.loads(result.stdout)["sources"]
     rows = {row["name"]: (row["ok"], row["detail"]) for row in source["checks"]}
-    assert rows["councils"] == (True, "1 blocked (403), 2 reachable")
+    assert rows["councils"] == (True, "1 blocked (403), 1 not ModernGov: not polled, 2 reachable")
     assert rows["Barnet"] == (True, "blocked (403)")
     assert rows["Barking and Dagenham"] == (True, "reachable")
     assert rows["Worcestershire"] == (True, "reachable")
-    assert set(rows) == {"councils", "Barnet", "Barking and Dagenham", "Worcestershire"}
+    assert rows["Birmingham"] == (True, "not ModernGov: not polled (cmis)")
+    assert set(rows) == {
+        "councils",
+        "Barnet",
+        "Barking and Dagenham",
+        "Worcestershire",
+        "Birmingham",
+    }
     assert not (tmp_path / "data" / "sendwatch.db").exists()
