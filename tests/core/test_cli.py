@@ -103,7 +103,7 @@ def test_db_upgrade_then_status_on_the_default_sqlite(tmp_path: Path) -> None:
         ["govuk", "yes"],
         ["ofsted", "yes"],
         ["lgl", "yes"],
-        ["moderngov", "no"],
+        ["moderngov", "yes"],
     ]
     assert lines[5] == ["outbox:", "pending=0", "failed=0", "sent_today=0"]
 
