@@ -208,11 +208,14 @@ class Daemon:
             )
 
     def _start_children(self) -> None:
+        from alerts.channels import channel_problems
+
         settings = self.settings
+        problems = channel_problems(settings)
         channels = []
-        if settings.smtp.host:
+        if "email" not in problems:
             channels.append(f"email via {settings.smtp.host}:{settings.smtp.port}")
-        if settings.telegram.enabled:
+        if "telegram" not in problems:
             channels.append("telegram")
             if settings.telegram.bot:
                 self.children.append(
@@ -231,10 +234,22 @@ class Daemon:
             channels.append(f"static feeds in {settings.web.static_dir}")
         for channel in channels or ["none configured: events are recorded and shown in feeds only"]:
             log.info("channel: %s", channel)
+        self._warn_unconfigured(problems)
         for child in self.children:
             child.ensure_running()
         if self.children:
             self.scheduler.add_job(self.supervise, IntervalTrigger(seconds=15), id="supervise")
+
+    def _warn_unconfigured(self, problems: dict[str, str]) -> None:
+        """Say at start-up, for each channel subscribers use that cannot send, that their
+        alerts will wait; and that a Telegram enabled without its token runs no bot."""
+        from alerts.channels import unconfigured_warning
+        from storage.outbox import channels_in_use
+
+        for channel in sorted(channels_in_use(self.store) & problems.keys()):
+            log.warning("%s", unconfigured_warning(channel, problems[channel]))
+        if self.settings.telegram.enabled and "telegram" in problems:
+            log.warning("telegram: %s: the bot is not started", problems["telegram"])
 
     def _bot_token_rejected(self) -> None:
         from alerts.telegram import TOKEN_ALARM, TOKEN_REJECTED
@@ -277,7 +292,9 @@ class Daemon:
         finally:
             with self.lock:
                 self.crawls.pop(source, None)
-        line = (output or "").strip().splitlines()[-1:] or [f"source={source} result=no_output"]
+        line = (output or "").strip().splitlines()[-1:] or [
+            f"source={source} result=failed (the crawl printed no result)"
+        ]
         log.info(
             "crawl %s (%.1f s, exit %s): %s",
             source,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from alerts.summary import Summary
+from sendwatch.config import Settings
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,27 @@ class Channel(Protocol):
     def notify(self, address: str, subject: str, text: str) -> None:
         """A plain message to the maintainer; raises on failure."""
         ...
+
+
+def channel_problems(settings: Settings) -> dict[str, str]:
+    """Each channel that cannot send, and what in the configuration is missing.
+
+    A subscription on such a channel still gets its deliveries queued (nothing is lost
+    when the setting is added later); this is what lets every command say so plainly
+    instead of leaving them waiting in silence.
+    """
+    problems: dict[str, str] = {}
+    if not settings.smtp.host:
+        problems["email"] = "[smtp] host is not set"
+    elif not settings.smtp.from_address:
+        problems["email"] = "[smtp] from_address is not set"
+    if not settings.telegram.enabled:
+        problems["telegram"] = "[telegram] enabled is not true"
+    elif settings.telegram.token is None or not settings.telegram.token.get_secret_value():
+        problems["telegram"] = "SENDWATCH_TELEGRAM_TOKEN is not set"
+    return problems
+
+
+def unconfigured_warning(channel: str, problem: str) -> str:
+    """The one sentence every command uses for a channel that cannot send."""
+    return f"{channel} alerts are queued but {problem}: nothing will be sent"

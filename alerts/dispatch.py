@@ -31,12 +31,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from alerts.channels import Channel, Done, Outgoing, Permanent, Result, Retry, Sent
+from alerts.channels import (
+    Channel,
+    Done,
+    Outgoing,
+    Permanent,
+    Result,
+    Retry,
+    Sent,
+    channel_problems,
+    unconfigured_warning,
+)
 from alerts.filters import matches
 from alerts.signing import secret_key, unsubscribe_url
 from alerts.summary import Summary, summarise
 from sendwatch.config import Settings
-from sendwatch.logs import SecretMask, mask_secrets, secret_values
+from sendwatch.logs import SecretMask, mask_address, mask_secrets, secret_values
 from storage import outbox
 from storage.models import Event, utcnow
 from storage.queries import threads_for
@@ -89,12 +99,24 @@ class DispatchReport:
     paused: int = 0
     alarms: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Deliveries queued for a channel the configuration cannot send on, by channel: they
+    #: are neither sent nor retried, so they are counted apart from both.
+    waiting: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         return (
             f"queued={self.queued} sent={self.sent} retried={self.retried}"
             f" failed={self.failed} paused={self.paused} alarms={self.alarms}"
+            f" waiting={sum(self.waiting.values())}"
         )
+
+    def warnings(self, problems: Mapping[str, str]) -> list[str]:
+        """One sentence per channel holding deliveries back, with how many wait for it."""
+        return [
+            f"{unconfigured_warning(channel, problems.get(channel, 'it is not set up'))}"
+            f" ({count} waiting)"
+            for channel, count in sorted(self.waiting.items())
+        ]
 
 
 class Dispatcher:
@@ -336,7 +358,7 @@ class Dispatcher:
                     log.warning(
                         "paused %s %s after repeated refusals",
                         item.subscription.channel,
-                        item.subscription.address,
+                        mask_address(item.subscription.address),
                     )
             elif outbox.mark_retry(
                 self.store,
@@ -411,8 +433,13 @@ class Dispatcher:
         self.fan_out(report)
         self.deliver(report)
         self.notify_maintainer(report)
+        self.count_waiting(report)
         log.info("dispatch: %s", report.line())
         return report
+
+    def count_waiting(self, report: DispatchReport) -> None:
+        """Count the deliveries no configured channel can take: said apart, never silent."""
+        report.waiting = outbox.waiting_for_channels(self.store, list(self.channels))
 
     def send_digests(self) -> DispatchReport:
         """One email per digest subscription with everything queued for it since the last one."""
@@ -452,18 +479,60 @@ class Dispatcher:
                     self._raised(items, exc, report)
                     continue
                 self._send(channel, [digest], {digest.delivery_id: items}, report)
+        self.count_waiting(report)
         return report
 
 
 def channels_for(settings: Settings) -> dict[str, Channel]:
-    """The channels the configuration sets up: email with an SMTP host, Telegram when enabled."""
+    """The channels the configuration sets up: email with an SMTP host and a From address,
+    Telegram when enabled with a token. One not set up is left out (its deliveries wait,
+    see `channel_problems`), so it cannot stop the other from sending."""
+    problems = channel_problems(settings)
     channels: dict[str, Channel] = {}
-    if settings.smtp.host:
+    if "email" not in problems:
         from alerts.email import SmtpChannel
 
         channels["email"] = SmtpChannel(settings.smtp)
-    if settings.telegram.enabled:
+    if "telegram" not in problems:
         from alerts.telegram import TelegramChannel
 
         channels["telegram"] = TelegramChannel(settings.telegram)
     return channels
+
+
+#: How much of a delivery's last error `sendwatch status` quotes (`sendwatch outbox` has it all).
+REASON_LENGTH = 80
+
+
+def short_reason(error: str | None) -> str:
+    """An error's first line, cut to REASON_LENGTH: enough to tell the reasons apart."""
+    text = " ".join((error or "").split("\n", 1)[0].split())
+    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
+
+
+def outbox_reasons(
+    groups: Sequence[outbox.DeliveryGroup], problems: Mapping[str, str]
+) -> list[str]:
+    """The outbox counted by reason, a phrase each ("3 waiting for a channel ([smtp] host is
+    not set)", "2 retrying (421 try later)", "1 failed (550 no such user)"), most first."""
+    counts: dict[str, int] = defaultdict(int)
+    for group in groups:
+        counts[_reason(group, problems)] += group.count
+    return [f"{count} {phrase}" for phrase, count in sorted(counts.items(), key=_most_first)]
+
+
+def _most_first(pair: tuple[str, int]) -> tuple[int, str]:
+    return -pair[1], pair[0]
+
+
+def _reason(group: outbox.DeliveryGroup, problems: Mapping[str, str]) -> str:
+    """What a group of deliveries is doing, and why, in a few words."""
+    if group.state == "failed":
+        return f"failed ({short_reason(group.last_error) or 'no error recorded'})"
+    if group.channel in problems:
+        return f"waiting for a channel ({problems[group.channel]})"
+    if group.state == "sending":
+        return "being sent"
+    if group.last_error:
+        return f"retrying ({short_reason(group.last_error)})"
+    return "queued"

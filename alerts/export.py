@@ -5,10 +5,15 @@ One record shape for both, built here once:
     {"id", "kind", "local_authority": {"name", "ons_code", "dfe_code", "region"} | null,
      "happened_on", "first_seen_at", "deadline", "outcome", "title", "summary",
      "sources": [{"source", "url", "title", "published_at"}],
-     "thread": {"id", "kind", "title", "happened_on"} | null}
+     "thread": {"id", "kind", "title", "happened_on"} | null,
+     "deadline_passed", "next_inspection_due", "overdue"}
 
 `thread` is the case the event belongs to (the council's inspection or notice, worked
-out at read time by `storage.queries.threads_for`).
+out at read time by `storage.queries.threads_for`). `deadline_passed` is true when the
+event's deadline is before today; an area SEND inspection report's `next_inspection_due` is
+when the inspection after it is due (what the report states, else the framework's interval:
+the monitoring inspection first where one is expected) and `overdue` whether that date has
+passed while the report is still the council's latest (null and false on other events).
 
 CSV flattens it (the LA's fields as columns, the sources joined with " | ") and is
 written as UTF-8 with a byte-order mark when it goes to a file, so spreadsheets open
@@ -25,14 +30,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from alerts.filters import resolve_kind, resolve_la
 from sendwatch.errors import SendwatchError
 from storage.las import register
 from storage.models import Event
-from storage.queries import threads_for
+from storage.queries import (
+    INSPECTION_KINDS,
+    LaState,
+    deadline_passed,
+    inspections_due,
+    la_states,
+    threads_for,
+)
 from storage.store import Store
 
 CSV_COLUMNS = (
@@ -52,6 +64,9 @@ CSV_COLUMNS = (
     "source_urls",
     "thread_id",
     "thread_kind",
+    "deadline_passed",
+    "next_inspection_due",
+    "overdue",
 )
 MAX_LIMIT = 500
 #: The largest integer the databases store (SQLite INTEGER, PostgreSQL BIGINT).
@@ -133,18 +148,99 @@ def select_events(
         return list(session.scalars(query))
 
 
-def records_of(store: Store, events: Sequence[Event]) -> list[dict[str, Any]]:
-    """The records of `events`, each with its thread (found for all of them at once)."""
+#: When an event happened, as the API and /recent order by it: the day it happened, else the
+#: day sendwatch first saw it. Computed by the database, cursor included, so paging agrees
+#: with the order whatever the backend's time zone.
+HAPPENED_DAY = func.coalesce(Event.happened_on, func.date(Event.created_at))
+
+
+def newest_events(
+    store: Store,
+    where: EventFilter,
+    *,
+    before: tuple[dt.date, int] | None = None,
+    limit: int,
+) -> list[tuple[Event, dt.date]]:
+    """Events with their findings, newest happened first (id breaking ties), each with the
+    day it is ordered by; `before` is the (day, id) of the last event of the previous page,
+    so keyset paging neither repeats nor skips an event."""
+    happened = HAPPENED_DAY
+    with store.sessions() as session:
+        query = where.apply(
+            select(Event, happened.label("day")).options(selectinload(Event.findings))
+        )
+        if before is not None:
+            day, event_id = before
+            query = query.where(or_(happened < day, and_(happened == day, Event.id < event_id)))
+        query = query.order_by(happened.desc(), Event.id.desc()).limit(limit)
+        return [(event, _as_date(day)) for event, day in session.execute(query)]
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    """SQLite may hand back date() as text; PostgreSQL hands back a date."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def records_of(
+    store: Store, events: Sequence[Event], *, today: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """The records of `events`, each with its thread (found for all of them at once), as of
+    `today` (the real today unless given)."""
+    today = today or dt.date.today()
     threads = threads_for(store, events)
-    return [record_of(event, threads.get(event.id)) for event in events]
+    states = _states_of_inspected(store, events, today)
+    return [
+        record_of(
+            event,
+            threads.get(event.id),
+            today=today,
+            state=states.get(event.la_code) if event.la_code else None,
+        )
+        for event in events
+    ]
 
 
-def record_of(event: Event, thread: Event | None = None) -> dict[str, Any]:
-    """The event's record; `thread` is its case head (see `threads_for`), None when it has none."""
+def _states_of_inspected(
+    store: Store, events: Sequence[Event], today: dt.date
+) -> dict[str, LaState]:
+    """The states of the councils whose inspection reports are among `events` (what is due
+    after a report depends on what came since); one council's alone when only one is."""
+    codes = {e.la_code for e in events if e.la_code and e.kind in INSPECTION_KINDS}
+    if not codes:
+        return {}
+    return la_states(store, next(iter(codes)) if len(codes) == 1 else None, today=today)
+
+
+def _due_after(event: Event, state: LaState | None) -> tuple[dt.date | None, bool]:
+    """(next inspection due, overdue) after an inspection report; (None, False) for others.
+    The council's latest report answers with its state (a monitoring inspection since then
+    is no longer due); an older one with what it set, never overdue (it was followed)."""
+    if event.kind not in INSPECTION_KINDS or event.outcome is None:
+        return None, False
+    if state is not None and state.inspection_event_id == event.id:
+        return state.next_inspection_due, state.overdue
+    fields: dict[str, Any] = {}
+    for finding in event.findings:
+        fields = {k: v for k, v in (finding.fields or {}).items() if v is not None} | fields
+    due = [d for d in inspections_due(event.outcome, event.happened_on, fields) if d]
+    return (min(due) if due else None), False
+
+
+def record_of(
+    event: Event,
+    thread: Event | None = None,
+    *,
+    today: dt.date | None = None,
+    state: LaState | None = None,
+) -> dict[str, Any]:
+    """The event's record; `thread` is its case head (see `threads_for`), None when it has none;
+    `state` its council's state (see `_due_after`), `today` the day deadlines are judged by."""
+    today = today or dt.date.today()
     la = register().get(event.la_code) if event.la_code else None
     deadline = next(
         (f.fields["deadline"] for f in event.findings if f.fields.get("deadline")), None
     )
+    next_due, overdue = _due_after(event, state)
     return {
         "id": event.id,
         "kind": event.kind,
@@ -182,6 +278,9 @@ def record_of(event: Event, thread: Event | None = None) -> dict[str, Any]:
         }
         if thread is not None
         else None,
+        "deadline_passed": deadline_passed(deadline, today),
+        "next_inspection_due": next_due.isoformat() if next_due else None,
+        "overdue": overdue,
     }
 
 
@@ -213,6 +312,14 @@ def to_csv(records: Iterable[dict[str, Any]]) -> str:
                 "source_urls": " | ".join(s["url"] for s in record["sources"]),
                 "thread_id": thread["id"] if (thread := record.get("thread")) else "",
                 "thread_kind": thread["kind"] if thread else "",
+                "deadline_passed": _yes_no(record.get("deadline_passed")),
+                "next_inspection_due": record.get("next_inspection_due") or "",
+                "overdue": _yes_no(record.get("overdue")),
             }
         )
     return buffer.getvalue()
+
+
+def _yes_no(value: object) -> str:
+    """A boolean column as spreadsheets read it."""
+    return "true" if value else "false"

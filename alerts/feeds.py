@@ -1,15 +1,24 @@
 """Atom and RSS 2.0 feeds of events (feedgen): everything, and per LA, region and kind.
 
-An entry's id is the event's own (a tag URI on the configured host), so a reader
+An entry's id is the event's own (a tag URI on the feed's host), so a reader
 shows an event once however many sources report it; an update to the event moves
-its `updated`, never its id.
+its `updated`, never its id. An entry is `published` when the event happened (else
+when its first source published it), and `updated` when sendwatch last changed it.
+
+The host of ids and self links is `[alerts] public_url`; when that is left at its
+default, a served feed takes the address it was asked at instead (`base_url`).
+
+Every feed names an XSLT stylesheet (`feed.xsl`, beside the feeds: `/feeds/feed.xsl`),
+so a feed opened in a browser reads as a page; feed readers ignore the instruction.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,14 +26,20 @@ from feedgen.feed import FeedGenerator
 
 from alerts.filters import COUNCIL_ONLY_KINDS
 from alerts.summary import KIND_LABELS, Summary, format_date, summarise
-from sendwatch.config import Settings
+from sendwatch.config import AlertsConfig, Settings
 from sendwatch.vocab import Kind
 from storage import outbox
 from storage.las import register, slugify
+from storage.models import Event
 from storage.queries import threads_for
 from storage.store import Store
 
 FORMATS = ("atom", "rss")
+#: The stylesheet that shows a feed as a page in a browser, served and written beside the feeds.
+STYLESHEET = "feed.xsl"
+STYLESHEET_TYPE = "text/xsl; charset=utf-8"
+#: `[alerts] public_url` when nobody set it: then a served feed names the address it was asked at.
+DEFAULT_PUBLIC_URL: str = AlertsConfig.model_fields["public_url"].default
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,8 @@ class FeedSpec:
     title: str
     la_codes: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
+    #: The web page the feed follows (its `alternate` link), under the base URL.
+    page: str = "/"
 
 
 def spec_for(section: str, key: str) -> FeedSpec | None:
@@ -45,7 +62,10 @@ def spec_for(section: str, key: str) -> FeedSpec | None:
         if la is None:
             return None
         return FeedSpec(
-            f"la/{la.slug}", f"SEND notices and inspections: {la.name}", la_codes=(la.ons_code,)
+            f"la/{la.slug}",
+            f"SEND notices and inspections: {la.name}",
+            la_codes=(la.ons_code,),
+            page=f"/la/{la.slug}",
         )
     if section == "region":
         codes = tuple(la.ons_code for la in las if la.region_slug == key)
@@ -57,6 +77,7 @@ def spec_for(section: str, key: str) -> FeedSpec | None:
             f"SEND notices and inspections: {region}",
             la_codes=codes,
             kinds=NATIONAL_KINDS,
+            page=f"/?region={key}#councils",
         )
     if section == "kind":
         try:
@@ -84,14 +105,25 @@ def every_spec() -> Iterator[FeedSpec]:
         yield spec_for("kind", str(kind))  # type: ignore[misc]
 
 
-def render_feed(settings: Settings, store: Store, spec: FeedSpec, fmt: str) -> bytes:
-    base = settings.alerts.public_url.rstrip("/")
+def base_url(settings: Settings, request_base: str | None = None) -> str:
+    """Where the feeds are reached: `public_url`, unless it was left at its default and the
+    feed is being served, when the address the request came to (scheme and host) is truer."""
+    configured = settings.alerts.public_url.rstrip("/")
+    if request_base and configured == DEFAULT_PUBLIC_URL.rstrip("/"):
+        return request_base.rstrip("/")
+    return configured
+
+
+def render_feed(
+    settings: Settings, store: Store, spec: FeedSpec, fmt: str, base: str | None = None
+) -> bytes:
+    """The feed as Atom or RSS bytes; ids and links on `base` (default: `public_url`)."""
+    base = (base or settings.alerts.public_url).rstrip("/")
     host = urlsplit(base).hostname or "sendwatch"
     events = outbox.events(
         store, la_codes=spec.la_codes, kinds=spec.kinds, limit=settings.web.feed_entries
     )
     threads = threads_for(store, events)
-    summaries = [summarise(event, threads.get(event.id)) for event in events]
     feed = FeedGenerator()
     feed.id(f"tag:{host},2024:feeds/{spec.path}")
     feed.title(spec.title)
@@ -99,20 +131,50 @@ def render_feed(settings: Settings, store: Store, spec: FeedSpec, fmt: str) -> b
         "Improvement notices, directions and area SEND inspection reports, from sendwatch"
     )
     feed.link(href=f"{base}/feeds/{spec.path}.{fmt}", rel="self")
-    feed.link(href=base, rel="alternate")
+    feed.link(href=f"{base}{spec.page}", rel="alternate")
     feed.language("en-GB")
     feed.generator("sendwatch")
-    if summaries:
-        feed.updated(max(s.updated_at for s in summaries))
+    if events:
+        feed.updated(max(event.updated_at for event in events))
     else:
         feed.updated("2024-01-01T00:00:00Z")
-    for summary in reversed(summaries):  # feedgen prepends: oldest first gives newest on top
-        _entry(feed, summary, host)
+    for event in reversed(events):  # feedgen prepends: oldest first gives newest on top
+        _entry(feed, summarise(event, threads.get(event.id)), published(event), host)
     body: bytes = feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
-    return body
+    return with_stylesheet(body, spec)
 
 
-def _entry(feed: FeedGenerator, summary: Summary, host: str) -> None:
+def with_stylesheet(body: bytes, spec: FeedSpec) -> bytes:
+    """The feed with an xml-stylesheet instruction after its XML declaration.
+
+    The href is relative to the feed ("feed.xsl", "../feed.xsl"), so it resolves to
+    /feeds/feed.xsl when served and to the written file beside static feeds, wherever
+    a web server puts that directory.
+    """
+    href = "../" * spec.path.count("/") + STYLESHEET
+    declaration, newline, rest = body.partition(b"\n")
+    instruction = f'<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
+    if not declaration.startswith(b"<?xml "):
+        return instruction + b"\n" + body
+    return declaration + newline + instruction + b"\n" + rest
+
+
+def stylesheet() -> bytes:
+    """The XSLT stylesheet (one for Atom and RSS) that shows a feed as a page in a browser."""
+    return resources.files("alerts").joinpath(f"templates/{STYLESHEET}").read_bytes()
+
+
+def published(event: Event) -> dt.datetime:
+    """When the event happened (midnight UTC that day), else when a source first published
+    it, else when sendwatch first saw it: the entry's `published`, which readers sort by."""
+    days = [finding.published_on for finding in event.findings if finding.published_on]
+    day = event.happened_on or min(days, default=None)
+    if day is None:
+        return event.created_at  # aware: storage.models.UTCDateTime
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def _entry(feed: FeedGenerator, summary: Summary, published_at: dt.datetime, host: str) -> None:
     entry = feed.add_entry()
     entry.id(f"tag:{host},2024:event/{summary.event_id}")
     entry.guid(f"tag:{host},2024:event/{summary.event_id}", permalink=False)
@@ -120,7 +182,7 @@ def _entry(feed: FeedGenerator, summary: Summary, host: str) -> None:
     href = next((link.href for link in summary.links if link.href), None)
     if href:
         entry.link(href=href, rel="alternate")
-    entry.published(summary.created_at)
+    entry.published(published_at)
     entry.updated(summary.updated_at)
     entry.category(term=summary.kind, label=summary.kind_label)
     if summary.la:
@@ -137,8 +199,13 @@ def _plain(summary: Summary) -> str:
     if summary.outcome_label:
         parts.append(f"Outcome: {summary.outcome_label}")
     if summary.deadline:
-        parts.append(f"Deadline: {format_date(summary.deadline)}")
+        parts.append(f"{_deadline_word(summary)}: {format_date(summary.deadline)}")
     return ". ".join(parts)
+
+
+def _deadline_word(summary: Summary) -> str:
+    """ "Deadline passed" once it has, so an entry never reads as if there were time left."""
+    return "Deadline passed" if summary.deadline_passed else "Deadline"
 
 
 def _html(summary: Summary) -> str:
@@ -151,7 +218,7 @@ def _html(summary: Summary) -> str:
     if summary.outcome_label:
         rows.append(f"<p>Outcome: {e(summary.outcome_label)}</p>")
     if summary.deadline:
-        rows.append(f"<p>Deadline: {e(format_date(summary.deadline))}</p>")
+        rows.append(f"<p>{_deadline_word(summary)}: {e(format_date(summary.deadline))}</p>")
     if summary.text:
         rows.append(f"<p>{e(summary.text[:2000])}</p>")
     links = "".join(
@@ -165,14 +232,21 @@ def _html(summary: Summary) -> str:
 
 
 def write_feeds(settings: Settings, store: Store, directory: Path) -> int:
-    """Every feed as a static file under `directory` (for nginx and friends); returns the count."""
+    """Every feed as a static file under `directory` (for nginx and friends), on `public_url`,
+    and the stylesheet that shows them in a browser; returns the count of feeds."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(directory / STYLESHEET, stylesheet())
     written = 0
     for spec in every_spec():
         for fmt in FORMATS:
-            target = directory / f"{spec.path}.{fmt}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_suffix(target.suffix + ".tmp")
-            temporary.write_bytes(render_feed(settings, store, spec, fmt))
-            temporary.replace(target)  # readers never see half a file
+            _write(directory / f"{spec.path}.{fmt}", render_feed(settings, store, spec, fmt))
             written += 1
     return written
+
+
+def _write(target: Path, body: bytes) -> None:
+    """Writes through a temporary file, so readers never see half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(target.suffix + ".tmp")
+    temporary.write_bytes(body)
+    temporary.replace(target)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import secrets
 import smtplib
 import time
@@ -27,11 +26,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import anyio
-import pygal
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from alerts.chart import Chart, events_chart
 from alerts.email import BadAddress, parse_address
 from alerts.export import BadParameter, whole_number
 from alerts.render import templates
@@ -42,11 +41,16 @@ from sendwatch.vocab import Kind, Outcome
 from storage import outbox
 from storage.las import LocalAuthority, register, slugify
 from storage.models import Event, Subscription
-from storage.queries import LaState, events_page, la_states, monthly_counts, threads_for
+from storage.queries import (
+    LaState,
+    add_months,
+    events_page,
+    la_states,
+    threads_for,
+)
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
 SESSION_COOKIE = "sw_session"
 PER_PAGE = 25
 MAX_PAGE = 100_000
@@ -67,11 +71,19 @@ STATES = [
     *[(str(outcome), OUTCOME_LABELS[outcome].split(" (")[0]) for outcome in Outcome],
     ("none", "No inspection recorded"),
 ]
+#: The home page's `due` filter: what is overdue, or due soon.
+DUES = [
+    ("", "Any time"),
+    ("overdue", "Inspection overdue"),
+    ("year", "Inspection due within a year"),
+    ("deadline_passed", "Notice past its deadline"),
+]
 COLUMNS = [
     ("name", "Council", ""),
     ("region", "Region", "wide"),
     ("outcome", "Latest area SEND inspection", ""),
     ("notice", "Notice or direction", ""),
+    ("due", "Next inspection due", ""),
     ("latest", "Latest event", "wide"),
 ]
 #: Worst first, so sorting by outcome puts the councils in most trouble on top.
@@ -134,8 +146,11 @@ class Pages:
         store: Store,
         key: bytes,
         send_email: Callable[[str, str, str], None] | None,
+        today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         self.settings = settings
+        #: What day it is: what is overdue depends on it (tests give a fixed day).
+        self.today = today
         self.store = store
         self.key = key
         self.send_email = send_email
@@ -165,6 +180,7 @@ class Pages:
             "form_action": None,
             "la": None,
             "paragraphs": [],
+            "suggestions": [],
         }
         context = defaults | context
         html = templates.get_template(f"web/{name}").render(
@@ -224,16 +240,26 @@ class Pages:
             params.get("sort", "name") if params.get("sort") in {c[0] for c in COLUMNS} else "name"
         )
         direction = "desc" if params.get("dir") == "desc" else "asc"
-        states = la_states(self.store)
+        due = params.get("due", "") if params.get("due") in {d[0] for d in DUES} else ""
+        states = la_states(self.store, today=self.today())
         everyone = [Row(la, states.get(la.ons_code)) for la in register()]
         query = Query(slugify(q), q.upper()) if q else None  # computed once, not once per council
-        rows = [row for row in everyone if _matches(row, query, region, state)]
+        rows = [
+            row for row in everyone if _matches(row, query, region, state) and _is_due(row, due)
+        ]
         rows.sort(key=_sort_key(sort), reverse=direction == "desc")
         outcome_counts = _outcome_counts(everyone)
 
         def sort_link(key: str) -> str:
             flip = "desc" if key == sort and direction == "asc" else "asc"
-            query = {"q": q, "region": region, "state": state, "sort": key, "dir": flip}
+            query = {
+                "q": q,
+                "region": region,
+                "state": state,
+                "due": due,
+                "sort": key,
+                "dir": flip,
+            }
             return "/?" + urlencode({k: v for k, v in query.items() if v}) + "#councils"
 
         return self._render(
@@ -249,6 +275,9 @@ class Pages:
             dir=direction,
             regions=[(slugify(name), name) for name in register().regions()],
             states=STATES,
+            due=due,
+            dues=DUES,
+            overdue_count=sum(1 for row in everyone if row.state and row.state.overdue),
             columns=COLUMNS,
             sort_link=sort_link,
             outcome_counts=outcome_counts,
@@ -256,39 +285,24 @@ class Pages:
             chart=self._chart(),
         )
 
-    def _chart(self) -> str:
-        today = dt.date.today()
-        start = dt.date(today.year - 3, today.month, 1)
-        counts = monthly_counts(self.store, start)
-        months = []
-        year, month = start.year, start.month
-        while (year, month) <= (today.year, today.month):
-            months.append(f"{year}-{month:02d}")
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        config = pygal.Config(
-            js=[], disable_xml_declaration=True, show_legend=True, legend_at_bottom=True
-        )
-        chart = pygal.StackedBar(
-            config, height=320, width=900, x_label_rotation=45, show_minor_x_labels=False
-        )
-        chart.title = "SEND events per month"
-        chart.x_labels = months
-        chart.x_labels_major = months[::6]
-        for kind in Kind:
-            chart.add(KIND_LABELS[kind], [counts.get((m, str(kind)), 0) for m in months])
-        svg: str = chart.render(is_unicode=True)
-        # pygal always embeds a <script> with its config; the pages run no script (see the CSP).
-        return SCRIPT.sub("", svg)
+    def _chart(self) -> Chart:
+        """Events per month (SVG) and the same numbers as a table: see alerts.chart."""
+        return events_chart(self.store)
 
     def la_page(self, request: Request) -> Response:
-        la = self._la(request.path_params["key"])
+        key = request.path_params["key"]
+        la = self._la(key)
         if la is None:
+            found = find_la(key[:MAX_QUERY])
+            if isinstance(found, LocalAuthority):
+                return RedirectResponse(f"/la/{found.slug}", status_code=308)
             return self._render(
                 request,
                 "message.html",
                 404,
                 title="Council not found",
-                paragraphs=["No council by that name."],
+                paragraphs=[f"No single council matches “{key[:100]}”."],
+                suggestions=found,
                 la=None,
             )
         events, _ = events_page(self.store, page=1, per_page=500, la_codes=(la.ons_code,))
@@ -297,8 +311,8 @@ class Pages:
             "la.html",
             title=la.name,
             la=la,
-            state=la_states(self.store, la.ons_code).get(la.ons_code),
-            cases=cases_of(events, threads_for(self.store, events)),
+            state=la_states(self.store, la.ons_code, today=self.today()).get(la.ons_code),
+            cases=cases_of(events, threads_for(self.store, events), today=self.today()),
             feed_title=f"SEND events: {la.name}",
             feed_href=f"/feeds/la/{la.slug}.atom",
         )
@@ -306,7 +320,7 @@ class Pages:
     def _summaries(self, events: Sequence[Event]) -> list[Summary]:
         """Each event's summary, a council paper's saying which case it follows."""
         threads = threads_for(self.store, events)
-        return [summarise(event, threads.get(event.id)) for event in events]
+        return [summarise(event, threads.get(event.id), today=self.today()) for event in events]
 
     def recent(self, request: Request) -> Response:
         try:
@@ -534,7 +548,9 @@ class Case:
     summaries: list[Summary]
 
 
-def cases_of(events: Sequence[Event], threads: dict[int, Event | None]) -> list[Case]:
+def cases_of(
+    events: Sequence[Event], threads: dict[int, Event | None], *, today: dt.date | None = None
+) -> list[Case]:
     """The council's events grouped by case, newest case first; events that belong to no
     case (news before any inspection, say) come last, under "Other events"."""
     heads: dict[int, Event] = {}
@@ -551,13 +567,33 @@ def cases_of(events: Sequence[Event], threads: dict[int, Event | None]) -> list[
     cases = [
         Case(
             case_title(heads[head_id]),
-            [summarise(e, heads[head_id]) for e in sorted(members[head_id], key=day)],
+            [summarise(e, heads[head_id], today=today) for e in sorted(members[head_id], key=day)],
         )
         for head_id in sorted(heads, key=lambda h: day(heads[h]), reverse=True)
     ]
     if None in members:
         cases.append(Case("Other events", [summarise(e) for e in sorted(members[None], key=day)]))
     return cases
+
+
+#: At most this many councils suggested on a council page that was not found.
+SUGGESTIONS = 8
+
+
+def find_la(key: str) -> LocalAuthority | list[LocalAuthority]:
+    """The council a /la/ address means, as `sendwatch las` finds it ("hull" is Kingston upon
+    Hull), or, when none or several match, the councils to suggest instead."""
+    query = key.replace("-", " ").strip()
+    if not query:
+        return []
+    las = register()
+    found = las.search(query)
+    if len(found) == 1:
+        return found[0]
+    named = las.match(query)  # "Hull City Council", "york" (not "North Yorkshire")
+    if named is not None:
+        return named
+    return found[:SUGGESTIONS] or las.suggest(query, limit=SUGGESTIONS // 2)
 
 
 def case_title(head: Event) -> str:
@@ -606,6 +642,22 @@ def _matches(row: Row, query: Query | None, region: str, state: str) -> bool:
     return True
 
 
+def _is_due(row: Row, due: str) -> bool:
+    """The home page's `due` filter: inspection overdue, due within a year, or a notice in
+    force past its deadline; "" lets every council through."""
+    state = row.state
+    if not due:
+        return True
+    if state is None:
+        return False
+    if due == "overdue":
+        return state.overdue
+    if due == "deadline_passed":
+        return state.notice_in_force and state.notice_deadline_passed
+    upcoming = state.next_inspection_due
+    return upcoming is not None and upcoming <= add_months(state.as_of, 12)
+
+
 def _severity(state: LaState | None) -> int:
     if state is None or state.inspection_outcome is None:
         return len(OUTCOME_ORDER)
@@ -620,5 +672,10 @@ def _sort_key(sort: str) -> Callable[[Row], Any]:
         "outcome": lambda r: (_severity(r.state), r.la.name),
         "notice": lambda r: (0 if r.state and r.state.notice_in_force else 1, r.la.name),
         "latest": lambda r: r.state.latest_event_on if r.state and r.state.latest_event_on else far,
+        # Soonest (most overdue) first; councils with nothing due last.
+        "due": lambda r: (
+            r.state.next_inspection_due if r.state and r.state.next_inspection_due else dt.date.max,
+            r.la.name,
+        ),
     }
     return keys[sort]

@@ -84,7 +84,8 @@ def render_telegram(summary: Summary) -> str:
     if summary.outcome_label:
         lines.append(f"Outcome: {e(summary.outcome_label)}")
     if summary.deadline:
-        lines.append(f"Deadline: {e(format_date(summary.deadline))}")
+        passed = "passed " if summary.deadline_passed else ""
+        lines.append(f"Deadline: {passed}{e(format_date(summary.deadline))}")
     if summary.text:
         lines.append("")
         lines.append(e(_clip(summary.text, 1500)))

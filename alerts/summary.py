@@ -68,6 +68,9 @@ class Summary:
     #: For a council paper, the case it belongs to: "follows the area SEND inspection
     #: published 23 February 2024"; None when it has no thread (or is not a paper).
     follows: str | None = None
+    #: The deadline is before the day the summary was made: a notice past its deadline
+    #: reads "deadline passed 31 August 2025", not as if there were time left.
+    deadline_passed: bool = False
 
     @property
     def kind_label(self) -> str:
@@ -76,6 +79,14 @@ class Summary:
     @property
     def outcome_label(self) -> str | None:
         return OUTCOME_LABELS.get(self.outcome, self.outcome) if self.outcome else None
+
+    @property
+    def deadline_label(self) -> str | None:
+        """ "31 August 2025", or "deadline passed 31 August 2025" once it has; None without one."""
+        if self.deadline is None:
+            return None
+        day = format_date(self.deadline)
+        return f"deadline passed {day}" if self.deadline_passed else day
 
     @property
     def la_name(self) -> str:
@@ -101,9 +112,12 @@ def follows(thread: Event | None) -> str | None:
     return template.format(day=day)
 
 
-def summarise(event: Event, thread: Event | None = None) -> Summary:
+def summarise(
+    event: Event, thread: Event | None = None, *, today: dt.date | None = None
+) -> Summary:
     """The event's summary; its findings must be loaded. `thread` is the case it belongs to
-    (`storage.queries.threads_for`), named in a council paper's alert."""
+    (`storage.queries.threads_for`), named in a council paper's alert; `today` (the real
+    today unless given) says whether its deadline has passed."""
     la = register().get(event.la_code) if event.la_code else None
     # Cleaned again here, whatever the store holds: every channel renders from this.
     title = xml_safe(event.title)
@@ -128,6 +142,7 @@ def summarise(event: Event, thread: Event | None = None) -> Summary:
         created_at=event.created_at,
         updated_at=event.updated_at,
         follows=follows(thread) if event.kind == Kind.COUNCIL_PAPER else None,
+        deadline_passed=deadline is not None and deadline < (today or dt.date.today()),
     )
 
 

@@ -341,8 +341,20 @@ class BotCommands:
         await self._reply(update, "\n".join(lines) or "No source has run yet.")
 
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Logs a handler's failure, and tells the admins: once an hour per kind of error."""
+        """Logs a handler's failure, and tells the admins: once an hour per kind of error.
+
+        Telegram unreachable while polling (update None) is one line naming Telegram and the
+        reason, traceback at DEBUG only; the admins are not told over the same broken network.
+        """
         error = context.error
+        if update is None and isinstance(error, NetworkError):
+            log.warning(
+                "telegram bot: cannot reach %s (%s); retrying",
+                telegram_host(self.settings.telegram),
+                _describe(error),
+            )
+            log.debug("telegram bot: polling failed", exc_info=error)
+            return
         log.error("bot handler failed", exc_info=error)
         kind = type(error).__name__ if error is not None else "unknown"
         now = time.monotonic()
@@ -375,8 +387,27 @@ class BotCommands:
             )
 
 
+def telegram_host(config: TelegramConfig) -> str:
+    """Where the bot talks to, without the token that every Bot API URL carries."""
+    parts = urlsplit(config.base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def run_bot(settings: Settings, store: Store) -> None:
-    """Run the two-way bot until SIGINT/SIGTERM: polling, or by webhook when one is configured."""
+    """Run the two-way bot until SIGINT/SIGTERM: polling, or by webhook when one is configured.
+
+    Telegram unreachable at start-up is one line (SendwatchError) naming it and the reason;
+    the daemon starts the bot again a little later.
+    """
+    try:
+        _run_bot(settings, store)
+    except NetworkError as exc:
+        raise SendwatchError(
+            f"telegram bot: cannot reach {telegram_host(settings.telegram)} ({_describe(exc)})"
+        ) from None
+
+
+def _run_bot(settings: Settings, store: Store) -> None:
     config = settings.telegram
     asyncio.run(_check_token(config))
     store.resolve_alarms("telegram", TOKEN_ALARM)  # the token works (again)
@@ -405,14 +436,16 @@ def run_bot(settings: Settings, store: Store) -> None:
 
 async def _check_token(config: TelegramConfig) -> None:
     """Ask Telegram who the bot is: a rejected token is TokenRejected, one line, never a
-    traceback quoting it. Network trouble is left to python-telegram-bot's start-up retries."""
+    traceback quoting it; Telegram unreachable is NetworkError, which `run_bot` words."""
     try:
         async with Bot(_token(config), base_url=config.base_url):
             pass
     except InvalidToken:
         raise TokenRejected() from None
+    except NetworkError:
+        raise  # unreachable: `run_bot` says so in one line
     except TelegramError as exc:
-        log.warning("could not reach Telegram yet: %s", _describe(exc))
+        log.warning("Telegram did not answer the token check: %s", _describe(exc))
 
 
 def build_application(settings: Settings, store: Store) -> Application:  # type: ignore[type-arg]

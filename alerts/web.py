@@ -22,16 +22,26 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alerts.calendar import calendar_routes
 from alerts.export import (
     MAX_ID,
     MAX_LIMIT,
     BadParameter,
     EventFilter,
+    newest_events,
     records_of,
-    select_events,
     whole_number,
 )
-from alerts.feeds import ALL, FORMATS, FeedSpec, render_feed, spec_for
+from alerts.feeds import (
+    ALL,
+    FORMATS,
+    STYLESHEET_TYPE,
+    FeedSpec,
+    base_url,
+    render_feed,
+    spec_for,
+    stylesheet,
+)
 from alerts.pages import SEND_TIMEOUT, Pages
 from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
@@ -56,6 +66,13 @@ CONTENT_TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
     "rss": "application/rss+xml; charset=utf-8",
 }
+#: A feed as a browser is sent it: browsers show application/atom+xml as text, but apply the
+#: feed's XSLT stylesheet to XML. The stylesheet loads as a script would (script-src-elem), so
+#: that response alone may load one from this origin; inline script stays forbidden.
+BROWSER_FEED_TYPE = "application/xml; charset=utf-8"
+BROWSER_FEED_CSP = SECURITY_HEADERS["Content-Security-Policy"].replace(
+    "default-src 'none';", "default-src 'none'; script-src-elem 'self';"
+)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -100,11 +117,13 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     key = secret_key(settings)
     pages = Pages(settings, store, key, _email_sender(settings))
 
-    def cached(request: Request, body: bytes, media_type: str) -> Response:
+    def cached(
+        request: Request, body: bytes, media_type: str, extra: dict[str, str] | None = None
+    ) -> Response:
         """A response with ETag and Last-Modified, or 304 when the client has it already."""
         changed = outbox.last_change(store)
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+        etag = '"' + hashlib.sha256(media_type.encode() + body).hexdigest()[:32] + '"'
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=60", **(extra or {})}
         if changed is not None:
             headers["Last-Modified"] = format_datetime(changed.replace(microsecond=0), usegmt=True)
         if _not_modified(request, etag, changed):
@@ -114,7 +133,15 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     def feed_response(request: Request, spec: FeedSpec | None, fmt: str) -> Response:
         if spec is None or fmt not in FORMATS:
             return PlainTextResponse("No such feed.", status_code=404)
-        return cached(request, render_feed(settings, store, spec, fmt), CONTENT_TYPES[fmt])
+        base = base_url(settings, f"{request.url.scheme}://{request.url.netloc}")
+        body = render_feed(settings, store, spec, fmt, base)
+        if _browser_wants_page(request):
+            headers = {"Vary": "Accept", "Content-Security-Policy": BROWSER_FEED_CSP}
+            return cached(request, body, BROWSER_FEED_TYPE, headers)
+        return cached(request, body, CONTENT_TYPES[fmt], {"Vary": "Accept"})
+
+    def feed_stylesheet(request: Request) -> Response:
+        return cached(request, stylesheet(), STYLESHEET_TYPE)
 
     def api_events(request: Request) -> Response:
         params = request.query_params
@@ -124,12 +151,12 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             before = _cursor(params.get("cursor"))
         except BadParameter as exc:
             return JSONResponse({"error": str(exc), "parameter": exc.parameter}, status_code=400)
-        events = select_events(store, where, newest_first=True, before_id=before, limit=limit + 1)
+        events = newest_events(store, where, before=before, limit=limit + 1)
         page = events[:limit]
         more = len(events) > limit
         body = {
-            "events": records_of(store, page),
-            "next_cursor": _encode_cursor(page[-1].id) if more and page else None,
+            "events": records_of(store, [event for event, _ in page]),
+            "next_cursor": _encode_cursor(page[-1][1], page[-1][0].id) if more and page else None,
         }
         return cached(
             request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
@@ -182,8 +209,10 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             Route("/healthz", health),
             Route("/api/events", api_events),
             Route("/api/las", api_las),
+            Route("/feeds/feed.xsl", feed_stylesheet),
             Route("/feeds/all.{fmt}", all_feed),
             Route("/feeds/{section}/{key}.{fmt}", section_feed),
+            *calendar_routes(settings, store),
             Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
         ]
@@ -196,19 +225,22 @@ def _limit(raw: str | None) -> int:
     return whole_number("limit", raw, 1, MAX_LIMIT)
 
 
-def _encode_cursor(event_id: int) -> str:
-    return base64.urlsafe_b64encode(f"before:{event_id}".encode()).decode("ascii").rstrip("=")
+def _encode_cursor(day: dt.date, event_id: int) -> str:
+    """The last event shown, by what the API orders on: (day happened, id)."""
+    text = f"before:{day.isoformat()}:{event_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode("ascii").rstrip("=")
 
 
-def _cursor(raw: str | None) -> int | None:
-    """The opaque cursor of the next page: events older than the last one shown."""
+def _cursor(raw: str | None) -> tuple[dt.date, int] | None:
+    """The opaque cursor of the next page: events ordered after the last one shown."""
     if not raw:
         return None
     try:
         text = base64.urlsafe_b64decode(raw[:100] + "=" * (-len(raw[:100]) % 4)).decode("ascii")
-        prefix, _, number = text.partition(":")
-        if prefix == "before" and len(raw) <= 100:
-            return whole_number("cursor", number, 1, MAX_ID)
+        prefix, _, rest = text.partition(":")
+        day, _, number = rest.partition(":")
+        if prefix == "before" and len(raw) <= 100 and len(day) == 10:
+            return dt.date.fromisoformat(day), whole_number("cursor", number, 1, MAX_ID)
     except (ValueError, UnicodeDecodeError):
         pass
     raise BadParameter("cursor", "not a cursor this API gave out")
@@ -232,10 +264,16 @@ def _la_record(la: LocalAuthority, state: LaState | None) -> dict[str, object]:
             "kind": state.notice_kind,
             "issued_on": state.notice_on.isoformat(),
             "deadline": state.notice_deadline,
+            "deadline_passed": state.notice_deadline_passed,
             "lifted_on": state.lifted_on.isoformat() if state.lifted_on else None,
         }
         if state and state.notice_on
         else None,
+        "next_inspection_due": state.next_inspection_due.isoformat()
+        if state and state.next_inspection_due
+        else None,
+        "next_inspection_kind": state.next_inspection_kind if state else None,
+        "overdue": bool(state and state.overdue),
         "last_event_on": state.latest_event_on.isoformat()
         if state and state.latest_event_on
         else None,
@@ -251,6 +289,11 @@ def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:
     channel = SmtpChannel(settings.smtp)
     # Each socket operation times out too, so an abandoned send's thread ends soon after.
     return lambda to, subject, text: channel.notify(to, subject, text, timeout=SEND_TIMEOUT)
+
+
+def _browser_wants_page(request: Request) -> bool:
+    """A browser opening the feed (it asks for text/html first); feed readers ask for feeds."""
+    return "text/html" in request.headers.get("accept", "")
 
 
 def _not_modified(request: Request, etag: str, changed: dt.datetime | None) -> bool:

@@ -221,6 +221,8 @@ class Extraction:
             "inspection_end": _iso(self.inspection_dates[1]) if self.inspection_dates else None,
             "next_inspection": self.next_inspection,
             "monitoring_within": self.monitoring_within,
+            "next_inspection_within_months": months_within(self.next_inspection),
+            "monitoring_within_months": months_within(self.monitoring_within),
             **self.extra,
         }
         return {key: value for key, value in details.items() if value is not None}
@@ -479,6 +481,25 @@ def _event_sentences(lede: str) -> list[str]:
             or "report" in sentence.lower()
         )
     ]
+
+
+#: Numbers reports write in words beyond _NUMBER_WORDS ("within approximately eighteen months").
+_MORE_NUMBER_WORDS = {"eighteen": 18, "twenty-four": 24, "thirty-six": 36}
+_WITHIN = re.compile(r"^(?P<n>\d{1,3}|[a-z-]+)\s+(?P<unit>years?|months?)$")
+
+
+def months_within(phrase: str | None) -> int | None:
+    """The report's "within approximately three years" (as `_NEXT_INSPECTION` reads it, "three
+    years") in months, 36, so the store can date the next inspection from what the report
+    itself says rather than the framework's default; None when unstated or unreadable."""
+    match = _WITHIN.match(clean(phrase or "").lower())
+    if not match:
+        return None
+    word = match["n"]
+    number = int(word) if word.isdigit() else _NUMBER_WORDS.get(word, _MORE_NUMBER_WORDS.get(word))
+    if not number:
+        return None
+    return number * 12 if match["unit"].startswith("year") else number
 
 
 def _group(pattern: re.Pattern[str], text: str, name: str) -> str | None:

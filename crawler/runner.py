@@ -257,6 +257,8 @@ class _ScrapyQuiet(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith(("scrapy", "py.warnings")):
             return True
+        if not _one_line_per_failure(record):
+            return False
         if record.exc_info and record.exc_info[1] is not None:
             reason, message = record.exc_info[1], record.getMessage()
             record.msg = message if str(reason) in message else f"{message}: {reason}"
@@ -266,7 +268,26 @@ class _ScrapyQuiet(logging.Filter):
         return record.levelno >= logging.WARNING
 
 
+def _one_line_per_failure(record: logging.LogRecord) -> bool:
+    """False for Scrapy's echoes of a failure said elsewhere, so that a site that cannot be
+    reached is one line per URL: the spider's errback names each failed page with its reason,
+    and a robots.txt given up is said once, by the retry middleware, with its own URL (the
+    robots.txt middleware would repeat it naming the page that waited for it instead)."""
+    args = record.args if isinstance(record.args, dict) else {}
+    request = args.get("request")
+    url = str(getattr(request, "url", ""))
+    if record.name == "scrapy.downloadermiddlewares.retry" and "request" in args:
+        if not url.endswith("/robots.txt"):
+            return False  # the spider's errback says it, with the URL and the reason
+        record.msg = "%s could not be read (%s); crawling as if everything were allowed"
+        record.args = (url, args.get("reason", "?"))
+        return True
+    # The robots.txt middleware's echo: the retry middleware said it with robots.txt's own URL.
+    return not (record.name == "scrapy.downloadermiddlewares.robotstxt" and "f_exception" in args)
+
+
 def quiet_scrapy(level: str) -> None:
     if level != "DEBUG":
         for handler in logging.getLogger().handlers:
-            handler.addFilter(_ScrapyQuiet())
+            # First: it reads Scrapy's own arguments, before another filter words the record.
+            handler.filters.insert(0, _ScrapyQuiet())

@@ -8,21 +8,26 @@ usage errors exit 2 (click's convention).
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sendwatch import __version__
 from sendwatch.config import LoadedConfig, load_config, render_config
 from sendwatch.errors import SendwatchError
-from sendwatch.logs import mask_secrets, setup_logging
+from sendwatch.logs import describe_network_error, mask_secrets, network_error, setup_logging
 from storage.las import register
 from storage.store import SourceSummary, Store
+
+if TYPE_CHECKING:
+    from storage.outbox import DeliveryRow
 
 log = logging.getLogger("sendwatch")
 #: The crawled sources, in the order commands take them.
@@ -40,10 +45,24 @@ class _Group(click.Group):
             click.echo(f"sendwatch: error: {mask_secrets(str(exc))}", err=True)
             ctx.exit(getattr(exc, "exit_code", 1))
         except OSError as exc:
-            if exc.filename is None:  # not about a file: a bug, keep the traceback
+            if exc.filename is None:  # not about a file: a network failure, else a bug
+                _network_failure(ctx, exc)
                 raise
             click.echo(f"sendwatch: error: {exc.filename}: {exc.strerror or exc}", err=True)
             ctx.exit(1)
+        except Exception as exc:
+            _network_failure(ctx, exc)
+            raise
+
+
+def _network_failure(ctx: click.Context, exc: BaseException) -> None:
+    """A network failure that reached the top is one line and exit 1, not a traceback
+    (kept at DEBUG); anything else is left to raise."""
+    failure = network_error(exc)
+    if failure is None or logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    click.echo(f"sendwatch: error: network failure: {describe_network_error(failure)}", err=True)
+    ctx.exit(1)
 
 
 @click.group(cls=_Group)
@@ -167,21 +186,63 @@ def status_command(ctx: click.Context) -> None:
             f"outbox: pending={counts.get('pending', 0) + counts.get('sending', 0)}"
             f" failed={counts.get('failed', 0)} sent_today={counts['sent_today']}"
         )
+        _echo_outbox_reasons(ctx, store)
         for alarm in store.open_alarms():
             click.echo(f"alarm since {_when(alarm.opened_at)}: {alarm.message}")
 
 
+def _echo_outbox_reasons(ctx: click.Context, store: Store) -> None:
+    """Why deliveries wait or failed, one line per reason, then each channel that subscribers
+    use but the configuration cannot send on: no delivery waits or fails unsaid."""
+    from alerts.channels import channel_problems, unconfigured_warning
+    from alerts.dispatch import outbox_reasons
+    from storage.outbox import channels_in_use, unsent_groups
+
+    problems = channel_problems(_loaded(ctx).settings)
+    for reason in outbox_reasons(unsent_groups(store), problems):
+        click.echo(f"deliveries: {reason}")
+    for channel in sorted(channels_in_use(store) & problems.keys()):
+        click.echo(f"warning: {unconfigured_warning(channel, problems[channel])}")
+
+
+#: The words a run's result is told in (see `crawler.runner.CrawlReport.result`).
+RESULTS = ("ok", "empty", "failed", "blocked")
+
+
+def result_words(result: str | None, reason: str | None) -> tuple[str, str]:
+    """A stored result as one word of the vocabulary, with its reason in words.
+
+    Older versions stored labels such as "failed (finished)", shown as "failed_(finished)":
+    the word is kept and the rest said as a reason, when the run recorded none.
+    """
+    if result is None or result in RESULTS:
+        return result or "-", reason or "-"
+    word = next((known for known in RESULTS if result.startswith(known)), "failed")
+    detail = result.removeprefix(word).replace("_", " ").strip(" ()")
+    return word, reason or _legacy_reason(detail)
+
+
+def _legacy_reason(detail: str) -> str:
+    """What an older version's label meant (it named Scrapy's finish reason)."""
+    if detail == "finished":
+        return "a listing could not be read (an older version recorded no more)"
+    if detail == "closespider_timeout":
+        return "stopped at the time limit ([crawler] time_limit_minutes)"
+    return f"the crawl stopped: {detail or 'no reason recorded'}"
+
+
 def _status_row(summary: SourceSummary, enabled: str) -> tuple[str, ...]:
+    result, reason = result_words(summary.last_result, summary.last_reason)
     return (
         summary.source,
         enabled,
         _when(summary.last_run_at),
-        summary.last_result or "-",
+        result,
         str(summary.consecutive_failures),
         str(summary.findings),
         str(summary.events),
         _when(summary.next_run_at) if summary.next_run_at else "-",
-        summary.last_reason or "-",
+        reason,
     )
 
 
@@ -312,6 +373,19 @@ def subscribe_command(
     click.echo(
         f"{verb} {channel} {address}: {filters.describe()}{' (daily digest)' if digest else ''}"
     )
+    _warn_unconfigured(ctx, [channel])
+
+
+def _warn_unconfigured(ctx: click.Context, channels: Sequence[str]) -> None:
+    """Say on stderr, for each of `channels` the configuration cannot send on, that its
+    alerts will wait: a subscription must never look live when nothing can reach it."""
+    from alerts.channels import channel_problems, unconfigured_warning
+
+    problems = channel_problems(_loaded(ctx).settings)
+    for channel in channels:
+        if channel in problems:
+            warning = unconfigured_warning(channel, problems[channel])
+            click.echo(f"sendwatch: warning: {warning}", err=True)
 
 
 @cli.command("unsubscribe")
@@ -364,6 +438,64 @@ def dispatch_command(ctx: click.Context, digest: bool) -> None:
     dispatcher = Dispatcher(settings, store, channels_for(settings))
     report = dispatcher.send_digests() if digest else dispatcher.run_once()
     click.echo(report.line())
+    from alerts.channels import channel_problems
+
+    for warning in report.warnings(channel_problems(settings)):
+        click.echo(f"sendwatch: warning: {warning}", err=True)
+
+
+@cli.command("outbox")
+@click.option(
+    "--failed",
+    "failed_only",
+    is_flag=True,
+    help="Only deliveries given up, or retrying after an error.",
+)
+@click.pass_context
+def outbox_command(ctx: click.Context, failed_only: bool) -> None:
+    """List the deliveries: channel, address, event, state, attempts, next try, last error."""
+    from alerts.channels import channel_problems
+    from storage.outbox import delivery_rows
+
+    store = _store(ctx)
+    store.upgrade()
+    problems = channel_problems(_loaded(ctx).settings)
+    rows = delivery_rows(store, failed_only=failed_only)
+    if not rows:
+        click.echo("no failed or retrying deliveries" if failed_only else "the outbox is empty")
+        return
+    _echo_table(
+        ("ID", "CHANNEL", "ADDRESS", "EVENT", "STATE", "ATTEMPTS", "NEXT_TRY", "LAST_ERROR"),
+        [_outbox_row(row, problems) for row in rows],
+    )
+
+
+#: How much of an event's title `sendwatch outbox` shows after its id.
+TITLE_LENGTH = 40
+
+
+def _outbox_row(row: DeliveryRow, problems: dict[str, str]) -> tuple[str, ...]:
+    """One delivery in words. Its state says why it has not gone: "waiting" (its channel is
+    not configured; LAST_ERROR says what is missing), "retrying" (after an error), "pending"."""
+    state, error = row.state, " ".join((row.last_error or "").split())
+    if state == "pending" and row.channel in problems:
+        state, error = "waiting", error or f"not sent: {problems[row.channel]}"
+    elif state == "pending" and row.last_error:
+        state = "retrying"
+    title = " ".join(row.event_title.split())
+    if len(title) > TITLE_LENGTH:
+        title = title[: TITLE_LENGTH - 1] + "…"
+    next_try = _when(row.next_attempt_at) if row.next_attempt_at and state != "waiting" else "-"
+    return (
+        str(row.id),
+        row.channel,
+        row.address,
+        f"#{row.event_id} {title}",
+        state,
+        str(row.attempts),
+        next_try,
+        error or "-",
+    )
 
 
 @cli.command("bot")
@@ -382,17 +514,63 @@ def bot_command(ctx: click.Context) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [web] port).")
 @click.pass_context
 def serve_command(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the feeds and the unsubscribe page over HTTP."""
+    """Serve the pages, the feeds, the API and the sign-up and unsubscribe pages over HTTP."""
     import uvicorn
 
     from alerts.web import create_app
 
     settings = _loaded(ctx).settings
+    host, port = host or settings.web.host, port or settings.web.port
+    # The port first: one taken is one line, before anything else is said or opened.
+    listening = _listen(host, port)
     store = _store(ctx)
     store.upgrade()
-    host, port = host or settings.web.host, port or settings.web.port
-    log.info("serving feeds on http://%s:%d/feeds/all.atom", host, port)
-    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="warning")
+    app = create_app(settings, store)
+    for line in served_addresses(host, port, {str(getattr(r, "path", "")) for r in app.routes}):
+        click.echo(line)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    server.run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (as uvicorn binds: address reuse on), or SendwatchError."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise SendwatchError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    listening = socket.socket(family, kind, proto)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+    except OSError as exc:
+        listening.close()
+        why = (
+            "the port is already in use (another sendwatch serve, or another program)"
+            if exc.errno == errno.EADDRINUSE
+            else exc.strerror or str(exc)
+        )
+        raise SendwatchError(f"cannot serve on {host}:{port}: {why}") from None
+    return listening
+
+
+#: What `sendwatch serve` announces: (label, the address's path, the route serving it).
+SERVED = (
+    ("pages", "/", "/"),
+    ("feeds", "/feeds/all.atom", "/feeds/all.{fmt}"),
+    ("feeds", "/feeds/all.rss", "/feeds/all.{fmt}"),
+    ("ical", "/calendar/all.ics", "/calendar/all.ics"),
+    ("API", "/api/events", "/api/events"),
+    ("API", "/api/las", "/api/las"),
+)
+
+
+def served_addresses(host: str, port: int, routes: Collection[str]) -> list[str]:
+    """Each address `sendwatch serve` serves, as "label  URL" lines for people to open; only
+    those whose route the app has, so no line names a page that is not there."""
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    return [f"{label:<5}  {base}{path}" for label, path, route in SERVED if route in routes]
 
 
 @cli.group()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import sys
 import threading
 import traceback
@@ -116,6 +117,69 @@ def secret_values(settings: Settings) -> list[str]:
     return values
 
 
+#: Network failures by class name, wherever they come from (httpx, httpcore,
+#: python-telegram-bot, Twisted, smtplib), so none of those has to be imported to know one.
+_NETWORK_ERROR_NAMES = frozenset(
+    {
+        "NetworkError",  # python-telegram-bot (TimedOut is one), httpcore
+        "TransportError",  # httpx: ConnectError, ReadTimeout, ...
+        "TimeoutException",  # httpx
+        "ConnectError",  # httpcore, Twisted
+        "ConnectTimeout",
+        "ReadTimeout",
+        "DNSLookupError",  # Twisted
+        "TCPTimedOutError",
+        "ResponseNeverReceived",
+        "ConnectingCancelledError",
+        "SMTPConnectError",
+        "SMTPServerDisconnected",
+    }
+)
+
+
+def network_error(exc: BaseException | None) -> BaseException | None:
+    """The network failure (DNS, refused, reset, timeout) behind `exc`, if that is what it is.
+
+    Follows the chain of causes (`raise … from`), since libraries wrap one in their own
+    (python-telegram-bot's NetworkError around httpx's ConnectError around an OSError). A file error is no network
+    failure: only connection errors, timeouts and name lookups count among OSErrors.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror | socket.herror):
+            return exc
+        if any(cls.__name__ in _NETWORK_ERROR_NAMES for cls in type(exc).__mro__):
+            return exc
+        exc = exc.__cause__  # only what it was raised *from*: a bug while handling one is a bug
+    return None
+
+
+def describe_network_error(exc: BaseException) -> str:
+    """A network failure in a few words: its message, or its class when it has none."""
+    text = " ".join(str(exc).split())
+    return mask_secrets(text or type(exc).__name__)
+
+
+class NetworkErrorsOneLine(logging.Filter):
+    """A network failure logged with its traceback (by a library, or by us) becomes one line,
+    the message and the reason: a site or Telegram being unreachable is news, not a bug.
+    Installed below DEBUG only; at DEBUG the tracebacks stay, for whoever needs them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info or record.exc_info[1] is None:
+            return True
+        failure = network_error(record.exc_info[1])
+        if failure is None:
+            return True
+        reason, message = describe_network_error(failure), record.getMessage()
+        record.msg = message if reason in message else f"{message.rstrip('. ')}: {reason}"
+        record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def _write_masked(text: str) -> None:
     try:
         sys.stderr.write(mask_secrets(text))
@@ -161,6 +225,8 @@ def setup_logging(level: str, settings: Settings | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(MaskingFormatter(FORMAT))
     handler.setLevel(level.upper())  # libraries that lower their own loggers' levels stay quiet
+    if level.upper() != "DEBUG":
+        handler.addFilter(NetworkErrorsOneLine())
     if settings is not None:
         register_secrets(secret_values(settings))
     install_excepthooks()
@@ -171,3 +237,17 @@ def setup_logging(level: str, settings: Settings | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates its plugin set-up at INFO on every command; we log the upgrade ourselves.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def mask_address(address: str) -> str:
+    """A subscriber's address fit for a log line: enough to recognise, not to harvest.
+
+    "parent@example.org" becomes "p*****@example.org", a chat id "12*****89". Logs travel
+    (journald, log shippers); `sendwatch outbox` is where the maintainer sees addresses whole.
+    """
+    local, at, domain = address.partition("@")
+    if at:
+        return f"{local[:1]}*****@{domain}"
+    if len(address) <= 4:
+        return "*****"
+    return f"{address[:2]}*****{address[-2:]}"

@@ -415,12 +415,12 @@ def mark_failed(
     permanent: bool,
     pause_after: int,
     claimer: str,
-) -> bool:
+) -> bool | None:
     """Give up on this delivery. Permanent refusals in a row pause the subscription.
 
     Retries run out when a server is down for long; that is not the address's fault,
-    so only `permanent` failures count towards pausing. Returns True when paused.
-    Nothing changes if `claimer` no longer held the delivery.
+    so only `permanent` failures count towards pausing. Returns True when paused, None
+    (nothing changed) when `claimer` no longer held the delivery.
     """
     with write_session(store.engine) as session:
         delivery = session.scalars(
@@ -428,7 +428,7 @@ def mark_failed(
         ).one_or_none()
         if delivery is None:
             session.commit()
-            return False
+            return None
         delivery.state = "failed"
         delivery.claimed_by = None
         delivery.last_error = error[:1000]
@@ -463,6 +463,109 @@ def outbox_counts(store: Store) -> dict[str, int]:
             or 0
         )
         return counts
+
+
+@dataclass(frozen=True)
+class DeliveryGroup:
+    """Deliveries not yet sent (or given up) that share a state, a channel and a last error."""
+
+    state: str
+    channel: str
+    last_error: str | None
+    count: int
+
+
+def unsent_groups(store: Store) -> list[DeliveryGroup]:
+    """What is still in the outbox or was given up, grouped by why: `sendwatch status`
+    counts by reason, so a delivery never waits or fails without saying so."""
+    with store.sessions() as session:
+        rows = session.execute(
+            select(Delivery.state, Subscription.channel, Delivery.last_error, func.count())
+            .select_from(Delivery)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(Delivery.state.in_(("pending", "sending", "failed")))
+            .group_by(Delivery.state, Subscription.channel, Delivery.last_error)
+            .order_by(func.count().desc(), Delivery.state, Subscription.channel)
+        ).all()
+        return [
+            DeliveryGroup(state, channel, error, int(count))
+            for state, channel, error, count in rows
+        ]
+
+
+def waiting_for_channels(store: Store, channels: Sequence[str]) -> dict[str, int]:
+    """Deliveries due to active subscriptions whose channel is not among `channels` (not
+    configured): they wait, neither sent nor retried, until it is."""
+    with store.sessions() as session:
+        rows = session.execute(
+            select(Subscription.channel, func.count())
+            .select_from(Delivery)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(
+                Delivery.state == "pending",
+                Subscription.state == "active",
+                Subscription.channel.not_in(list(channels)),
+            )
+            .group_by(Subscription.channel)
+        ).all()
+        return {channel: int(count) for channel, count in rows}
+
+
+def channels_in_use(store: Store) -> set[str]:
+    """The channels of active subscriptions: those the configuration must be able to send on."""
+    with store.sessions() as session:
+        return set(
+            session.scalars(
+                select(Subscription.channel).where(Subscription.state == "active").distinct()
+            )
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One delivery as `sendwatch outbox` lists it."""
+
+    id: int
+    channel: str
+    address: str
+    event_id: int
+    event_title: str
+    state: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+
+
+def delivery_rows(store: Store, *, failed_only: bool = False) -> list[DeliveryRow]:
+    """Every delivery, oldest first; `failed_only`: those given up or retrying after an error."""
+    with store.sessions() as session:
+        query = (
+            select(Delivery, Subscription.channel, Subscription.address, Event.title)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .join(Event, Event.id == Delivery.event_id)
+            .order_by(Delivery.id)
+        )
+        if failed_only:
+            query = query.where(
+                (Delivery.state == "failed")
+                | (Delivery.state.in_(("pending", "sending")) & Delivery.last_error.is_not(None))
+            )
+        return [
+            DeliveryRow(
+                id=delivery.id,
+                channel=channel,
+                address=address,
+                event_id=delivery.event_id,
+                event_title=title,
+                state=delivery.state,
+                attempts=delivery.attempts,
+                next_attempt_at=(
+                    delivery.next_attempt_at if delivery.state in ("pending", "sending") else None
+                ),
+                last_error=delivery.last_error,
+            )
+            for delivery, channel, address, title in session.execute(query)
+        ]
 
 
 # -- maintainer alarms ------------------------------------------------------------------------

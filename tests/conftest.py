@@ -28,6 +28,16 @@ POSTGRES_URL = os.environ.get(
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Two workers per CPU (at most 8): most tests wait on a child process or a socket (a
+    crawl, a daemon, a browser), so a 2-core machine runs four at once to good effect.
+    SENDWATCH_TEST_WORKERS overrides it."""
+    wanted = os.environ.get("SENDWATCH_TEST_WORKERS", "")
+    if wanted.isdigit():
+        return int(wanted)
+    return min(8, 2 * (os.cpu_count() or 1))
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's own SENDWATCH_* settings."""

@@ -217,7 +217,7 @@ def serve(site: FixtureSite | None = None) -> Iterator[FixtureSite]:
             server.daemon_threads = True
             servers.append(server)
             site.urls[host] = f"http://127.0.0.1:{server.server_address[1]}"
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         yield site
     finally:
         for server in servers:

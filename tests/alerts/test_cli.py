@@ -87,6 +87,6 @@ def test_dispatch_command_sends_once(tmp_path: Path, mailbox: Mailbox) -> None:
     first = run(tmp_path, "dispatch", **env)
     second = run(tmp_path, "dispatch", **env)
 
-    assert first.stdout.strip() == "queued=1 sent=1 retried=0 failed=0 paused=0 alarms=0"
-    assert second.stdout.strip() == "queued=0 sent=0 retried=0 failed=0 paused=0 alarms=0"
+    assert first.stdout.strip() == "queued=1 sent=1 retried=0 failed=0 paused=0 alarms=0 waiting=0"
+    assert second.stdout.strip() == "queued=0 sent=0 retried=0 failed=0 paused=0 alarms=0 waiting=0"
     assert len(mailbox.to("parent@example.org")) == 1

@@ -163,12 +163,12 @@ def api(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
 
 
 def test_api_pages_through_every_event_once(tmp_path: Path, env: dict[str, str], api: str) -> None:
-    seen: list[int] = []
+    seen: list[tuple[str, int]] = []  # (day happened, else first seen; id): the API's order
     cursor = None
     while True:
         params = {"limit": "3"} | ({"cursor": cursor} if cursor else {})
         page = httpx.get(f"{api}/api/events", params=params).json()
-        seen += [event["id"] for event in page["events"]]
+        seen += [(e["happened_on"] or e["first_seen_at"][:10], e["id"]) for e in page["events"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break

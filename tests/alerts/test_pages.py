@@ -87,11 +87,11 @@ def test_browse_filter_follow_feed_and_sign_up(
             page.locator("link[rel=alternate][type='application/atom+xml']").get_attribute("href")
             == "/feeds/all.atom"
         )
-        assert page.locator("caption").inner_text() == "153 of 153 councils"
+        assert page.locator("caption", has_text="councils").inner_text() == "153 of 153 councils"
 
         page.select_option("#region", "london")
         page.click("text=Show councils")
-        assert page.locator("caption").inner_text() == "33 of 153 councils"
+        assert page.locator("caption", has_text="councils").inner_text() == "33 of 153 councils"
         bexley_row = page.locator("tr", has=page.locator("a", has_text="Bexley"))
         assert "Widespread and/or systemic failings" in bexley_row.inner_text()
         assert page.locator("a", has_text="Wirral").count() == 0

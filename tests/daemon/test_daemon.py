@@ -27,6 +27,10 @@ from tests.paths import COMMAND
 
 DERBYSHIRE = "E10000007"
 CYCLE = 4.0  # seconds between crawls of each source in these tests
+#: Every source, as the environment names them (the daemon crawls each enabled one).
+SOURCES = ("GOVUK", "OFSTED", "LGL", "MODERNGOV")
+#: The councils whose meeting-papers sites the fixture hosts serve.
+MODERNGOV_COUNCILS = "E09000002,E10000034,E09000003"
 
 
 @pytest.fixture
@@ -99,7 +103,8 @@ def daemon_env(
         "SENDWATCH_ALERTS_MAINTAINER_EMAIL": "ops@example.org",
     }
     env["SENDWATCH_CRAWLER_HOST_MAP"] = site.host_map
-    for source in ("GOVUK", "OFSTED", "LGL"):
+    env["SENDWATCH_SOURCES_MODERNGOV_COUNCILS"] = MODERNGOV_COUNCILS
+    for source in SOURCES:
         env[f"SENDWATCH_SOURCES_{source}_INTERVAL_MINUTES"] = str(CYCLE / 60)
     return env
 
@@ -113,7 +118,7 @@ def _store(tmp_path: Path) -> Store:
 def _crawled(store: Store, times: int = 1) -> bool:
     with store.sessions() as session:
         states = session.scalars(select(SourceState)).all()
-        return len([s for s in states if s.last_success_at]) == 3
+        return len([s for s in states if s.last_success_at]) == len(SOURCES)
 
 
 def test_daemon_alerts_a_new_notice_once(
@@ -176,7 +181,7 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_message_in_flig
     mailbox: Mailbox,
     daemon_env: dict[str, str],
 ) -> None:
-    for source in ("GOVUK", "OFSTED", "LGL"):
+    for source in SOURCES:
         daemon_env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     store = _store(tmp_path)
     _many_alerts(store, 200)
@@ -214,7 +219,7 @@ def test_sigterm_finishes_the_batch_in_flight(
     mailbox: Mailbox,
     daemon_env: dict[str, str],
 ) -> None:
-    for source in ("GOVUK", "OFSTED", "LGL"):
+    for source in SOURCES:
         daemon_env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     daemon_env["SENDWATCH_ALERTS_BATCH_SIZE"] = "50"
     store = _store(tmp_path)
@@ -278,6 +283,7 @@ def test_hung_crawl_is_killed_and_counted_and_feeds_are_served(
         "SENDWATCH_CRAWLER_TIMEOUT_SECONDS": "60",
         "SENDWATCH_SOURCES_OFSTED_ENABLED": "false",
         "SENDWATCH_SOURCES_LGL_ENABLED": "false",
+        "SENDWATCH_SOURCES_MODERNGOV_ENABLED": "false",
         "SENDWATCH_WEB_ENABLED": "true",
         "SENDWATCH_WEB_PORT": str(port),
     }

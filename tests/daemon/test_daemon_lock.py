@@ -9,7 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.daemon.test_daemon import Daemon
+from tests.daemon.test_daemon import SOURCES, Daemon
 from tests.paths import COMMAND
 
 
@@ -18,7 +18,7 @@ def _env(data_dir: Path, database_url: str = "") -> dict[str, str]:
     env["SENDWATCH_DATA_DIR"] = str(data_dir)
     if database_url:
         env["SENDWATCH_DATABASE_URL"] = database_url
-    for source in ("GOVUK", "OFSTED", "LGL"):
+    for source in SOURCES:
         env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     return env
 

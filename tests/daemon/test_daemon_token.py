@@ -12,7 +12,7 @@ from storage.store import Store
 from tests.alerts.conftest import Mailbox
 from tests.alerts.conftest import mailbox as mailbox
 from tests.alerts.telegram_standin import TelegramStandIn
-from tests.daemon.test_daemon import Daemon, until
+from tests.daemon.test_daemon import SOURCES, Daemon, until
 from tests.daemon.test_daemon import daemon_env as daemon_env
 from tests.daemon.test_daemon import standin as standin
 
@@ -22,7 +22,7 @@ WRONG = "7000000001:AAHwrongTokenForTestsOnly_abcdefghijklm"
 def test_rejected_bot_token_stops_the_bot_and_alarms_once(
     tmp_path: Path, mailbox: Mailbox, standin: TelegramStandIn, daemon_env: dict[str, str]
 ) -> None:
-    for source in ("GOVUK", "OFSTED", "LGL"):
+    for source in SOURCES:
         daemon_env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     daemon_env |= {"SENDWATCH_TELEGRAM_BOT": "true", "SENDWATCH_TELEGRAM_TOKEN": WRONG}
     daemon = Daemon(tmp_path, daemon_env).start()

@@ -1,0 +1,255 @@
+"""iCalendar feeds of what is due: notice deadlines, expected monitoring inspections and
+full area SEND inspections, for one council, one region or every council.
+
+`/calendar/la/<slug or ONS code>.ics`, `/calendar/region/<slug>.ics`, `/calendar/all.ics`.
+Each date is an all-day event (`DTSTART;VALUE=DATE`, `DTEND` the day after, as Outlook
+wants) whose UID is made of the council, what is due and the id of the event it follows
+(the notice, or the inspection report), on the host of `[alerts] public_url`: the same on
+every request and after restarts, so a calendar app updates an entry rather than adding a
+second one when a date moves. DTSTAMP is when that event last changed, so a calendar
+nothing changed in is the same bytes (and the same ETag, answered 304).
+
+Dates come from `storage.queries.la_states`: what the report states, else the framework's
+interval (see FULL_INSPECTION_MONTHS there); inspectors give no exact day, so the entries say
+"approximately". Built with the `icalendar` library, which folds lines and escapes text
+as RFC 5545 requires (Google Calendar, Outlook and Apple Calendar read it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
+from icalendar.prop import vDuration
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from alerts.summary import KIND_LABELS, format_date
+from sendwatch.config import Settings
+from storage.las import LocalAuthority, register
+from storage.models import Event
+from storage.queries import LaState, la_states
+from storage.store import Store
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+PRODID = "-//sendwatch//SEND deadlines and inspections due//EN"
+#: How often calendar apps are asked to look again (they mostly decide for themselves).
+REFRESH = dt.timedelta(hours=12)
+#: What is due, as named in UIDs.
+NOTICE_DEADLINE, MONITORING_INSPECTION, FULL_INSPECTION = (
+    "notice-deadline",
+    "monitoring-inspection",
+    "full-inspection",
+)
+
+
+@dataclass(frozen=True)
+class Due:
+    """One date in a calendar: what is due for which council, and the event it follows."""
+
+    la: LocalAuthority
+    what: str
+    event_id: int
+    day: dt.date
+    summary: str
+    description: str
+
+
+@dataclass(frozen=True)
+class CalendarSpec:
+    """Which councils a calendar covers, and what it is called."""
+
+    name: str
+    la_codes: tuple[str, ...] | None  # None: every council
+
+
+def spec_for(section: str, key: str) -> CalendarSpec | None:
+    """The calendar at /calendar/<section>/<key>.ics, or None when there is none."""
+    las = register()
+    if section == "la":
+        la = las.get(key) or next((la for la in las if la.slug == key), None)
+        if la is None:
+            return None
+        return CalendarSpec(f"sendwatch: {la.name}, SEND dates", (la.ons_code,))
+    if section == "region":
+        members = [la for la in las if la.region_slug == key]
+        if not members:
+            return None
+        return CalendarSpec(
+            f"sendwatch: {members[0].region}, SEND dates", tuple(la.ons_code for la in members)
+        )
+    return None
+
+
+ALL = CalendarSpec("sendwatch: SEND dates, every council in England", None)
+
+
+def dues_of(la: LocalAuthority, state: LaState, page: str) -> list[Due]:
+    """What is due for one council: its notice's deadline while the notice is in force, the
+    monitoring inspection still expected, and the next full inspection. `page` is the
+    council's page, linked from each entry."""
+    dues: list[Due] = []
+    deadline = _day(state.notice_deadline)
+    if state.notice_in_force and deadline and state.notice_event_id:
+        label = KIND_LABELS.get(state.notice_kind or "", "Notice").removesuffix(" issued")
+        dues.append(
+            Due(
+                la,
+                NOTICE_DEADLINE,
+                state.notice_event_id,
+                deadline,
+                f"{la.name}: {label.lower()} deadline",
+                f"The deadline of the Department for Education's {label.lower()} to {la.name} "
+                f"of {format_date(state.notice_on)}.\n\nMore: {page}",
+            )
+        )
+    report = (
+        f"the area SEND inspection report published {format_date(state.inspection_on)}"
+        if state.inspection_on
+        else "the latest area SEND inspection report"
+    )
+    if state.monitoring_due and state.inspection_event_id:
+        dues.append(
+            Due(
+                la,
+                MONITORING_INSPECTION,
+                state.inspection_event_id,
+                state.monitoring_due,
+                f"{la.name}: area SEND monitoring inspection expected",
+                f"Ofsted and CQC's monitoring inspection of {la.name} is expected by about "
+                f"this date, after {report}.\n\nMore: {page}",
+            )
+        )
+    if state.full_inspection_due and state.inspection_event_id:
+        dues.append(
+            Due(
+                la,
+                FULL_INSPECTION,
+                state.inspection_event_id,
+                state.full_inspection_due,
+                f"{la.name}: next full area SEND inspection due",
+                f"The next full area SEND inspection of {la.name} is due by about this date, "
+                f"after {report}.\n\nMore: {page}",
+            )
+        )
+    return dues
+
+
+def _day(iso: str | None) -> dt.date | None:
+    """A stored ISO date, or None when there is none or it cannot be read."""
+    try:
+        return dt.date.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
+
+
+def uid(due: Due, domain: str) -> str:
+    """Stable across requests and restarts: the council, what is due, the event it follows."""
+    return f"{due.la.ons_code}-{due.what}-{due.event_id}@{domain}"
+
+
+def render_calendar(settings: Settings, store: Store, spec: CalendarSpec) -> bytes:
+    """The calendar as iCalendar bytes (CRLF lines, folded at 75 octets)."""
+    base = settings.alerts.public_url.rstrip("/")
+    domain = urlsplit(base).hostname or "sendwatch"
+    states = la_states(
+        store, spec.la_codes[0] if spec.la_codes and len(spec.la_codes) == 1 else None
+    )
+    wanted = set(spec.la_codes) if spec.la_codes is not None else None
+    las = register()
+    dues = [
+        due
+        for code, state in sorted(states.items())
+        if (wanted is None or code in wanted) and (la := las.get(code)) is not None
+        for due in dues_of(la, state, f"{base}/la/{la.slug}")
+    ]
+    stamps = _changed_at(store, {due.event_id for due in dues})
+    calendar = _calendar(spec.name)
+    for due in sorted(dues, key=lambda d: (d.day, d.la.name, d.what)):
+        calendar.add_component(_entry(due, domain, stamps, f"{base}/la/{due.la.slug}"))
+    body: bytes = calendar.to_ical()
+    return body
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", name)
+    calendar.add(
+        "x-wr-caldesc",
+        "Improvement notice deadlines and area SEND inspections due, from sendwatch",
+    )
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", vDuration(REFRESH))  # Outlook's name for it
+    return calendar
+
+
+def _entry(due: Due, domain: str, stamps: dict[int, dt.datetime], page: str) -> CalendarEvent:
+    entry = CalendarEvent()
+    entry.add("uid", uid(due, domain))
+    entry.add("dtstamp", stamps.get(due.event_id, dt.datetime(2024, 1, 1, tzinfo=dt.UTC)))
+    entry.add("dtstart", due.day)
+    entry.add("dtend", due.day + dt.timedelta(days=1))
+    entry.add("summary", due.summary)
+    entry.add("description", due.description)
+    entry.add("url", page)
+    entry.add("transp", "TRANSPARENT")  # a date to note, not a meeting: never "busy"
+    return entry
+
+
+def _changed_at(store: Store, event_ids: Iterable[int]) -> dict[int, dt.datetime]:
+    """When each event last changed, in UTC: the entries' DTSTAMP."""
+    ids = sorted(event_ids)
+    if not ids:
+        return {}
+    with store.sessions() as session:
+        rows = session.execute(select(Event.id, Event.updated_at).where(Event.id.in_(ids))).all()
+    return {event_id: _utc(changed) for event_id, changed in rows}
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """Aware in UTC, whole seconds (DTSTAMP is UTC; a naive value from the store is UTC)."""
+    aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    return aware.replace(microsecond=0)
+
+
+def _response(request: Request, body: bytes) -> Response:
+    """The calendar with an ETag, or 304 when the client has it already."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, max-age=300",
+        "Content-Disposition": 'inline; filename="sendwatch.ics"',
+    }
+    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=CONTENT_TYPE, headers=headers)
+
+
+def calendar_routes(settings: Settings, store: Store) -> Sequence[Route]:
+    """The calendar routes for the web app (alerts.web)."""
+
+    def all_calendar(request: Request) -> Response:
+        return _response(request, render_calendar(settings, store, ALL))
+
+    def section_calendar(request: Request) -> Response:
+        section, key = request.path_params["section"], request.path_params["key"]
+        spec = spec_for(section, key[:100])
+        if spec is None:
+            return PlainTextResponse("No such calendar.", status_code=404)
+        return _response(request, render_calendar(settings, store, spec))
+
+    return [
+        Route("/calendar/all.ics", all_calendar),
+        Route("/calendar/{section}/{key}.ics", section_calendar),
+    ]

@@ -1,0 +1,146 @@
+"""The home page's chart of events per month (pygal SVG), and the same numbers as a table.
+
+The SVG is drawn for sighted readers: whole-number axis, the page's font, a legend of the
+kinds that occur, labels that fit. It is one image to assistive technology (role="img" with
+a name); the table beneath it carries the numbers for screen readers and for anyone who
+wants them exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass
+from math import ceil
+
+import pygal
+from pygal.style import Style
+
+from alerts.summary import KIND_LABELS
+from sendwatch.vocab import Kind
+from storage.queries import monthly_counts
+from storage.store import Store
+
+#: The pages' own font (base.html), so the chart reads as part of the page.
+FONT = "Arial, Helvetica, sans-serif"
+#: One colour per kind, in Kind's order; each strong enough against white (3:1 or more).
+COLOURS = ("#d4351c", "#00703c", "#6f3f91", "#1d70b8", "#b58105", "#912b88", "#28a197", "#505a5f")
+NAME = "Bar chart of SEND events per month over the last three years, by kind. The same numbers are in the table below it."
+SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
+YEARS = 3
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    """One month in the table: its name, its count of each kind shown, and their total."""
+
+    month: str
+    counts: tuple[int, ...]
+    total: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    """What the home page shows of events per month: the drawing and its table."""
+
+    svg: str
+    #: The labels of the kinds that occur, in the order of the table's columns.
+    kinds: tuple[str, ...]
+    #: The months that had any event, oldest first (the others are all zeros).
+    rows: tuple[MonthRow, ...]
+
+
+def months_since(start: dt.date, today: dt.date) -> list[dt.date]:
+    """The first day of each month from `start`'s to `today`'s."""
+    months = []
+    year, month = start.year, start.month
+    while (year, month) <= (today.year, today.month):
+        months.append(dt.date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def events_chart(store: Store, today: dt.date | None = None) -> Chart:
+    """Events per month by kind over the last three years, as an SVG and as table rows."""
+    today = today or dt.date.today()
+    start = dt.date(today.year - YEARS, today.month, 1)
+    counts = monthly_counts(store, start)
+    months = months_since(start, today)
+    present = [kind for kind in Kind if any(counts.get((f"{m:%Y-%m}", str(kind))) for m in months)]
+    series = {kind: [counts.get((f"{m:%Y-%m}", str(kind)), 0) for m in months] for kind in present}
+    rows = tuple(
+        MonthRow(f"{m:%B %Y}", tuple(series[k][i] for k in present), total)
+        for i, m in enumerate(months)
+        if (total := sum(series[k][i] for k in present))
+    )
+    svg = _svg(months, series, max((row.total for row in rows), default=0))
+    return Chart(svg, tuple(KIND_LABELS[kind] for kind in present), rows)
+
+
+def _svg(months: list[dt.date], series: dict[Kind, list[int]], highest: int) -> str:
+    chart = pygal.StackedBar(_config(highest, len(series)), style=_style(list(series)))
+    labels = [f"{m:%b %Y}" for m in months]
+    chart.x_labels = labels
+    chart.x_labels_major = labels[::6]
+    for kind, values in series.items():
+        chart.add(KIND_LABELS[kind], values)
+    svg: str = chart.render(is_unicode=True)
+    return _accessible(SCRIPT.sub("", svg))
+
+
+def y_labels(highest: int) -> list[int]:
+    """Whole numbers from 0 past the highest month, at most about six of them."""
+    step = max(1, ceil(highest / 5))
+    top = max(step, ceil(highest / step) * step)
+    return list(range(0, top + 1, step))
+
+
+def _config(highest: int, kinds: int) -> pygal.Config:
+    labels = y_labels(highest)
+    return pygal.Config(
+        js=[],
+        disable_xml_declaration=True,
+        width=680,
+        height=380 + 26 * ceil(kinds / 2),
+        show_legend=True,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=2,
+        truncate_legend=-1,  # never cut a kind's name short
+        truncate_label=-1,
+        y_labels=labels,
+        range=(0, labels[-1]),
+        show_minor_x_labels=False,
+        x_label_rotation=0,
+        margin=16,
+        spacing=12,
+        tooltip_border_radius=0,
+        no_data_text="No events in these three years",
+    )
+
+
+def _style(kinds: list[Kind]) -> Style:
+    colours = tuple(COLOURS[list(Kind).index(kind) % len(COLOURS)] for kind in kinds)
+    return Style(
+        font_family=FONT,
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=14,
+        no_data_font_size=20,
+        background="#ffffff",
+        plot_background="#ffffff",
+        foreground="#0b0c0c",
+        foreground_strong="#0b0c0c",
+        foreground_subtle="#b1b4b6",
+        opacity="1",
+        opacity_hover="1",
+        colors=colours or ("#505a5f",),
+    )
+
+
+def _accessible(svg: str) -> str:
+    """One image with a name for assistive technology (the table gives the numbers);
+    pygal's own title ("Pygal") replaced by that name, so a hover says what it is."""
+    name = html.escape(NAME, quote=True)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{name}" ', 1)
+    return svg.replace("<title>Pygal</title>", f"<title>{name}</title>", 1)
