@@ -82,7 +82,8 @@ class CrawlReport:
     errors: int
     new_events: int
     listing_items: int
-    #: ok, failed, blocked (a firewall answered 403), or empty (the listing had nothing).
+    #: ok, failed, blocked (a firewall answered 403), empty (the listing had nothing), or
+    #: stopped (by a signal before it finished: not recorded in the store).
     result: str
     #: Why, in a sentence, when the result is not plainly ok.
     reason: str = ""
@@ -163,6 +164,8 @@ def _verdict(
         return "failed", f"listing failed ({why}) at {url}"
     if stats.get(LAYOUT_CHANGED):
         return "failed", str(stats[LAYOUT_CHANGED])
+    if finish_reason in STOPPED:
+        return STOPPED_RESULT, "stopped before it finished (a signal, or the daemon stopping)"
     if finish_reason != "finished":
         return "failed", FINISH_REASONS.get(finish_reason, f"the crawl stopped: {finish_reason}")
     for tally in tallies:
@@ -179,8 +182,12 @@ def _verdict(
 
 FINISH_REASONS = {
     "closespider_timeout": "stopped at the time limit ([crawler] time_limit_minutes)",
-    "shutdown": "stopped by a signal before it finished",
 }
+#: How Scrapy ends a crawl stopped by a signal ("shutdown"; no reason at all when the reactor
+#: stops first). Such a run says nothing of the source's health: it is not recorded, so a
+#: restart of the daemon never counts towards an alarm.
+STOPPED = frozenset({"shutdown", "unknown"})
+STOPPED_RESULT = "stopped"
 
 
 def source_config(settings: Settings, source: str) -> SourceConfig:
@@ -228,6 +235,9 @@ def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> 
     report = CrawlReport.from_stats(
         source, crawler.stats.get_stats(), settings.crawler.max_failed_share
     )
+    if report.result == STOPPED_RESULT:
+        log.info("%s: %s; not counted", source, report.reason)
+        return report
     # An empty listing is "ok" to the store, which alarms on it when the source had items.
     result = "ok" if report.result == "empty" else report.result
     alarms = store.record_run(

@@ -97,3 +97,37 @@ def test_scrapy_network_tracebacks_become_one_line() -> None:
         "Error downloading <GET https://reports.ofsted.gov.uk/robots.txt>:"
         " Connection was refused by other side"
     )
+
+
+def test_a_crawl_stopped_by_a_signal_is_not_counted(tmp_path: Any) -> None:
+    """Restarting the daemon stops the crawls in flight: no failure, no step towards an alarm."""
+    from sqlalchemy import select
+
+    from crawler.runner import _report
+    from sendwatch.config import Settings
+    from storage.models import SourceState
+    from storage.store import Store
+
+    class Stats:
+        def __init__(self, values: dict[str, Any]) -> None:
+            self.values = values
+
+        def get_stats(self) -> dict[str, Any]:
+            return self.values
+
+        def get_value(self, key: str, default: Any = None) -> Any:
+            return self.values.get(key, default)
+
+    store = Store(f"sqlite:///{tmp_path / 'sendwatch.db'}")
+    store.upgrade()
+    for reason in ("shutdown", None):
+        stats = _stats(10, {}) | {"finish_reason": reason}
+        if reason is None:
+            del stats["finish_reason"]
+        crawler = type("Crawler", (), {"stats": Stats(stats)})()
+        report = _report(store, Settings(), "ofsted", crawler)  # type: ignore[arg-type]
+        assert (report.result, report.ok) == ("stopped", False)
+        assert report.line().endswith("result=stopped")
+    with store.sessions() as session:
+        assert session.scalars(select(SourceState)).all() == []
+    store.close()
