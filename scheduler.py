@@ -53,6 +53,8 @@ log = logging.getLogger("sendwatch.scheduler")
 STAGGER = 5
 KILL_GRACE = 5
 MISFIRE_GRACE = 600
+#: After a crawl of either, Ofsted's statistics are compared with the reports crawled.
+RECONCILED = ("statistics", "ofsted")
 
 
 def build_scheduler() -> BackgroundScheduler:
@@ -234,11 +236,23 @@ class Daemon:
             channels.append(f"static feeds in {settings.web.static_dir}")
         for channel in channels or ["none configured: events are recorded and shown in feeds only"]:
             log.info("channel: %s", channel)
+        self._log_maintainer()
         self._warn_unconfigured(problems)
         for child in self.children:
             child.ensure_running()
         if self.children:
             self.scheduler.add_job(self.supervise, IntervalTrigger(seconds=15), id="supervise")
+
+    def _log_maintainer(self) -> None:
+        """Say where the maintainer's alarms go; an Apprise URL by its scheme and host only."""
+        from sendwatch.logs import mask_service_url
+
+        config = self.settings.alerts
+        where = [config.maintainer_email] if config.maintainer_email else []
+        if config.maintainer_telegram_chat_id:
+            where.append(f"telegram chat {config.maintainer_telegram_chat_id}")
+        where += [mask_service_url(url.get_secret_value()) for url in config.maintainer_urls]
+        log.info("maintainer alarms: %s", ", ".join(where) or "the log only")
 
     def _warn_unconfigured(self, problems: dict[str, str]) -> None:
         """Say at start-up, for each channel subscribers use that cannot send, that their
@@ -309,8 +323,21 @@ class Daemon:
                 self.settings.crawler.alarm_after_failures,
             )
         counts = dict(pair.split("=", 1) for pair in line[0].split() if "=" in pair)
+        if source in RECONCILED and not self.stopping.is_set():
+            self.reconcile()
         if counts.get("new", "0") not in ("", "0"):
             self.news_found()
+
+    def reconcile(self) -> None:
+        """Compare Ofsted's statistics with the reports crawled: one maintainer alarm per new
+        discrepancy (the dispatcher tells it), resolved once the discrepancy is gone."""
+        from storage.reconcile import raise_alarms
+
+        try:
+            for alarm in raise_alarms(self.store):
+                log.warning("alarm: %s", alarm.message)
+        except SendwatchError as exc:
+            log.error("reconcile: %s", exc)
 
     def news_found(self) -> None:
         """Deliver at once, and refresh static feeds."""

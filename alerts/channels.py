@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from alerts.summary import Summary
 from sendwatch.config import Settings
@@ -19,6 +19,12 @@ class Outgoing:
     summaries: tuple[Summary, ...]
     unsubscribe_url: str
     digest: bool = False
+    #: The subscription's unsealed secret (an Apprise URL, a webhook's signing secret), for
+    #: the channels that have one; never logged or stored.
+    secret: str | None = field(default=None, repr=False)
+    #: Each event's `/api/events` record, in the order of `summaries`, for the channels that
+    #: send data rather than prose (webhooks, see `Channel.wants_records`).
+    records: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)

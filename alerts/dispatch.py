@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from alerts.channels import (
     Channel,
@@ -43,12 +44,20 @@ from alerts.channels import (
     unconfigured_warning,
 )
 from alerts.filters import matches
+from alerts.sealing import unseal
 from alerts.signing import secret_key, unsubscribe_url
 from alerts.summary import Summary, summarise
 from sendwatch.config import Settings
-from sendwatch.logs import SecretMask, mask_address, mask_secrets, secret_values
+from sendwatch.logs import (
+    SecretMask,
+    mask_address,
+    mask_secrets,
+    register_secrets,
+    secret_values,
+    url_secrets,
+)
 from storage import outbox
-from storage.models import Event, utcnow
+from storage.models import Event, Subscription, utcnow
 from storage.queries import threads_for
 from storage.store import Store
 
@@ -236,6 +245,8 @@ class Dispatcher:
                 except Exception as exc:  # one event's bug holds back only its deliveries
                     summaries[item.event.id] = exc
         for channel_name, items in by_channel.items():
+            channel = self.channels[channel_name]
+            records = self._records(channel, [item.event for item in items])
             messages: list[Outgoing] = []
             for item in items:
                 try:
@@ -250,12 +261,38 @@ class Dispatcher:
                             unsubscribe_url=unsubscribe_url(
                                 self.settings, self.key, item.subscription.id
                             ),
+                            secret=self._secret_of(item.subscription),
+                            records=_records_of(records, [item.event.id]),
                         )
                     )
                 except Exception as exc:
                     self._raised([item], exc, report)
             claims = {item.delivery_id: [item] for item in items}
-            self._send(self.channels[channel_name], messages, claims, report)
+            self._send(channel, messages, claims, report)
+
+    def _secret_of(self, subscription: Subscription) -> str | None:
+        """The subscription's secret unsealed (an Apprise URL, a webhook's signing secret),
+        registered at once so that no log line or stored error can show it."""
+        if subscription.secret is None:
+            return None
+        value = unseal(self.key, subscription.secret)
+        register_secrets(url_secrets(value) if subscription.channel == "apprise" else [value])
+        return value
+
+    def _records(
+        self, channel: Channel, events: Sequence[Event]
+    ) -> dict[int, dict[str, Any]] | Exception:
+        """The events' `/api/events` records, for a channel that sends data (webhooks); found
+        once for the batch. A failure holds back only that channel's deliveries (retried)."""
+        if not getattr(channel, "wants_records", False):
+            return {}
+        from alerts.export import records_of
+
+        unique = list({event.id: event for event in events}.values())
+        try:
+            return {record["id"]: record for record in records_of(self.store, unique)}
+        except Exception as exc:
+            return exc
 
     def _threads(self, events: Sequence[Event]) -> dict[int, Event | None]:
         """The events' threads, found once for the batch; none (the alerts still go) if that fails."""
@@ -414,6 +451,9 @@ class Dispatcher:
             for name, address in wanted.items()
             if address and name in self.channels
         ]
+        if config.maintainer_urls and "apprise" in self.channels:
+            apprise = self.channels["apprise"]
+            targets += [(apprise, url.get_secret_value()) for url in config.maintainer_urls]
         if not targets:
             log.error("%s: %s (no maintainer channel configured)", subject, text)
             return True
@@ -423,7 +463,9 @@ class Dispatcher:
                 channel.notify(address, subject, text)
                 told = True
             except Exception as exc:  # a broken channel must not stop the other one
-                log.error("could not tell the maintainer via %s: %s", channel.name, exc)
+                log.error(
+                    "could not tell the maintainer via %s: %s", channel.name, self.mask(str(exc))
+                )
         return told
 
     # -- the passes --------------------------------------------------------------------------------
@@ -466,6 +508,7 @@ class Dispatcher:
                 if channel is None:
                     continue
                 try:
+                    records = self._records(channel, [item.event for item in items])
                     digest = Outgoing(
                         delivery_id=min(item.delivery_id for item in items),
                         address=subscription.address,
@@ -474,6 +517,8 @@ class Dispatcher:
                         ),
                         unsubscribe_url=unsubscribe_url(self.settings, self.key, subscription.id),
                         digest=True,
+                        secret=self._secret_of(subscription),
+                        records=_records_of(records, [item.event.id for item in items]),
                     )
                 except Exception as exc:
                     self._raised(items, exc, report)
@@ -485,8 +530,9 @@ class Dispatcher:
 
 def channels_for(settings: Settings) -> dict[str, Channel]:
     """The channels the configuration sets up: email with an SMTP host and a From address,
-    Telegram when enabled with a token. One not set up is left out (its deliveries wait,
-    see `channel_problems`), so it cannot stop the other from sending."""
+    Telegram when enabled with a token; Apprise and webhooks always (each subscription carries
+    all they need). One not set up is left out (its deliveries wait, see `channel_problems`),
+    so it cannot stop the others from sending."""
     problems = channel_problems(settings)
     channels: dict[str, Channel] = {}
     if "email" not in problems:
@@ -497,7 +543,21 @@ def channels_for(settings: Settings) -> dict[str, Channel]:
         from alerts.telegram import TelegramChannel
 
         channels["telegram"] = TelegramChannel(settings.telegram)
+    from alerts.apprise_channel import AppriseChannel
+    from alerts.webhook import WebhookChannel
+
+    channels["apprise"] = AppriseChannel()
+    channels["webhook"] = WebhookChannel()
     return channels
+
+
+def _records_of(
+    records: Mapping[int, dict[str, Any]] | Exception, event_ids: Sequence[int]
+) -> tuple[dict[str, Any], ...]:
+    """The records of `event_ids`, in order; raises what finding them raised."""
+    if isinstance(records, Exception):
+        raise records
+    return tuple(records[event_id] for event_id in event_ids if event_id in records)
 
 
 #: How much of a delivery's last error `sendwatch status` quotes (`sendwatch outbox` has it all).

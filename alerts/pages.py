@@ -337,6 +337,19 @@ class Pages:
             pages=max(1, ceil(total / PER_PAGE)),
         )
 
+    def data_quality(self, request: Request) -> Response:
+        """Where Ofsted's statistics and the reports crawled disagree (see storage.reconcile)."""
+        from storage.reconcile import WINDOW, reconcile
+
+        return self._render(
+            request,
+            "data_quality.html",
+            title="Data quality",
+            result=reconcile(self.store),
+            window_days=WINDOW.days,
+            format_date=format_date,
+        )
+
     # -- sign-up ---------------------------------------------------------------------------------
 
     async def subscribe(self, request: Request) -> Response:

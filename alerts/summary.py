@@ -37,6 +37,7 @@ SOURCE_LABELS: dict[str, str] = {
     "ofsted": "Ofsted reports",
     "lgl": "Local Government Lawyer",
     "moderngov": "The council's meeting papers",
+    "statistics": "Ofsted's area SEND statistics",
 }
 
 

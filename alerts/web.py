@@ -162,6 +162,14 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
         )
 
+    def api_reconciliation(request: Request) -> Response:
+        from storage.reconcile import reconcile
+
+        body = reconcile(store).to_json()
+        return cached(
+            request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
+        )
+
     def api_las(request: Request) -> Response:
         states = la_states(store)
         body = [_la_record(la, states.get(la.ons_code)) for la in register()]
@@ -203,12 +211,14 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             Route("/", pages.home),
             Route("/la/{key}", pages.la_page),
             Route("/recent", pages.recent),
+            Route("/data-quality", pages.data_quality),
             Route("/subscribe", pages.subscribe, methods=["POST"]),
             Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
             Route("/confirm/{token}", pages.confirm, methods=["POST"]),
             Route("/healthz", health),
             Route("/api/events", api_events),
             Route("/api/las", api_las),
+            Route("/api/reconciliation", api_reconciliation),
             Route("/feeds/feed.xsl", feed_stylesheet),
             Route("/feeds/all.{fmt}", all_feed),
             Route("/feeds/{section}/{key}.{fmt}", section_feed),

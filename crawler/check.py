@@ -25,9 +25,10 @@ from crawler.pipelines import document_of
 from crawler.runner import document_tallies, quiet_scrapy, source_config
 from crawler.settings import scrapy_settings
 from crawler.spiders import SPIDERS
-from crawler.spiders.base import DOC_NOUN, DOCS, LISTING_FAILURE, LISTING_ITEMS
+from crawler.spiders.base import DOC_NOUN, DOCS, LAYOUT_CHANGED, LISTING_FAILURE, LISTING_ITEMS
 from crawler.spiders.moderngov import NOT_POLLED
 from crawler.spiders.moderngov import UNREACHABLE as UNREACHABLE_COUNCIL
+from crawler.spiders.statistics import COLLECTION_PATH as STATISTICS_COLLECTION
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind
 from storage.las import meeting_sites, register
@@ -171,6 +172,7 @@ def _judge(source: str, crawler: Crawler) -> SourceCheck:
         "ofsted": _ofsted_rows,
         "lgl": _lgl_rows,
         "moderngov": _moderngov_rows,
+        "statistics": _statistics_rows,
     }[source]
     check.rows += rows(spider, stats, found)
     taken = stats.get(TAKEN) or Counter()
@@ -250,6 +252,40 @@ def _lgl_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
         Row("relevant entries", relevant > 0, f"{relevant} about SEND notices or inspections"),
         _read("article", found, "date"),
     ]
+
+
+def _statistics_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
+    """Ofsted's releases found, the newest one's spreadsheet read (its data sheet found by its
+    header row), every row placed with a council, and one row read as a finding."""
+    tally = spider.tally
+    releases = _count(stats, LISTING_ITEMS)
+    rows = [
+        Row("search", spider.search_hits > 0, f"{spider.search_hits} releases found"),
+        Row(
+            "collection",
+            spider.collection_read,
+            STATISTICS_COLLECTION
+            if spider.collection_read
+            else "not found: only the search names releases",
+        ),
+        Row("releases", releases > 0, f"{releases} releases listed"),
+    ]
+    if tally.sheets:
+        url, sheet = tally.sheets[0]
+        detail = (
+            f"sheet {sheet.name!r} ({sheet.layout.name}), header on row {sheet.header_row},"
+            f" {len(sheet.inspections)} rows"
+        )
+        rows.append(Row("spreadsheet read", bool(sheet.inspections), detail, url))
+    else:
+        rows.append(
+            Row("spreadsheet read", False, str(stats.get(LAYOUT_CHANGED) or "none was read"))
+        )
+    trouble = [*(f"council {name} not recognised" for name in tally.unmatched), *tally.problems]
+    placed = f"{tally.rows - len(tally.unmatched)} of {tally.rows} rows placed with a council"
+    rows.append(Row("councils", not trouble, f"{placed}; {trouble[0]}" if trouble else placed))
+    rows.append(_read("row", found, "outcome"))
+    return rows
 
 
 #: A council's outcome as `sendwatch check` shows it, and whether it is as expected: a

@@ -22,7 +22,14 @@ import click
 from sendwatch import __version__
 from sendwatch.config import LoadedConfig, load_config, render_config
 from sendwatch.errors import SendwatchError
-from sendwatch.logs import describe_network_error, mask_secrets, network_error, setup_logging
+from sendwatch.logs import (
+    describe_network_error,
+    mask_secrets,
+    network_error,
+    register_secrets,
+    setup_logging,
+    url_secrets,
+)
 from storage.las import register
 from storage.store import SourceSummary, Store
 
@@ -31,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sendwatch")
 #: The crawled sources, in the order commands take them.
-SOURCES = ("govuk", "ofsted", "lgl", "moderngov")
+SOURCES = ("govuk", "ofsted", "lgl", "moderngov", "statistics")
 
 
 class _Group(click.Group):
@@ -279,6 +286,27 @@ def crawl_command(ctx: click.Context, sources: tuple[str, ...]) -> None:
     ctx.exit(0 if all(report.ok for report in reports) else 1)
 
 
+@cli.command("reconcile")
+@click.option("--json", "as_json", is_flag=True, help="JSON, as /api/reconciliation serves it.")
+@click.pass_context
+def reconcile_command(ctx: click.Context, as_json: bool) -> None:
+    """Compare Ofsted's statistics with the reports crawled; print each discrepancy; exit 1 if any."""
+    from storage.reconcile import reconcile
+
+    store = _store(ctx)
+    store.upgrade()  # as a crawl does: a store never crawled has nothing to compare yet
+    result = reconcile(store)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    elif not result.discrepancies:
+        why = f" ({result.reason})" if result.reason else f" ({result.compared} reports compared)"
+        click.echo(f"no discrepancies{why}")
+    else:
+        for discrepancy in result.discrepancies:
+            click.echo(discrepancy.line())
+    ctx.exit(1 if result.discrepancies else 0)
+
+
 @cli.command("check")
 @click.argument("sources", metavar="[SOURCE...]", nargs=-1, type=click.Choice(SOURCES))
 @click.option("--json", "as_json", is_flag=True, help="JSON, for monitoring systems.")
@@ -316,7 +344,7 @@ def extract_command(path: Path, url: str | None, date: dt.datetime | None) -> No
     click.echo(json.dumps(extraction.to_json(), indent=2, ensure_ascii=False))
 
 
-CHANNELS = click.Choice(["email", "telegram"])
+CHANNELS = click.Choice(["email", "telegram", "apprise", "webhook"])
 
 
 def _check_address(channel: str, address: str) -> str:
@@ -330,7 +358,53 @@ def _check_address(channel: str, address: str) -> str:
             raise SendwatchError(f"not an email address: {address!r}") from None
     if channel == "telegram" and not address.lstrip("-").isdigit():
         raise SendwatchError(f"a Telegram address is a numeric chat id, not {address!r}")
+    if channel == "apprise":
+        from alerts.apprise_channel import service
+
+        service(address)  # its parts masked from here on; BadAppriseUrl names only scheme://host
+    if channel == "webhook":
+        from alerts.webhook import check_url
+
+        return check_url(address)
     return address
+
+
+def _stored_address(ctx: click.Context, store: Store, channel: str, address: str) -> str:
+    """The address as the store keeps it: an Apprise URL by its label ("ntfy://host#id",
+    `apprise_label`), never the URL, which holds a token; the label itself is taken too."""
+    if channel != "apprise":
+        return address
+    from alerts.apprise_channel import apprise_label
+    from alerts.signing import secret_key
+    from storage.outbox import subscription
+
+    if subscription(store, channel, address) is not None:
+        return address  # the label, as `sendwatch subscribers` shows it
+    return apprise_label(secret_key(_loaded(ctx).settings), address)
+
+
+def _sealed_secret(
+    ctx: click.Context, store: Store, channel: str, address: str, renew: bool
+) -> tuple[str | None, str | None]:
+    """(what to store sealed, a new webhook secret to show once) for a subscription: an
+    Apprise URL itself; a webhook's signing secret, made when it has none (or `renew`)."""
+    from alerts.sealing import seal
+    from alerts.signing import secret_key
+
+    key = secret_key(_loaded(ctx).settings)
+    if channel == "apprise":
+        return seal(key, address), None
+    if channel != "webhook":
+        return None, None
+    from alerts.webhook import new_secret
+    from storage.outbox import subscription
+
+    existing = subscription(store, channel, address)
+    if existing is not None and existing.secret is not None and not renew:
+        return None, None  # the receiver already has it
+    secret = new_secret()
+    register_secrets([secret])
+    return seal(key, secret), secret
 
 
 @cli.command("subscribe")
@@ -341,7 +415,10 @@ def _check_address(channel: str, address: str) -> str:
 )
 @click.option("--region", "regions", multiple=True, help="A region, e.g. London; repeatable.")
 @click.option("--kind", "kinds", multiple=True, help="An event kind, e.g. notice; repeatable.")
-@click.option("--digest", is_flag=True, help="One email a day instead of one per event.")
+@click.option("--digest", is_flag=True, help="One message a day instead of one per event.")
+@click.option(
+    "--new-secret", is_flag=True, help="webhook: replace its signing secret (shown once)."
+)
 @click.pass_context
 def subscribe_command(
     ctx: click.Context,
@@ -351,8 +428,12 @@ def subscribe_command(
     regions: tuple[str, ...],
     kinds: tuple[str, ...],
     digest: bool,
+    new_secret: bool,
 ) -> None:
-    """Alert ADDRESS on CHANNEL about events matching the filters (none: everything)."""
+    """Alert ADDRESS on CHANNEL about events matching the filters (none: everything).
+
+    ADDRESS is an email address, a Telegram chat id, an Apprise URL (stored sealed, shown as
+    scheme://host#id) or a webhook's http(s) URL (its signing secret is printed once)."""
     from alerts.filters import parse_filters
     from storage.outbox import subscribe
 
@@ -360,19 +441,29 @@ def subscribe_command(
     filters = parse_filters(las, regions, kinds)
     store = _store(ctx)
     store.upgrade()
+    sealed, shown_secret = _sealed_secret(ctx, store, channel, address, new_secret)
+    stored = _stored_address(ctx, store, channel, address)
     _, created = subscribe(
         store,
         channel,
-        address,
+        stored,
         la_codes=filters.la_codes,
         regions=filters.regions,
         kinds=filters.kinds,
         digest=digest,
+        secret=sealed,
     )
     verb = "subscribed" if created else "updated"
     click.echo(
-        f"{verb} {channel} {address}: {filters.describe()}{' (daily digest)' if digest else ''}"
+        f"{verb} {channel} {stored}: {filters.describe()}{' (daily digest)' if digest else ''}"
     )
+    if shown_secret is not None:
+        click.echo(f"secret: {shown_secret}")
+        click.echo(
+            "sendwatch: note: give the receiver this secret now; it is not shown again. Each"
+            " POST carries X-Sendwatch-Signature: sha256=<HMAC-SHA256 of the body with it>.",
+            err=True,
+        )
     _warn_unconfigured(ctx, [channel])
 
 
@@ -398,9 +489,12 @@ def unsubscribe_command(ctx: click.Context, channel: str, address: str) -> None:
 
     store = _store(ctx)
     store.upgrade()
-    if not unsubscribe(store, channel, address.strip()):
-        raise SendwatchError(f"no subscription for {channel} {address}")
-    click.echo(f"unsubscribed {channel} {address}")
+    if channel == "apprise":
+        register_secrets(url_secrets(address))
+    stored = _stored_address(ctx, store, channel, address.strip())
+    if not unsubscribe(store, channel, stored):
+        raise SendwatchError(f"no subscription for {channel} {stored}")
+    click.echo(f"unsubscribed {channel} {stored}")
 
 
 @cli.command("subscribers")

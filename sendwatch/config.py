@@ -97,6 +97,8 @@ class SourcesConfig(_Section):
     moderngov: ModernGovConfig = ModernGovConfig(
         base_url="https://www.moderngov.co.uk", interval_minutes=1440
     )
+    #: Ofsted's area SEND statistics (releases on GOV.UK, spreadsheets on its assets host).
+    statistics: SourceConfig = SourceConfig(base_url="https://www.gov.uk", interval_minutes=1440)
 
 
 class CrawlerConfig(_Section):
@@ -163,6 +165,9 @@ class AlertsConfig(_Section):
     #: The maintainer hears of failing sources here (either or both).
     maintainer_email: str = ""
     maintainer_telegram_chat_id: int = 0
+    #: Apprise URLs the maintainer's alarms also go to (ntfy, Slack, Teams, …). They hold
+    #: tokens, so they are secrets: from SENDWATCH_ALERTS_MAINTAINER_URLS only, comma-separated.
+    maintainer_urls: list[SecretStr] = []
     batch_size: int = Field(default=100, ge=1)
     #: Attempts before a delivery that keeps failing for passing reasons is given up.
     max_attempts: int = Field(default=8, ge=1)
@@ -454,7 +459,7 @@ def render_config(loaded: LoadedConfig) -> str:
         for part in key.path:
             value = getattr(value, part)
         if key.secret:
-            if value is None:
+            if value is None or value == []:
                 out.append(f"# {name}: not set ({key.env_name})")
                 continue
             value = MASK

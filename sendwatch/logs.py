@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 from sqlalchemy.engine import make_url
 
@@ -108,6 +109,8 @@ def secret_values(settings: Settings) -> list[str]:
         for secret in (settings.secret_key, settings.smtp.password, settings.telegram.token)
         if secret is not None
     ]
+    for url in settings.alerts.maintainer_urls:  # Apprise URLs: their tokens, and whole
+        values.extend(url_secrets(url.get_secret_value()))
     try:
         password = make_url(settings.effective_database_url).password
     except Exception:  # a malformed URL is reported elsewhere, by the store
@@ -237,6 +240,10 @@ def setup_logging(level: str, settings: Settings | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Alembic narrates its plugin set-up at INFO on every command; we log the upgrade ourselves.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if level.upper() != "DEBUG":
+        # APScheduler narrates every job it adds, runs and finishes at INFO, each minute; the
+        # daemon logs what the jobs did (crawl results, dispatch counts) itself.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def mask_address(address: str) -> str:
@@ -251,3 +258,89 @@ def mask_address(address: str) -> str:
     if len(address) <= 4:
         return "*****"
     return f"{address[:2]}*****{address[-2:]}"
+
+
+#: Query parameters of Apprise URLs that set options, never credentials: their values are not
+#: treated as secrets (masking "markdown" or "private" everywhere would mangle ordinary text).
+_OPTION_KEYS = frozenset(
+    {
+        "format",
+        "overflow",
+        "priority",
+        "mode",
+        "method",
+        "image",
+        "verify",
+        "retry",
+        "wait",
+        "optional",
+        "tags",
+        "emojis",
+        "footer",
+        "avatar",
+        "batch",
+        "tts",
+        "rto",
+        "cto",
+        "tz",
+        "auth",
+        "cache",
+        "click",
+        "delay",
+        "attach",
+        "filename",
+        "version",
+        "msgtype",
+        "discovery",
+        "hsreq",
+        "timestamp",
+        "blocks",
+        "preview",
+        "silent",
+        "detect",
+        "content",
+    }
+)
+#: Path segments and query values shorter than this are words, not tokens.
+MIN_URL_PART_LENGTH = 6
+_HOSTNAME = re.compile(
+    r"^(localhost|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}|[0-9.]+|\[[0-9A-Fa-f:.]+\])(:\d+)?$"
+)
+
+
+def _url_parts(url: str) -> tuple[str, str, str, str, str]:
+    """(scheme, userinfo, host[:port], path, query) of `url`, read by hand: Apprise URLs put
+    tokens where a port would be (`tgram://123:ABC/…`), which `urllib.parse` refuses."""
+    scheme, _, rest = url.strip().partition("://")
+    rest = rest.partition("#")[0]
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    return scheme.lower(), userinfo if at else "", host, slash + path, query
+
+
+def mask_service_url(url: str) -> str:
+    """An Apprise or webhook URL fit to print: its scheme and host only ("ntfy://ntfy.sh").
+
+    The host too is left out ("tgram://…") when it is not a host name, since some services
+    put their token there (a Telegram bot token, a Discord webhook id)."""
+    scheme, _, host, _, _ = _url_parts(url)
+    if not scheme.isascii() or not scheme.replace("+", "").isalnum():
+        return MASK
+    return f"{scheme}://{host if _HOSTNAME.match(host) else '…'}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of an Apprise URL that may be secrets, to register for masking: the whole URL,
+    its user and password, a host that is no host name, each path segment (a ntfy topic, a
+    webhook token, a Slack token) and the fragment and query values that are not options."""
+    _scheme, userinfo, host, path, query = _url_parts(url)
+    found = [url.strip(), url.strip().partition("://")[2]]
+    found += [unquote(part) for part in userinfo.split(":")] + userinfo.split(":")
+    if not _HOSTNAME.match(host):
+        found.append(host)
+    # Shorter path segments and values are words ("hook", "api"), masked nowhere.
+    parts = [piece for segment in path.split("/") for piece in (segment, unquote(segment))]
+    parts += [value for key, value in parse_qsl(query) if key.lower() not in _OPTION_KEYS]
+    found += [part for part in parts if len(part) >= MIN_URL_PART_LENGTH]
+    return [value for value in dict.fromkeys(found) if len(value) >= MIN_SECRET_LENGTH]

@@ -56,8 +56,13 @@ def subscribe(
     digest: bool = False,
     name: str = "",
     state: str = "active",
+    secret: str | None = None,
 ) -> tuple[Subscription, bool]:
     """Create the subscription, or set new filters on an existing one; returns it and whether it is new.
+
+    `secret` (already sealed, see `alerts.sealing`) is what the channel needs and nobody may
+    read; an existing subscription keeps the one it has when none is given (a webhook's
+    signing secret is shown once and must not change under its receiver).
 
     An unsubscribed or paused address that subscribes again takes `state` ("active", or
     "unconfirmed" for a web sign-up awaiting its confirmation), and once active is sent
@@ -81,6 +86,7 @@ def subscribe(
                 kinds=sorted(set(kinds)),
                 digest=digest,
                 state=state,
+                secret=secret,
             )
             session.add(subscription)
         else:
@@ -92,6 +98,8 @@ def subscribe(
             subscription.digest = digest
             subscription.state = state
             subscription.failures = 0
+            if secret is not None:
+                subscription.secret = secret
         session.commit()
         return subscription, created
 

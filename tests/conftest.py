@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from sendwatch.demo.site import FixtureSite, serve
 from storage.store import Store
+from tests.fixtures.statistics.make_ods import write_spreadsheets
 from tests.paths import FIXTURES
 
 POSTGRES_URL = os.environ.get(
@@ -96,5 +97,6 @@ def site(tmp_path: Path) -> Iterator[FixtureSite]:
     """The fixture site, serving a copy of the fixtures the test may edit (publish to)."""
     root = tmp_path / "site"
     shutil.copytree(FIXTURES, root)
+    write_spreadsheets(root / "statistics" / "files")  # Ofsted's statistics, made here
     with serve(FixtureSite(root=root)) as running:
         yield running

@@ -7,7 +7,9 @@ from crawler.spiders.govuk import GovukSpider
 from crawler.spiders.lgl import LglSpider
 from crawler.spiders.moderngov import ModernGovSpider
 from crawler.spiders.ofsted import OfstedSpider
+from crawler.spiders.statistics import StatisticsSpider
 
 SPIDERS: dict[str, type[SourceSpider]] = {
-    spider.name: spider for spider in (GovukSpider, OfstedSpider, LglSpider, ModernGovSpider)
+    spider.name: spider
+    for spider in (GovukSpider, OfstedSpider, LglSpider, ModernGovSpider, StatisticsSpider)
 }

@@ -1,6 +1,7 @@
 """A local stand-in for GOV.UK, Ofsted, Local Government Lawyer and councils' ModernGov sites.
 
-Each real host is its own server (www.gov.uk; reports.ofsted.gov.uk and
+Each real host is its own server (www.gov.uk; assets.publishing.service.gov.uk, where
+GOV.UK keeps attachments such as Ofsted's statistics spreadsheets; reports.ofsted.gov.uk and
 files.ofsted.gov.uk; Local Government Lawyer under every host it is linked at; each
 council's ModernGov site),
 answering only the paths the real host answers: a report PDF asked of
@@ -40,10 +41,19 @@ TYPES = {
     ".html": "text/html; charset=utf-8",
     ".xml": "application/rss+xml",
     ".pdf": "application/pdf",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
 
 
 GOVUK = "www.gov.uk"
+#: Where GOV.UK keeps attachments (Ofsted's statistics spreadsheets): a host of its own.
+GOVUK_ASSETS = "assets.publishing.service.gov.uk"
+#: Ofsted's statistics releases and their collection, under www.gov.uk's Content API.
+STATISTICS_PATHS = (
+    "/government/statistical-data-sets/",
+    "/government/statistics/",
+    "/government/collections/area-send-statistics",
+)
 OFSTED_REPORTS = "reports.ofsted.gov.uk"
 OFSTED_FILES = "files.ofsted.gov.uk"
 LGL = "www.localgovernmentlawyer.co.uk"
@@ -61,7 +71,7 @@ MODERNGOV_HOSTS = {
     "barnet.moderngov.co.uk": "barnet",
 }
 MODERNGOV_SERVICE = "/mgWebService.asmx/"
-HOSTS = (GOVUK, OFSTED_REPORTS, OFSTED_FILES, *LGL_HOSTS, *MODERNGOV_HOSTS)
+HOSTS = (GOVUK, GOVUK_ASSETS, OFSTED_REPORTS, OFSTED_FILES, *LGL_HOSTS, *MODERNGOV_HOSTS)
 
 
 @dataclass
@@ -98,6 +108,8 @@ class FixtureSite:
         """The fixture file for a request, at the paths the real host answers."""
         if host == GOVUK:
             return self._govuk(path, query)
+        if host == GOVUK_ASSETS and path.startswith(("/media/", "/government/uploads/")):
+            return self.root / "statistics" / "files" / path.rsplit("/", 1)[-1]
         if host == OFSTED_REPORTS:
             return self._ofsted_reports(path, query)
         if host == OFSTED_FILES and path.startswith("/v1/file/"):
@@ -112,10 +124,14 @@ class FixtureSite:
         one = {key: values[0] for key, values in query.items()}
         if path.startswith("/api/content/"):
             target = path.removeprefix("/api/content")
+            if target.startswith(STATISTICS_PATHS):
+                return self.root / "statistics" / "content" / f"{target.rsplit('/', 1)[-1]}.json"
             if target == GOVUK_COLLECTION:
                 return self.root / "govuk" / "collection.json"
             return self.root / "govuk" / "content" / f"{target.rsplit('/', 1)[-1]}.json"
         if path == "/api/search.json":
+            if one.get("filter_organisations") == "ofsted":  # Ofsted's statistics releases
+                return self.root / "statistics" / "search.json"
             if one.get("start", "0") != "0":
                 return self.root / "govuk" / "search-empty.json"
             return self.root / "govuk" / f"search-{one.get('q', '').replace(' ', '-')}.json"

@@ -99,13 +99,14 @@ def test_db_upgrade_then_status_on_the_default_sqlite(tmp_path: Path) -> None:
         "REASON",
     ]
     assert lines[1] == ["govuk", "yes", "never", "-", "0", "1", "1", "-", "-"]
-    assert [line[:2] for line in lines[1:5]] == [
+    assert [line[:2] for line in lines[1:6]] == [
         ["govuk", "yes"],
         ["ofsted", "yes"],
         ["lgl", "yes"],
         ["moderngov", "yes"],
+        ["statistics", "yes"],
     ]
-    assert lines[5] == ["outbox:", "pending=0", "failed=0", "sent_today=0"]
+    assert lines[6] == ["outbox:", "pending=0", "failed=0", "sent_today=0"]
 
 
 def test_data_dir_from_the_environment(tmp_path: Path) -> None:

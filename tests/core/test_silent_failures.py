@@ -155,7 +155,7 @@ def test_the_daemon_says_at_start_up_which_channels_cannot_send(tmp_path: Path) 
         "SENDWATCH_SECRET_KEY": "a test key, long enough to sign links",
         "SENDWATCH_TELEGRAM_ENABLED": "true",  # but no token
     }
-    for source in ("GOVUK", "OFSTED", "LGL", "MODERNGOV"):
+    for source in ("GOVUK", "OFSTED", "LGL", "MODERNGOV", "STATISTICS"):
         env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     log = tmp_path / "daemon.log"
     with log.open("wb") as handle:

@@ -42,7 +42,7 @@ def test_healthy_sources_pass_and_nothing_is_stored(
     report = json.loads(result.stdout)
     assert report["ok"] is True
     rows = {s["source"]: {c["name"]: c for c in s["checks"]} for s in report["sources"]}
-    assert list(rows) == ["govuk", "ofsted", "lgl", "moderngov"]
+    assert list(rows) == ["govuk", "ofsted", "lgl", "moderngov", "statistics"]
     assert list(rows["govuk"]) == ["search", "collection", "notices and directions", "notice read"]
     assert rows["govuk"]["collection"]["detail"] == (
         "/government/collections/improvement-notices-and-directions-childrens-services"
@@ -57,10 +57,26 @@ def test_healthy_sources_pass_and_nothing_is_stored(
     )
     assert list(rows["lgl"]) == ["feed", "relevant entries", "article read"]
     assert rows["moderngov"]["councils"]["detail"] == "3 reachable"
+    assert list(rows["statistics"]) == [
+        "search",
+        "collection",
+        "releases",
+        "spreadsheet read",
+        "councils",
+        "row read",
+    ]
+    assert rows["statistics"]["spreadsheet read"]["detail"] == (
+        "sheet 'All_ASEND_Jan_2023_to_Dec_2024' (2023 framework), header on row 5, 4 rows"
+    )
+    assert rows["statistics"]["spreadsheet read"]["url"].startswith(
+        "https://assets.publishing.service.gov.uk/media/"
+    )
+    assert rows["statistics"]["councils"]["detail"] == "4 of 4 rows placed with a council"
     assert all(c["ok"] for source in rows.values() for c in source.values())
     # One document of each kind was read, no more; and the store was never created.
     pdfs = [s for s in site.requests if s.path.startswith("/v1/file/")]
     assert len(pdfs) == 1
+    assert len([s for s in site.requests if s.path.endswith(".ods")]) == 1
     assert not (tmp_path / "data" / "sendwatch.db").exists()
 
     table = check(env, tmp_path, "ofsted")
@@ -95,6 +111,9 @@ def test_offline_each_source_is_one_line(tmp_path: Path, env: dict[str, str]) ->
     env["SENDWATCH_CRAWLER_HOST_MAP"] = ",".join(f"{host}={nowhere}" for host in HOSTS)
     result = check(env, tmp_path)
     assert result.returncode == 1
+    # Its search or its collection, whichever was refused first: both at www.gov.uk/api/.
+    statistics_url = result.stdout.split("statistics: cannot reach ", 1)[1].split(" ", 1)[0]
+    assert statistics_url.startswith("https://www.gov.uk/api/")
     assert result.stdout.splitlines() == [
         f"{source}: cannot reach {url} (connection refused)"
         for source, url in (
@@ -109,7 +128,7 @@ def test_offline_each_source_is_one_line(tmp_path: Path, env: dict[str, str]) ->
         "moderngov: cannot reach https://lbbd.moderngov.co.uk/mgWebService.asmx/GetMeetings?"
         + result.stdout.split("GetMeetings?", 1)[1].split(" ", 1)[0]
         + " (connection refused), nor the other 2 councils' sites"
-    ]
+    ] + [f"statistics: cannot reach {statistics_url} (connection refused)"]
 
 
 def test_a_full_report_read_without_its_outcome_is_failing() -> None:
