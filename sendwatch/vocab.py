@@ -44,3 +44,17 @@ class Outcome(StrEnum):
 #: (A council's papers are each their own event: a cabinet and a scrutiny panel discussing
 #: the same inspection in one month are two things to read, not one.)
 LINKABLE_KINDS: frozenset[Kind] = frozenset(set(Kind) - {Kind.NEWS, Kind.COUNCIL_PAPER})
+
+#: Kinds one happening is reported as by different sources, which therefore share an event:
+#: Ofsted's statistics record a 2016-2022 inspection as its verdict, a `wsoa` (required or
+#: not), where the report itself is an `inspection_report` with that outcome. (Years apart,
+#: a 2023-framework report and an old Written Statement of Action never meet in the window.)
+SAME_HAPPENING: dict[Kind, frozenset[Kind]] = {
+    Kind.INSPECTION_REPORT: frozenset({Kind.INSPECTION_REPORT, Kind.WSOA}),
+    Kind.WSOA: frozenset({Kind.INSPECTION_REPORT, Kind.WSOA}),
+}
+
+
+def linked_kinds(kind: Kind | str) -> list[str]:
+    """The kinds of event a finding of `kind` may join (its own, at least), sorted."""
+    return sorted(str(k) for k in SAME_HAPPENING.get(Kind(kind), frozenset({Kind(kind)})))

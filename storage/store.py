@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from sendwatch.errors import StoreError
 from sendwatch.text import xml_safe, xml_safe_data
-from sendwatch.vocab import LINKABLE_KINDS, Kind, Outcome
+from sendwatch.vocab import LINKABLE_KINDS, Kind, Outcome, linked_kinds
 from storage.db import check_connection, make_engine, session_factory, write_session
 from storage.las import register
 from storage.migrate import upgrade
@@ -399,7 +399,7 @@ _EXISTING = (
     .with_for_update()
 )
 _CANDIDATES = select(Event.id, Event.happened_on, Event.outcome, Event.authoritative).where(
-    Event.kind == bindparam("kind"),
+    Event.kind.in_(bindparam("kinds", expanding=True)),
     Event.la_code == bindparam("la_code"),
     Event.happened_on.between(bindparam("low"), bindparam("high")),
 )
@@ -517,11 +517,12 @@ def _resolve_event(session: Session, finding: FindingData, alert: bool) -> tuple
     outcome = str(finding.outcome) if finding.outcome else None
     now = utcnow()
     if finding.kind in LINKABLE_KINDS and finding.la_code and date:
-        _lock_group(session, str(finding.kind), finding.la_code)
+        kinds = linked_kinds(finding.kind)
+        _lock_group(session, "+".join(kinds), finding.la_code)
         candidates = session.execute(
             _CANDIDATES,
             {
-                "kind": str(finding.kind),
+                "kinds": kinds,
                 "la_code": finding.la_code,
                 "low": date - EVENT_WINDOW,
                 "high": date + EVENT_WINDOW,
@@ -563,11 +564,12 @@ def _resolve_event(session: Session, finding: FindingData, alert: bool) -> tuple
     return int(event_id), EventStatus.NEW
 
 
-def _lock_group(session: Session, kind: str, la_code: str) -> None:
-    """Serialise event linking per (kind, LA) on PostgreSQL; SQLite's write lock already does."""
+def _lock_group(session: Session, kinds: str, la_code: str) -> None:
+    """Serialise event linking per (kinds that link, LA) on PostgreSQL; SQLite's write lock
+    already does."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    digest = hashlib.sha256(f"{kind}:{la_code}".encode()).digest()
+    digest = hashlib.sha256(f"{kinds}:{la_code}".encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 

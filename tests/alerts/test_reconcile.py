@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -121,14 +122,15 @@ def test_one_alarm_per_new_discrepancy_resolved_when_it_is_gone(seeded: Store) -
 
 
 def test_the_api_and_the_data_quality_page(tmp_path: Path, seeded: Store) -> None:
-    # Imported here: pygal (under alerts.web) installs an import hook that breaks the
-    # collection of the modules after this one.
-    from starlette.testclient import TestClient
+    from tests.paths import served
 
-    from alerts.web import create_app
+    url = seeded.engine.url.render_as_string(hide_password=False)
+    with served(tmp_path, url) as base:
+        client = httpx.Client(base_url=base, timeout=30, follow_redirects=True)
+        _check_api_and_pages(client)
 
-    settings = Settings(data_dir=tmp_path / "data", database_url=str(seeded.engine.url))
-    client = TestClient(create_app(settings, seeded))
+
+def _check_api_and_pages(client: httpx.Client) -> None:
     body = client.get("/api/reconciliation").json()
     assert (body["ready"], body["count"], body["compared"]) == (True, 2, 3)
     bristol = body["discrepancies"][0]

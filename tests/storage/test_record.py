@@ -212,3 +212,44 @@ def test_the_official_publication_names_the_event_whichever_came_first(store: St
             GOVUK_NOTICE.happened_on,
             True,
         )
+
+
+def test_a_2016_framework_report_and_ofsted_s_statistics_row_are_one_event(store: Store) -> None:
+    """The report PDF is an inspection_report with its verdict; Ofsted's statistics record the
+    same inspection as a `wsoa` row: one happening, one event with both sources, whichever
+    came first. A 2023-framework report years later stays its own event."""
+    hull = "E06000010"
+    report = FindingData(
+        source="ofsted",
+        identity="80462:2018",
+        url="https://files.ofsted.gov.uk/v1/file/50012345",
+        title="Joint local area SEND inspection in Kingston upon Hull",
+        kind=Kind.INSPECTION_REPORT,
+        published_on=dt.date(2018, 6, 5),
+        la_code=hull,
+        happened_on=dt.date(2018, 6, 5),
+        outcome=Outcome.WSOA_REQUIRED,
+    )
+    row = FindingData(
+        source="statistics",
+        identity=f"{hull}:wsoa:2018-06-05",
+        url="https://reports.ofsted.gov.uk/provider/44/80462",
+        title="Area SEND inspection of Kingston upon Hull: Written Statement of Action required",
+        kind=Kind.WSOA,
+        published_on=dt.date(2018, 6, 5),
+        la_code=hull,
+        happened_on=dt.date(2018, 6, 5),
+        outcome=Outcome.WSOA_REQUIRED,
+    )
+    first = store.record(row)
+    second = store.record(report)
+    assert second.event == EventStatus.EXISTING and second.event_id == first.event_id
+    later = dataclasses.replace(
+        report,
+        identity="80462:2024",
+        published_on=dt.date(2024, 9, 1),
+        happened_on=dt.date(2024, 9, 1),
+        outcome=Outcome.SIGNIFICANT_CONCERNS,
+    )
+    assert store.record(later).event_id != first.event_id
+    assert _count(store, Event) == 2
