@@ -31,6 +31,8 @@ CYCLE = 4.0  # seconds between crawls of each source in these tests
 SOURCES = ("GOVUK", "OFSTED", "LGL", "MODERNGOV", "STATISTICS")
 #: The councils whose meeting-papers sites the fixture hosts serve.
 MODERNGOV_COUNCILS = "E09000002,E10000034,E09000003"
+#: What the daemon logs after each dispatch pass.
+DISPATCHED = "dispatch: queued="
 
 
 @pytest.fixture
@@ -64,6 +66,16 @@ class Daemon:
         )
         until(lambda: "sendwatch running" in self.log.read_text(), 60, "the daemon to start")
         return self
+
+    def count(self, text: str) -> int:
+        """How many times the log says `text` so far."""
+        return self.log.read_text(errors="replace").count(text)
+
+    def await_more(self, text: str, more: int, timeout: float) -> None:
+        """Wait until the log says `text` `more` times more than now: the next passes of a
+        job happened (nothing more arriving meanwhile is then a fact, not a hope)."""
+        wanted = self.count(text) + more
+        until(lambda: self.count(text) >= wanted, timeout, f"{more} more {text!r} in the log")
 
     def signal(self, signum: int) -> None:
         assert self.process is not None
@@ -135,7 +147,7 @@ def test_daemon_alerts_a_new_notice_once(
     daemon = Daemon(tmp_path, daemon_env).start()
     try:
         until(lambda: _crawled(store), 60, "a first crawl of every source")
-        time.sleep(3)
+        daemon.await_more(DISPATCHED, 1, 30)
         # The first crawl is the baseline: nobody is alerted. The maintainer hears of what
         # Ofsted's statistics list and the reports site lacks (the fixtures' Bristol and Hull).
         until(lambda: len(mailbox.to("ops@example.org")) >= 2, 30, "the reconciliation alarms")
@@ -148,7 +160,9 @@ def test_daemon_alerts_a_new_notice_once(
         publish_sample_notice(site.root, dt.date.today().isoformat())
         until(lambda: mailbox.to("parent@example.org"), 3 * CYCLE + 30, "the alert email")
         until(lambda: standin.to(501), 30, "the Telegram alert")
-        time.sleep(2 * CYCLE)  # two more cycles: nothing more may arrive
+        # Two more crawls and a dispatch after them: nothing more may arrive.
+        daemon.await_more("crawl govuk (", 2, 3 * CYCLE + 30)
+        daemon.await_more(DISPATCHED, 1, 30)
 
         (email,) = mailbox.to("parent@example.org")
         assert email["Subject"] == "[sendwatch] Improvement notice issued: Derbyshire"
@@ -205,7 +219,7 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_message_in_flig
         until(
             lambda: len({r[0] for r, _ in mailbox.messages}) == 200, 90, "every subscriber's alert"
         )
-        time.sleep(3)
+        second.await_more(DISPATCHED, 2, 30)  # past the dead daemon's leases: no late repeat
     finally:
         second.signal(signal.SIGTERM)
         assert second.wait(timeout=10) == 0
@@ -262,7 +276,8 @@ def test_failing_source_alarms_once_and_recovers_once(
     daemon = Daemon(tmp_path, daemon_env).start()
     try:
         until(lambda: mailbox.to("ops@example.org"), 6 * CYCLE + 30, "the maintainer's alarm")
-        time.sleep(CYCLE)
+        daemon.await_more("crawl lgl (", 1, 3 * CYCLE + 30)
+        daemon.await_more("crawl ofsted (", 1, 3 * CYCLE + 30)
         with store.sessions() as session:
             others = {
                 s.source: s.consecutive_failures for s in session.scalars(select(SourceState))
@@ -272,7 +287,8 @@ def test_failing_source_alarms_once_and_recovers_once(
         until(
             lambda: len(mailbox.to("ops@example.org")) >= 2, 3 * CYCLE + 30, "the recovery notice"
         )
-        time.sleep(2 * CYCLE)
+        daemon.await_more("crawl govuk (", 2, 3 * CYCLE + 30)  # no second recovery, no alarm
+        daemon.await_more(DISPATCHED, 1, 30)
     finally:
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=10) == 0

@@ -4,7 +4,6 @@ bot left down instead of restarted every 15 s, and one maintainer alarm."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 from alerts.telegram import TOKEN_REJECTED
@@ -12,7 +11,7 @@ from storage.store import Store
 from tests.alerts.conftest import Mailbox
 from tests.alerts.conftest import mailbox as mailbox
 from tests.alerts.telegram_standin import TelegramStandIn
-from tests.daemon.test_daemon import SOURCES, Daemon, until
+from tests.daemon.test_daemon import DISPATCHED, SOURCES, Daemon, until
 from tests.daemon.test_daemon import daemon_env as daemon_env
 from tests.daemon.test_daemon import standin as standin
 
@@ -28,7 +27,7 @@ def test_rejected_bot_token_stops_the_bot_and_alarms_once(
     daemon = Daemon(tmp_path, daemon_env).start()
     try:
         until(lambda: mailbox.to("ops@example.org"), 30, "the maintainer alarm")
-        time.sleep(3)  # a few dispatch passes more: no second alarm
+        daemon.await_more(DISPATCHED, 2, 30)  # more dispatch passes: no second alarm
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=15) == 0
     finally:
