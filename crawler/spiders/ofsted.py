@@ -202,6 +202,9 @@ class OfstedSpider(SourceSpider):
             title=f"{provider}: {label}",
             text=text,
             published_on=parse_date(published),
+            # A report's happening is its publication (the inspection visit is in `fields`):
+            # never a date its text mentions, such as the previous inspection's.
+            happened_on_hint=parse_date(published),
             kind_hint=Kind.MONITORING_INSPECTION
             if MONITORING_LABEL.search(label)
             else Kind.INSPECTION_REPORT,

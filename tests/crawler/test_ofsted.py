@@ -75,7 +75,7 @@ def test_report_pdf_fields() -> None:
     assert item.identity == "file-50240360"
     assert item.url == "https://files.ofsted.gov.uk/v1/file/50240360"
     assert item.title == "Bexley: Area SEND full inspection"
-    assert item.published_on == dt.date(2024, 2, 23)
+    assert item.published_on == item.happened_on_hint == dt.date(2024, 2, 23)
     assert item.kind_hint == Kind.INSPECTION_REPORT
     assert item.la_hint == "Bexley"
     assert "widespread and/or systemic failings" in item.text
@@ -86,6 +86,8 @@ def test_report_pdf_fields() -> None:
 def test_revisit_is_a_monitoring_inspection() -> None:
     item = _report("50210002", "Local area SEND revisit", "7 March 2023", "Wirral")
     assert item.kind_hint == Kind.MONITORING_INSPECTION
+    # Dated by its publication, not by the visit its text mentions (14 March 2022).
+    assert item.happened_on_hint == dt.date(2023, 3, 7)
 
 
 def test_a_pdf_that_is_not_a_pdf_is_an_item_error() -> None:
