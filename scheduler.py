@@ -50,7 +50,6 @@ from storage.store import RunReport, Store
 
 log = logging.getLogger("sendwatch.scheduler")
 #: Seconds between the first crawls of the sources at start-up, so they do not all start at once.
-STAGGER = 5
 KILL_GRACE = 5
 MISFIRE_GRACE = 600
 #: After a crawl of either, Ofsted's statistics are compared with the reports crawled.
@@ -188,7 +187,8 @@ class Daemon:
             log.info("crawler: requests for %s go to %s ([crawler] host_map)", host, target)
         for index, (name, source) in enumerate(enabled):
             interval = dt.timedelta(minutes=source.interval_minutes)
-            soonest = utcnow() + dt.timedelta(seconds=1 + STAGGER * index)
+            stagger = self.settings.crawler.start_stagger_seconds
+            soonest = utcnow() + dt.timedelta(seconds=1 + stagger * index)
             last = self.store.last_run(name)
             first = max(soonest, last + interval) if last else soonest
             self.scheduler.add_job(

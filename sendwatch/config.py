@@ -118,6 +118,8 @@ class CrawlerConfig(_Section):
     alarm_after_failures: int = Field(default=3, ge=1)
     #: A crawl still running after this long is stopped and counted as failed.
     time_limit_minutes: float = Field(default=20.0, gt=0)
+    #: The daemon starts the sources' first crawls this far apart, not all at once.
+    start_stagger_seconds: float = Field(default=5.0, ge=0)
     #: A run whose detail documents (report PDFs, notices, articles) failed in a larger
     #: share than this, with at least 3 failures, or all of them, has failed.
     max_failed_share: float = Field(default=0.5, ge=0, le=1)
