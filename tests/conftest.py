@@ -7,6 +7,7 @@ a schema of its own, so runs never see each other's rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -92,11 +93,22 @@ def store(database_url: str) -> Iterator[Store]:
     opened.close()
 
 
+def serve_fixtures(root: Path) -> contextlib.AbstractContextManager[FixtureSite]:
+    """Serve a copy of the fixtures under `root`: each real host by a server of its own."""
+    shutil.copytree(FIXTURES, root)
+    write_spreadsheets(root / "statistics" / "files")  # Ofsted's statistics, made here
+    return serve(FixtureSite(root=root))
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[FixtureSite]:
     """The fixture site, serving a copy of the fixtures the test may edit (publish to)."""
-    root = tmp_path / "site"
-    shutil.copytree(FIXTURES, root)
-    write_spreadsheets(root / "statistics" / "files")  # Ofsted's statistics, made here
-    with serve(FixtureSite(root=root)) as running:
+    with serve_fixtures(tmp_path / "site") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def module_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureSite]:
+    """One fixture site for a whole module whose tests only read what it serves."""
+    with serve_fixtures(tmp_path_factory.mktemp("site") / "site") as running:
         yield running

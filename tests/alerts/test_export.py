@@ -21,24 +21,34 @@ BEXLEY_NOTICE = "https://www.gov.uk/government/publications/improvement-notice-i
 BEXLEY_NEWS = "https://www.localgovernmentlawyer.co.uk/education-law/394-education-news/57253-council-hit-with-improvement-notice-following-send-inspection"
 
 
-@pytest.fixture
-def env(tmp_path: Path, site: FixtureSite) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def crawled_env(
+    tmp_path_factory: pytest.TempPathFactory, module_site: FixtureSite
+) -> dict[str, str]:
+    """A store filled once by a real crawl, for the whole module: its tests only read it."""
+    where = tmp_path_factory.mktemp("crawled")
     variables = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
     variables |= {
-        "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
+        "SENDWATCH_DATA_DIR": str(where / "data"),
         "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
     }
-    variables["SENDWATCH_CRAWLER_HOST_MAP"] = site.host_map
+    variables["SENDWATCH_CRAWLER_HOST_MAP"] = module_site.host_map
     crawled = subprocess.run(
         [*COMMAND, "crawl", "govuk", "ofsted", "lgl"],
         env=variables,
-        cwd=tmp_path,
+        cwd=where,
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert crawled.returncode == 0, crawled.stderr
     return variables
+
+
+@pytest.fixture
+def env(crawled_env: dict[str, str]) -> dict[str, str]:
+    """The crawled store's settings, a copy each test may add to."""
+    return dict(crawled_env)
 
 
 def export(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -156,9 +166,10 @@ def test_bad_export_parameters_exit_2_naming_them(
     assert parameter in result.stderr
 
 
-@pytest.fixture
-def api(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
-    with serving(free_port(), env, tmp_path) as running:
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, crawled_env: dict[str, str]) -> Iterator[str]:
+    """`sendwatch serve` over the crawled store, for the module (its tests only read)."""
+    with serving(free_port(), crawled_env, tmp_path_factory.mktemp("serve")) as running:
         yield running
 
 
