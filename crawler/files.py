@@ -1,8 +1,10 @@
-"""`sendwatch extract FILE`: run the extraction on a saved page, PDF, JSON or text file.
+"""`sendwatch extract FILE`: run the extraction on a saved page, PDF, JSON, text file or
+spreadsheet.
 
 The file is read with the same parser the matching spider uses (a GOV.UK Content
 API JSON with the govuk spider's, an HTML article with the lgl spider's, a PDF as
-the ofsted spider reads reports), so a maintainer checks exactly what a crawl
+the ofsted spider reads reports, an ODS or Excel file as the statistics spider reads
+Ofsted's releases, one extraction per row), so a maintainer checks exactly what a crawl
 would make of it.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 from scrapy.http import HtmlResponse, TextResponse
 
@@ -28,19 +31,60 @@ from sendwatch.errors import SendwatchError
 PLACEHOLDER_URL = "https://example.invalid/document"
 
 
-def extract_file(path: Path, url: str | None = None, date: dt.date | None = None) -> Extraction:
+#: How spreadsheets begin: ODS and XLSX are zip files, XLS an OLE2 compound file.
+SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
+SPREADSHEET_SUFFIXES = (".ods", ".xlsx", ".xls")
+
+
+def extract_path(
+    path: Path, url: str | None = None, date: dt.date | None = None
+) -> dict[str, Any] | list[dict[str, Any]]:
+    """What `sendwatch extract` prints: one extraction, or for a spreadsheet one per row."""
+    data = _read(path)
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES or data.startswith(SPREADSHEET_MAGIC):
+        return extract_spreadsheet(data, path, url)
+    return extract_file(path, url=url, date=date).to_json()
+
+
+def extract_spreadsheet(data: bytes, path: Path, url: str | None = None) -> list[dict[str, Any]]:
+    """Each row of an Ofsted statistics release, as the statistics spider records it: the
+    finding's identity and sheet row, then its extraction (kind, council, date, outcome)."""
+    from crawler.ods import NotASpreadsheet, UnknownLayout, read_workbook
+    from crawler.spiders.statistics import StatisticsSpider, release_for
+
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SendwatchError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not data.strip():
-        raise SendwatchError(f"{path} is empty")
+        sheet = read_workbook(data)
+    except (NotASpreadsheet, UnknownLayout) as exc:
+        raise SendwatchError(f"{path}: {exc}") from None
+    spider = StatisticsSpider(base_url=GOVUK)
+    release = release_for(url or f"/{path.name}")
+    rows: list[dict[str, Any]] = []
+    for inspection in sheet.inspections:
+        for item in spider.items_of(inspection, release):
+            extraction = extract(document_of(item, StatisticsSpider.official))
+            where = {"sheet": inspection.sheet, "row": inspection.row, "identity": item.identity}
+            rows.append(where | extraction.to_json())
+    return rows
+
+
+def extract_file(path: Path, url: str | None = None, date: dt.date | None = None) -> Extraction:
+    data = _read(path)
     document = _document(data, path, url)
     # Ofsted's report files are named like "..._-_23_february_2024.pdf": their publication date.
     date = date or parse_date(path.stem.replace("_", " "))
     if date and not document.published_on:
         document = Document(**{**document.__dict__, "published_on": date})
     return extract(document)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SendwatchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise SendwatchError(f"{path} is empty")
+    return data
 
 
 def _document(data: bytes, path: Path, url: str | None) -> Document:

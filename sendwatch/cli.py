@@ -337,11 +337,13 @@ def check_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -
     help="The document's publication date, YYYY-MM-DD, when the file does not say.",
 )
 def extract_command(path: Path, url: str | None, date: dt.datetime | None) -> None:
-    """Run the extraction on a saved HTML, PDF, JSON or text file and print JSON."""
-    from crawler.files import extract_file
+    """Run the extraction on a saved HTML, PDF, JSON, text or spreadsheet file; print JSON.
 
-    extraction = extract_file(path, url=url, date=date.date() if date else None)
-    click.echo(json.dumps(extraction.to_json(), indent=2, ensure_ascii=False))
+    A spreadsheet (an Ofsted statistics release) prints a list: one extraction per row."""
+    from crawler.files import extract_path
+
+    extracted = extract_path(path, url=url, date=date.date() if date else None)
+    click.echo(json.dumps(extracted, indent=2, ensure_ascii=False))
 
 
 CHANNELS = click.Choice(["email", "telegram", "apprise", "webhook"])

@@ -436,6 +436,11 @@ class StatisticsSpider(SourceSpider):
             )
 
 
+def release_for(path: str) -> _Release:
+    """A release known only by its path (a spreadsheet read on its own, by `extract`)."""
+    return _Release(path=path, version="", title="")
+
+
 def council_named(name: str) -> LocalAuthority | None:
     """The council a row names as Ofsted or DfE write it ("Bristol", "Bristol, City of",
     "Durham", "St. Helens", "Bedford Borough"): its exact name or alias first, then the

@@ -122,3 +122,36 @@ def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
         str(FIXTURES / "lgl/articles/57253.html"), "--date", "2 May 2024", cwd=tmp_path
     )
     assert result.returncode == 2
+
+
+def test_a_statistics_spreadsheet_is_one_extraction_per_row(tmp_path: Path) -> None:
+    """An Ofsted release (ODS) reads as the statistics spider reads it: a list, one per row."""
+    from tests.fixtures.statistics.make_ods import framework_2016, unknown_layout
+
+    release = tmp_path / "Area_SEND_inspection_data_01_May_2016_to_31_August_2022.ods"
+    release.write_bytes(framework_2016())
+    result = extract(str(release), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    wirral = [row for row in rows if row["identity"].startswith("E08000015/")]
+    assert wirral[0] == {
+        "sheet": "Area_SEND_up_to_31_Aug_2022",
+        "row": 6,
+        "identity": "E08000015/wsoa/2021-12-14",
+        "kind": "wsoa",
+        "local_authority": {"name": "Wirral", "ons_code": "E08000015"},
+        "happened_on": "2021-12-14",
+        "deadline": None,
+        "outcome": "wsoa_required",
+        "title": "Area SEND inspection of Wirral: written statement of action required",
+        "published_on": "2021-12-14",
+        "priority_actions": None,
+        "inspection_dates": None,
+    }
+    assert (wirral[1]["kind"], wirral[1]["happened_on"]) == ("monitoring_inspection", "2023-03-07")
+
+    unknown = tmp_path / "notes.ods"
+    unknown.write_bytes(unknown_layout())
+    failed = extract(str(unknown), cwd=tmp_path)
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert "no sheet has a known header row" in failed.stderr
