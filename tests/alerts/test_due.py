@@ -30,6 +30,7 @@ from sendwatch.vocab import Kind, Outcome
 from storage.queries import la_states
 from storage.store import FindingData, Store
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, notice
+from tests.alerts.test_export import crawled_env as crawled_env
 from tests.alerts.test_export import env as env
 from tests.alerts.test_export import export
 from tests.paths import served
