@@ -21,8 +21,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import apprise
-
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.render import (
     HTML,
@@ -46,6 +44,8 @@ class BadAppriseUrl(SendwatchError):
 def service(url: str) -> Any:
     """The Apprise service for `url` (its parts registered as secrets first), or BadAppriseUrl;
     the message names the URL by scheme and host only."""
+    import apprise  # here, not at the top: loading its hundred plugins costs the daemon ~15 MB
+
     register_secrets(url_secrets(url))
     plugin = apprise.Apprise.instantiate(url.strip()) if "://" in url else None
     if plugin is None:
@@ -84,6 +84,8 @@ def render_for(plugin: Any, outgoing: Outgoing) -> Message:
 
 def _notify(plugin: Any, message: Message, fmt: str) -> str | None:
     """Send through Apprise; None when it went, else why not (from Apprise's log, masked)."""
+    import apprise
+
     notifier = apprise.Apprise()
     notifier.add(plugin)
     capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]

@@ -45,6 +45,10 @@ def env_for(data_dir: Path, host_map: str, **extra: str) -> dict[str, str]:
         "SENDWATCH_CRAWLER_DOWNLOAD_DELAY": "0",
         "SENDWATCH_LOG_LEVEL": "WARNING",
         "SENDWATCH_CRAWLER_HOST_MAP": host_map,
+        # The synthetic site serves the three crawled sources the figures are about; the
+        # councils' ModernGov sites and Ofsted's statistics are not part of it.
+        "SENDWATCH_SOURCES_MODERNGOV_ENABLED": "false",
+        "SENDWATCH_SOURCES_STATISTICS_ENABLED": "false",
         **extra,
     }
     return env
