@@ -342,3 +342,42 @@ def test_production_defaults_through_a_proxy(
         ).one()
         assert str(plymouth.happened_on) == "2025-09-30"  # from the collection's note, first run
     store.close()
+
+
+def test_council_papers_and_ofsted_statistics_through_a_proxy(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    """The fourth and fifth sources with production defaults too: the register's ModernGov
+    sites and the statistics' spreadsheets at assets.publishing.service.gov.uk, each reached
+    at its real https URL through https_proxy; a second run fetches no meeting and no file."""
+    del env["SENDWATCH_CRAWLER_HOST_MAP"]
+    env = {k: v for k, v in env.items() if "proxy" not in k.lower()}
+    env |= {
+        # Only councils served here (the register names every council's real site).
+        "SENDWATCH_SOURCES_MODERNGOV_COUNCILS": "E09000002,E10000034",
+        "SENDWATCH_SOURCES_MODERNGOV_TODAY": "2026-03-16",
+    }
+    with running_proxy(site.urls) as proxy:
+        env |= {"https_proxy": proxy.url, "http_proxy": proxy.url}
+        first = {source: crawl(source, env, tmp_path) for source in ("moderngov", "statistics")}
+        assert {s: (code, counts["result"]) for s, (code, counts) in first.items()} == {
+            "moderngov": (0, "ok"),
+            "statistics": (0, "ok"),
+        }
+        assert int(first["moderngov"][1]["new"]) > 0 and int(first["statistics"][1]["new"]) > 0
+        before = len(site.requests)
+        for source in ("moderngov", "statistics"):
+            assert crawl(source, env, tmp_path)[1]["found"] == "0"
+        tunnelled = {host for method, host, _port in proxy.seen if method == "CONNECT"}
+    assert {
+        "lbbd.moderngov.co.uk",
+        "worcestershire.moderngov.co.uk",
+        "www.gov.uk",
+        "assets.publishing.service.gov.uk",
+    } <= tunnelled
+    again = [
+        (s.host, s.path)
+        for s in site.requests[before:]
+        if s.path.endswith("/GetMeeting") or s.host == "assets.publishing.service.gov.uk"
+    ]
+    assert again == []
