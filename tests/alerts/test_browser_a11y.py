@@ -2,7 +2,7 @@
 
 The pages must fit without sideways scrolling, and axe-core (bundled by the PyPI package
 axe-playwright-python, so nothing is fetched at test time) must find no serious or critical
-violation on the home, council, recent and sign-up pages.
+violation on the home, council, recent, sign-up and data-quality pages.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 from storage.store import Store
 from tests.alerts.conftest import Mailbox
 from tests.alerts.test_pages import CHROMIUM, _browser, seed
+from tests.alerts.test_reconcile import seeded as seeded
 from tests.paths import served
 
 PHONE = {"width": 390, "height": 844}
@@ -164,3 +165,18 @@ def test_a_council_found_the_way_las_finds_it(page: Any, server: str) -> None:
     assert page.locator("ul.suggestions a").all_inner_texts()[0] == "Bexley"
     page.click("ul.suggestions a >> nth=0")
     assert page.locator("h1").inner_text() == "Bexley"
+
+
+def test_the_data_quality_table_fits_a_phone_and_passes_axe(
+    tmp_path: Path, database_url: str, seeded: Store
+) -> None:
+    """Its table of discrepancies scrolls in its own box, whole words kept; the page does not."""
+    with served(tmp_path, database_url) as base, _browser() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport=PHONE)
+        page.goto(base + "/data-quality")
+        assert page.locator("tbody tr").count() == 2
+        check(page, "data quality")
+        browser.close()
