@@ -97,7 +97,12 @@ class Child:
                     self._give_up()
                     return
                 self.restarts += 1
-                log.error("%s exited with %s; restarting", self.name, self.process.returncode)
+                log.error(
+                    "%s exited with %s; restarting (restart %d)",
+                    self.name,
+                    self.process.returncode,
+                    self.restarts,
+                )
             self.process = subprocess.Popen(self.command)
             log.info("%s started (pid %d)", self.name, self.process.pid)
         # Watch it, so a fatal exit is acted on at once, not at the next supervision round.

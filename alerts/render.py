@@ -60,11 +60,6 @@ def render_email(summary: Summary, unsubscribe_url: str) -> Email:
     )
 
 
-def render_text(summary: Summary) -> str:
-    """The alert as plain text, without an email's footer (the console, logs)."""
-    return templates.get_template("_event.txt").render({"s": summary}).strip()
-
-
 def render_digest(summaries: Sequence[Summary], unsubscribe_url: str) -> Email:
     context = {"summaries": summaries, "unsubscribe_url": unsubscribe_url}
     count = len(summaries)

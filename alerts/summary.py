@@ -82,14 +82,6 @@ class Summary:
         return OUTCOME_LABELS.get(self.outcome, self.outcome) if self.outcome else None
 
     @property
-    def deadline_label(self) -> str | None:
-        """ "31 August 2025", or "deadline passed 31 August 2025" once it has; None without one."""
-        if self.deadline is None:
-            return None
-        day = format_date(self.deadline)
-        return f"deadline passed {day}" if self.deadline_passed else day
-
-    @property
     def la_name(self) -> str:
         return self.la.name if self.la else "England (council not identified)"
 

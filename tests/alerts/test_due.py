@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from alerts.export import EventFilter, records_of, select_events, to_csv
-from alerts.render import render_email, render_text
+from alerts.render import render_email, render_telegram
 from alerts.summary import summarise
 from sendwatch.vocab import Kind, Outcome
 from storage.queries import la_states
@@ -206,14 +206,15 @@ def test_records_csv_and_alerts_say_the_deadline_passed(store: Store) -> None:
 
     event = next(e for e in events if e.kind == Kind.IMPROVEMENT_NOTICE)
     passed = summarise(event, today=dt.date(2025, 9, 1))
-    assert passed.deadline_passed and passed.deadline_label == "deadline passed 31 August 2025"
-    assert "Deadline: passed 31 August 2025" in render_text(passed)
+    assert passed.deadline_passed
     email = render_email(passed, "https://sendwatch.example/unsubscribe/x")
     assert "Deadline: passed 31 August 2025" in email.text
     assert re.search(r"<strong>passed</strong>\s*31 August 2025", email.html)
     running = summarise(event, today=dt.date(2025, 8, 1))
     assert not running.deadline_passed
-    assert "Deadline: 31 August 2025" in render_text(running)
+    assert "Deadline: 31 August 2025" in render_email(running, "https://x.example/u").text
+    assert "Deadline: passed" in render_telegram(passed)
+    assert "Deadline: 31 August 2025" in render_telegram(running)
 
 
 def test_an_older_report_is_never_overdue(store: Store) -> None:
