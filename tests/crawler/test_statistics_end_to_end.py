@@ -152,3 +152,22 @@ def test_a_spreadsheet_without_a_known_header_fails_the_source_and_records_nothi
     # The release stays unread, to be read again once the file can be.
     assert MI not in store.marks("statistics")
     store.close()
+
+
+def test_spreadsheets_that_all_fail_fail_the_run(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    """Releases listed, every file behind them gone (404): a dead crawl, never `ok`."""
+    for spreadsheet in (site.root / "statistics" / "files").iterdir():
+        spreadsheet.unlink()
+    code, counts = crawl("statistics", env, tmp_path)
+    assert (code, counts["result"], counts["new"]) == (1, "failed", "0")
+    store = _store(tmp_path)
+    with store.sessions() as session:
+        state = session.get(SourceState, "statistics")
+        assert state is not None and state.last_reason is not None
+        assert state.last_reason.startswith(
+            f"2 of 2 spreadsheets failed (404), e.g. https://{GOVUK_ASSETS}/"
+        ), state.last_reason
+    assert not store.marks("statistics")  # every release is read again next time
+    store.close()
