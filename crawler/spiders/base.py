@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -214,6 +215,23 @@ class SourceSpider(scrapy.Spider):
 def text_of(selection: Any) -> str:
     """The words of selected elements, one space apart."""
     return " ".join(" ".join(selection.css("::text").getall()).split())
+
+
+def json_object(response: Response) -> dict[str, Any] | None:
+    """The response's JSON object, or None for anything else (truncated, HTML, a list)."""
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def dicts_in(container: Any, key: str) -> list[dict[str, Any]]:
+    """The objects listed under `key` of a JSON object; [] where either is something else."""
+    if not isinstance(container, dict):
+        return []
+    value = container.get(key)
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
 
 
 def html_text(html: Any) -> str:

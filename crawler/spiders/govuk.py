@@ -40,7 +40,6 @@ direction "revoked and replaced with an improvement notice" is a lifting and a n
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -55,7 +54,7 @@ from twisted.python.failure import Failure
 from crawler.dates import parse_date
 from crawler.extract import lifted_on, note_lifts, note_replaces_with_notice
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import SourceSpider, failure_reason, html_text
+from crawler.spiders.base import SourceSpider, dicts_in, failure_reason, html_text, json_object
 from sendwatch.vocab import Kind
 
 log = logging.getLogger(__name__)
@@ -179,7 +178,7 @@ class GovukSpider(SourceSpider):
         )
 
     def parse_search(self, response: Response, query: str, start: int) -> Iterator[Any]:
-        data = _json(response)
+        data = json_object(response)
         if data is None:
             self.listing_error(response.url, "not JSON")
             yield from self._listing_done()
@@ -234,15 +233,15 @@ class GovukSpider(SourceSpider):
         )
 
     def parse_collection(self, response: Response, path: str) -> Iterator[Any]:
-        data = _json(response)
+        data = json_object(response)
         if data is None:
             self.listing_error(response.url, "not JSON")
             yield from self._listing_done()
             return
         self.collections_read.append(path)
-        docs = _list(data.get("links"), "documents")
+        docs = dicts_in(data.get("links"), "documents")
         by_id = {doc.get("content_id"): doc for doc in docs}
-        for group in _list(data.get("details"), "collection_groups"):
+        for group in dicts_in(data.get("details"), "collection_groups"):
             for content_id in group.get("documents") or []:
                 doc = by_id.get(content_id)
                 if doc and doc.get("base_path"):
@@ -252,7 +251,7 @@ class GovukSpider(SourceSpider):
             for doc in docs
             if isinstance(doc.get("base_path"), str)
         }
-        for entry in _list(data.get("details"), "change_history"):
+        for entry in dicts_in(data.get("details"), "change_history"):
             self._collection_note(entry, named)
         new = [
             doc
@@ -315,7 +314,7 @@ class GovukSpider(SourceSpider):
         )
 
     def parse_content(self, response: Response, base_path: str) -> Iterator[Any]:
-        data = _json(response)
+        data = json_object(response)
         if data is None or not data.get("title"):
             self.item_error(response.url, "not the JSON the Content API returns")
             return
@@ -354,7 +353,7 @@ class GovukSpider(SourceSpider):
             self.revoked.add(path)
         yield from revoked
         yield from self._lifted_items(notice)
-        yield from self._collections_of(_list(data.get("links"), "document_collections"))
+        yield from self._collections_of(dicts_in(data.get("links"), "document_collections"))
 
     def _own_lifting(
         self, path: str, notes: list[dict[str, Any]], withdrawn: Any, version: str
@@ -446,18 +445,3 @@ def _folded(title: Any) -> str:
     """A title as notes quote it: case, quotes and spacing folded."""
     text = str(title or "").replace("\u2019", "'").replace("\u2018", "'").replace("\u2013", "-")
     return " ".join(text.casefold().split())
-
-
-def _json(response: Response) -> dict[str, Any] | None:
-    """The response's JSON object, or None for anything else (truncated, HTML, a list)."""
-    try:
-        data = json.loads(response.body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _list(container: Any, key: str) -> list[dict[str, Any]]:
-    if not isinstance(container, dict):
-        return []
-    return [entry for entry in container.get(key) or [] if isinstance(entry, dict)]

@@ -41,7 +41,6 @@ is recorded from it and the release stays unread, to be tried again.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -56,7 +55,14 @@ from twisted.python.failure import Failure
 
 from crawler.items import MarkItem, SourceItem
 from crawler.ods import DataSheet, Inspection, NotASpreadsheet, UnknownLayout, read_workbook
-from crawler.spiders.base import RUN_NOTE, STANDING_ALARM, SourceSpider, failure_reason
+from crawler.spiders.base import (
+    RUN_NOTE,
+    STANDING_ALARM,
+    SourceSpider,
+    dicts_in,
+    failure_reason,
+    json_object,
+)
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, normalise, register
 
@@ -177,11 +183,11 @@ class StatisticsSpider(SourceSpider):
         )
 
     def parse_search(self, response: Response) -> Iterator[Request]:
-        data = _json(response)
+        data = json_object(response)
         if data is None:
             self.listing_error(response.url, "not JSON")
         else:
-            for result in _dicts(data.get("results")):
+            for result in dicts_in(data, "results"):
                 kind = str(result.get("content_store_document_type") or "")
                 if RELEASE_TITLE.search(str(result.get("title", ""))) and (
                     not kind or kind in RELEASE_TYPES
@@ -195,13 +201,12 @@ class StatisticsSpider(SourceSpider):
         yield from self._listing_done()
 
     def parse_collection(self, response: Response) -> Iterator[Request]:
-        data = _json(response)
+        data = json_object(response)
         if data is None:
             self.listing_error(response.url, "not JSON")
         else:
             self.collection_read = True
-            links = data.get("links") if isinstance(data.get("links"), dict) else {}
-            for doc in _dicts((links or {}).get("documents")):
+            for doc in dicts_in(data.get("links"), "documents"):
                 kind = str(doc.get("document_type") or "")
                 if RELEASE_TITLE.search(str(doc.get("title", ""))) and (
                     not kind or kind in RELEASE_TYPES
@@ -240,12 +245,11 @@ class StatisticsSpider(SourceSpider):
     # -- 2. each release ------------------------------------------------------------------
 
     def parse_release(self, response: Response, path: str, version: str) -> Iterator[Any]:
-        data = _json(response)
+        data = json_object(response)
         if data is None or not data.get("title"):
             self.item_error(response.url, "not the JSON the Content API returns")
             return
-        details = data.get("details") if isinstance(data.get("details"), dict) else {}
-        attachments = [a for a in _dicts((details or {}).get("attachments")) if _spreadsheet(a)]
+        attachments = [a for a in dicts_in(data.get("details"), "attachments") if _spreadsheet(a)]
         version = max(version, _version(data.get("public_updated_at")))
         release = _Release(path, version, str(data["title"]), left=len(attachments))
         self.releases[path] = release
@@ -518,19 +522,3 @@ def _version(value: Any) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
-def _json(response: Response) -> dict[str, Any] | None:
-    try:
-        data = json.loads(response.body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return (
-        [entry for entry in value or [] if isinstance(entry, dict)]
-        if isinstance(value, list)
-        else []
-    )
