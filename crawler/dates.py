@@ -50,6 +50,11 @@ def _make(year: str | int, month: str | int, day: str | int) -> dt.date | None:
         return None
 
 
+def spoken_date(day: dt.date) -> str:
+    """A date as titles and texts write it in the UK: "4 March 2026"."""
+    return f"{day.day} {day:%B %Y}"
+
+
 def parse_date(text: str | None) -> dt.date | None:
     """The first full date written in `text`, in any of the sources' formats."""
     if not text:

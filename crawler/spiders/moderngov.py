@@ -71,6 +71,7 @@ from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.dates import spoken_date
 from crawler.extract import about_the_send_case
 from crawler.items import MarkItem, SourceItem
 from crawler.spiders.base import (
@@ -360,7 +361,7 @@ class ModernGovSpider(SourceSpider):
                 source=self.name,
                 identity=f"{code}:{meeting.id}:{item_id or index}",
                 url=item_url or meeting_url,
-                title=f"{meeting.committee}, {_spoken(held_on)}: {title}",
+                title=f"{meeting.committee}, {spoken_date(held_on)}: {title}",
                 text=text,
                 published_on=held_on,
                 kind_hint=Kind.COUNCIL_PAPER,
@@ -436,11 +437,6 @@ def _date(text: str) -> dt.date | None:
         return dt.datetime.strptime(text.strip(), DATE_FORMAT).date()
     except ValueError:
         return None
-
-
-def _spoken(date: dt.date) -> str:
-    """ "4 March 2026"."""
-    return f"{date.day} {date:%B %Y}"
 
 
 def _cancelled(meeting: Meeting) -> bool:

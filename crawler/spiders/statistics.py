@@ -53,6 +53,7 @@ from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.dates import spoken_date
 from crawler.items import MarkItem, SourceItem
 from crawler.ods import DataSheet, Inspection, NotASpreadsheet, UnknownLayout, read_workbook
 from crawler.spiders.base import (
@@ -399,8 +400,8 @@ class StatisticsSpider(SourceSpider):
             title=f"Area SEND revisit of {la.name}: {words}",
             text=(
                 f"Ofsted's area SEND statistics record the revisit of {inspection.area}"
-                f"{_started(revisit.started)}, published {_day(revisit.published)}, after the"
-                f" inspection published {_day(inspection.published)}. Inspectors found"
+                f"{_started(revisit.started)}, published {spoken_date(revisit.published)}, after the"
+                f" inspection published {spoken_date(inspection.published)}. Inspectors found"
                 f" {words}."
             ),
             published_on=revisit.published,
@@ -473,7 +474,7 @@ def inspection_text(inspection: Inspection) -> str:
     """The row in words, the outcome as a report states it (see OUTCOME_SENTENCES)."""
     parts = [
         f"Ofsted's area SEND statistics record the area SEND inspection of {inspection.area}"
-        f"{_started(inspection.started)}, published {_day(inspection.published)}.",
+        f"{_started(inspection.started)}, published {spoken_date(inspection.published)}.",
         f"Inspection outcome: {OUTCOME_SENTENCES[inspection.outcome]}",
     ]
     if inspection.priority_action_plan is not None:
@@ -488,11 +489,7 @@ def inspection_text(inspection: Inspection) -> str:
 
 
 def _started(day: dt.date | None) -> str:
-    return f", started {_day(day)}" if day else ""
-
-
-def _day(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
+    return f", started {spoken_date(day)}" if day else ""
 
 
 def _iso(day: dt.date | None) -> str | None:
