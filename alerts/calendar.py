@@ -1,13 +1,14 @@
 """iCalendar feeds of what is due: notice deadlines, expected monitoring inspections and
 full area SEND inspections, for one council, one region or every council.
 
-`/calendar/la/<slug or ONS code>.ics`, `/calendar/region/<slug>.ics`, `/calendar/all.ics`.
+`/calendar/la/<slug or ONS code>.ics`, `/calendar/region/<slug>.ics`, `/calendar/all.ics`
+(served by alerts.web, with the feeds' ETag and 304).
 Each date is an all-day event (`DTSTART;VALUE=DATE`, `DTEND` the day after, as Outlook
 wants) whose UID is made of the council, what is due and the id of the event it follows
 (the notice, or the inspection report), on the host of `[alerts] public_url`: the same on
 every request and after restarts, so a calendar app updates an entry rather than adding a
 second one when a date moves. DTSTAMP is when that event last changed, so a calendar
-nothing changed in is the same bytes (and the same ETag, answered 304).
+nothing changed in is the same bytes (and the same ETag).
 
 Dates come from `storage.queries.la_states`: what the report states, else the framework's
 interval (see FULL_INSPECTION_MONTHS there); inspectors give no exact day, so the entries say
@@ -18,8 +19,7 @@ as RFC 5545 requires (Google Calendar, Outlook and Apple Calendar read it).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -27,9 +27,6 @@ from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 from icalendar.prop import vDuration
 from sqlalchemy import select
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from alerts.summary import KIND_LABELS, format_date
 from sendwatch.config import Settings
@@ -74,7 +71,7 @@ def spec_for(section: str, key: str) -> CalendarSpec | None:
     """The calendar at /calendar/<section>/<key>.ics, or None when there is none."""
     las = register()
     if section == "la":
-        la = las.get(key) or next((la for la in las if la.slug == key), None)
+        la = las.find(key)
         if la is None:
             return None
         return CalendarSpec(f"sendwatch: {la.name}, SEND dates", (la.ons_code,))
@@ -221,35 +218,3 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     """Aware in UTC, whole seconds (DTSTAMP is UTC; a naive value from the store is UTC)."""
     aware = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
     return aware.replace(microsecond=0)
-
-
-def _response(request: Request, body: bytes) -> Response:
-    """The calendar with an ETag, or 304 when the client has it already."""
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "public, max-age=300",
-        "Content-Disposition": 'inline; filename="sendwatch.ics"',
-    }
-    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=CONTENT_TYPE, headers=headers)
-
-
-def calendar_routes(settings: Settings, store: Store) -> Sequence[Route]:
-    """The calendar routes for the web app (alerts.web)."""
-
-    def all_calendar(request: Request) -> Response:
-        return _response(request, render_calendar(settings, store, ALL))
-
-    def section_calendar(request: Request) -> Response:
-        section, key = request.path_params["section"], request.path_params["key"]
-        spec = spec_for(section, key[:100])
-        if spec is None:
-            return PlainTextResponse("No such calendar.", status_code=404)
-        return _response(request, render_calendar(settings, store, spec))
-
-    return [
-        Route("/calendar/all.ics", all_calendar),
-        Route("/calendar/{section}/{key}.ics", section_calendar),
-    ]

@@ -58,7 +58,7 @@ def spec_for(section: str, key: str) -> FeedSpec | None:
     """The feed at /feeds/<section>/<key>, or None when there is no such feed."""
     las = register()
     if section == "la":
-        la = las.get(key) or next((la for la in las if la.slug == key), None)
+        la = las.find(key)
         if la is None:
             return None
         return FeedSpec(

@@ -217,8 +217,7 @@ class Pages:
         )
 
     def _la(self, key: str) -> LocalAuthority | None:
-        las = register()
-        return las.get(key) or next((la for la in las if la.slug == key), None)
+        return register().find(key)
 
     # -- pages ----------------------------------------------------------------------------------
 

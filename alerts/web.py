@@ -22,7 +22,10 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alerts.calendar import calendar_routes
+from alerts.calendar import ALL as ALL_COUNCILS
+from alerts.calendar import CONTENT_TYPE as CALENDAR_TYPE
+from alerts.calendar import CalendarSpec, render_calendar
+from alerts.calendar import spec_for as calendar_for
 from alerts.export import (
     MAX_ID,
     MAX_LIMIT,
@@ -184,6 +187,19 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         params = request.path_params
         return feed_response(request, spec_for(params["section"], params["key"]), params["fmt"])
 
+    def calendar_response(request: Request, spec: CalendarSpec | None) -> Response:
+        if spec is None:
+            return PlainTextResponse("No such calendar.", status_code=404)
+        body = render_calendar(settings, store, spec)
+        return cached(request, body, CALENDAR_TYPE, CALENDAR_HEADERS)
+
+    def all_calendar(request: Request) -> Response:
+        return calendar_response(request, ALL_COUNCILS)
+
+    def section_calendar(request: Request) -> Response:
+        params = request.path_params
+        return calendar_response(request, calendar_for(params["section"], params["key"][:100]))
+
     def unsubscribe_page(request: Request) -> Response:
         token = request.path_params["token"]
         if verify_token(key, token) is None:
@@ -222,7 +238,8 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             Route("/feeds/feed.xsl", feed_stylesheet),
             Route("/feeds/all.{fmt}", all_feed),
             Route("/feeds/{section}/{key}.{fmt}", section_feed),
-            *calendar_routes(settings, store),
+            Route("/calendar/all.ics", all_calendar),
+            Route("/calendar/{section}/{key}.ics", section_calendar),
             Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
         ]
@@ -299,6 +316,10 @@ def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:
     channel = SmtpChannel(settings.smtp)
     # Each socket operation times out too, so an abandoned send's thread ends soon after.
     return lambda to, subject, text: channel.notify(to, subject, text, timeout=SEND_TIMEOUT)
+
+
+#: A calendar app saves the file under this name.
+CALENDAR_HEADERS = {"Content-Disposition": 'inline; filename="sendwatch.ics"'}
 
 
 def _browser_wants_page(request: Request) -> bool:

@@ -134,6 +134,10 @@ class Register:
         """The LA with this ONS GSS code or DfE LA code."""
         return self._by_code.get(code.strip().upper())
 
+    def find(self, key: str) -> LocalAuthority | None:
+        """The LA a web address names: its ONS or DfE code, or its name's slug ("bexley")."""
+        return self.get(key) or next((la for la in self.authorities if la.slug == key), None)
+
     def regions(self) -> list[str]:
         return sorted({la.region for la in self.authorities})
 
