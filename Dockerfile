@@ -21,6 +21,7 @@ COPY sendwatch ./sendwatch
 COPY crawler ./crawler
 COPY storage ./storage
 COPY alerts ./alerts
+COPY app ./app
 RUN pip install . && rm -rf /src
 
 USER sendwatch

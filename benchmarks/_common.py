@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sendwatch.demo.site import GOVUK_COLLECTION, SAMPLES  # noqa: E402
+from app.demo.site import GOVUK_COLLECTION, SAMPLES  # noqa: E402
 
-SENDWATCH = [sys.executable, "-m", "sendwatch"]
+SENDWATCH = [sys.executable, "-m", "app"]
 
 
 def median(values: Iterable[float]) -> float:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _common import crawl, env_for, final, median, synthetic_site
 
-from sendwatch.demo.site import FixtureSite, serve
+from app.demo.site import FixtureSite, serve
 
 RUNS = 3
 

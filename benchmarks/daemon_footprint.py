@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _common import SENDWATCH, env_for, final, resident_mb, synthetic_site
 
-from sendwatch.demo.site import FixtureSite, serve
+from app.demo.site import FixtureSite, serve
 
 
 def main() -> None:

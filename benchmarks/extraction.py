@@ -14,11 +14,11 @@ import time
 from _common import ROOT, final, median
 from scrapy.http import HtmlResponse
 
+from app.demo.site import SAMPLES
 from crawler.extract import Document, extract
 from crawler.pdf import pdf_text
 from crawler.pipelines import document_of
 from crawler.spiders.lgl import LglSpider
-from sendwatch.demo.site import SAMPLES
 
 REAL = ROOT.parent / "shared" / "real-samples" / "ofsted"
 

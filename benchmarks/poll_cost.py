@@ -15,7 +15,7 @@ from pathlib import Path
 
 from _common import crawl, env_for, final, synthetic_site
 
-from sendwatch.demo.site import FixtureSite, serve
+from app.demo.site import FixtureSite, serve
 
 DETAIL = (
     "/api/content/government/publications/",

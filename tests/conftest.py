@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from sendwatch.demo.site import FixtureSite, serve
+from app.demo.site import FixtureSite, serve
 from storage.store import Store
 from tests.fixtures.statistics.make_ods import write_spreadsheets
 from tests.paths import FIXTURES

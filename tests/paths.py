@@ -16,7 +16,7 @@ import httpx
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _SCRIPT = Path(sys.executable).with_name("sendwatch")
 #: The installed console script, as users run it (or the module, where none is installed).
-COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "sendwatch"]
+COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "app"]
 
 
 @contextmanager

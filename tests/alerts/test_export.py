@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sendwatch.demo.site import FixtureSite
+from app.demo.site import FixtureSite
 from tests.alerts.conftest import free_port
 from tests.paths import COMMAND, serving
 

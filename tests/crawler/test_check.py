@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sendwatch.demo.site import HOSTS, OFSTED_FILES, OFSTED_REPORTS, FixtureSite
+from app.demo.site import HOSTS, OFSTED_FILES, OFSTED_REPORTS, FixtureSite
 from tests.paths import COMMAND
 
 MODERNGOV_COUNCILS = ("E09000002", "E10000034", "E09000003")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sendwatch.demo.site import LGL, LGL_SECTION, FixtureSite, publish_sample_notice
+from app.demo.site import LGL, LGL_SECTION, FixtureSite, publish_sample_notice
 from storage.models import Alarm, Event, Finding, SourceState
 from storage.store import Store
 from tests.paths import COMMAND

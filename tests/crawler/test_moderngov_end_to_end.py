@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sendwatch.demo.site import FixtureSite
+from app.demo.site import FixtureSite
 from storage.models import Finding
 from tests.crawler.test_end_to_end import _store, crawl, env  # noqa: F401  (the env fixture)
 from tests.paths import COMMAND

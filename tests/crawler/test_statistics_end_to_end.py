@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from sendwatch.demo.site import GOVUK_ASSETS, FixtureSite
+from app.demo.site import GOVUK_ASSETS, FixtureSite
 from storage.models import Event, Finding, SourceState
 from storage.store import Store
 from tests.crawler.test_end_to_end import crawl

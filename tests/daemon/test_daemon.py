@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from sendwatch.demo.site import FixtureSite, publish_sample_notice
+from app.demo.site import FixtureSite, publish_sample_notice
 from sendwatch.vocab import Kind
 from storage import outbox
 from storage.models import Delivery, SourceState

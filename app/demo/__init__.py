@@ -23,9 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.demo.sink import smtp_sink
+from app.demo.site import GOVUK, SAMPLES, FixtureSite, publish_sample_notice, serve
 from sendwatch.config import LoadedConfig, Settings
-from sendwatch.demo.sink import smtp_sink
-from sendwatch.demo.site import GOVUK, SAMPLES, FixtureSite, publish_sample_notice, serve
 from storage.models import Event
 from storage.store import Store
 
@@ -37,7 +37,7 @@ FROM_ADDRESS = "sendwatch-demo@example.org"
 def _crawl(source: str, env: dict[str, str], cwd: Path) -> str:
     # No --config and a fresh working directory: the user's configuration never applies.
     result = subprocess.run(
-        [sys.executable, "-m", "sendwatch", "crawl", source],
+        [sys.executable, "-m", "app", "crawl", source],
         env=env,
         cwd=cwd,
         capture_output=True,

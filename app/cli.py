@@ -691,7 +691,7 @@ def feeds_write(ctx: click.Context, directory: Path) -> None:
 @click.pass_context
 def demo_command(ctx: click.Context) -> None:
     """See it all work offline: sample sites, a baseline crawl, one new notice, its alert, the feeds."""
-    from sendwatch.demo import run_demo
+    from app.demo import run_demo
 
     run_demo(_loaded(ctx), click.echo)
 
@@ -745,9 +745,9 @@ def export_command(
 @click.pass_context
 def run_command(ctx: click.Context) -> None:
     """Run the daemon: migrations, then scheduled crawls and deliveries until SIGTERM."""
-    import scheduler
+    from app.daemon import run
 
-    ctx.exit(scheduler.run(_loaded(ctx)))
+    ctx.exit(run(_loaded(ctx)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

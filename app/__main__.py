@@ -1,0 +1,5 @@
+"""`python -m app` is the `sendwatch` console script (the daemon starts its children so)."""
+
+from app.cli import main
+
+main()

@@ -1,0 +1,418 @@
+"""The daemon's conductor: runs the crawls, the deliveries, the digest, the bot and the feeds.
+
+    sendwatch run          (or: python scheduler.py, the entry point at the top of the tree)
+
+APScheduler (3.x) conducts; the crawler, store and alerts never schedule themselves.
+
+* Each source is crawled at its own interval, with jitter, in a child process
+  (`sendwatch crawl SOURCE`): Twisted's reactor cannot restart inside one process,
+  and a crawl that hangs past its time limit is killed and counted as a failure
+  without touching the others.
+* Deliveries run every `dispatch_interval_seconds`, and at once after a crawl that
+  found news; the digest at `digest_time`; static feeds are rewritten after news.
+* Jobs never overlap themselves and a run missed during downtime runs once
+  (`max_instances=1`, `coalesce`, `misfire_grace_time`). Schedules carry on across
+  restarts: a source crawled ten minutes before a restart is not crawled again at once.
+* The feed server and the Telegram bot, when enabled, run as supervised child
+  processes (`sendwatch serve`, `sendwatch bot`), restarted if they die, except when
+  one exits with EXIT_FATAL_CONFIG (Telegram rejected the bot token): restarting
+  cannot help, so it stays down and one maintainer alarm is raised.
+* One daemon per store: a lock held for the daemon's life (`storage.db.DaemonLock`)
+  makes a second `sendwatch run` on the same store refuse to start.
+* SIGTERM/SIGINT: no new work starts; the delivery batch in flight finishes (each
+  message is recorded as it goes); running crawls are stopped; exit 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from sendwatch.config import LoadedConfig, Settings
+from sendwatch.errors import EXIT_FATAL_CONFIG, SendwatchError
+from storage.db import DaemonLock
+from storage.models import utcnow
+from storage.store import RunReport, Store
+
+log = logging.getLogger("sendwatch.scheduler")
+#: Seconds between the first crawls of the sources at start-up, so they do not all start at once.
+KILL_GRACE = 5
+MISFIRE_GRACE = 600
+#: After a crawl of either, Ofsted's statistics are compared with the reports crawled.
+RECONCILED = ("statistics", "ofsted")
+
+
+def build_scheduler() -> BackgroundScheduler:
+    """A scheduler whose jobs never pile up: one instance each, a missed run runs once."""
+    return BackgroundScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE},
+        timezone="UTC",
+    )
+
+
+def sendwatch_command(loaded: LoadedConfig, *args: str) -> list[str]:
+    """The command line of a child `sendwatch` process with the daemon's own configuration."""
+    command = [sys.executable, "-m", "app"]
+    if loaded.path is not None:
+        command += ["--config", str(loaded.path.resolve())]
+    return [*command, *args]
+
+
+@dataclass
+class Child:
+    """A long-running helper process (the feed server, the bot), restarted if it dies.
+
+    A child that exits with EXIT_FATAL_CONFIG has said why on its stderr, in one line;
+    restarting it cannot help, so it is left down and `on_fatal` is called, once.
+    """
+
+    name: str
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    on_fatal: Callable[[], None] | None = None
+    given_up: bool = False
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def ensure_running(self) -> None:
+        with self._guard:
+            if self.given_up or (self.process is not None and self.process.poll() is None):
+                return
+            if self.process is not None:
+                if self.process.returncode == EXIT_FATAL_CONFIG:
+                    self._give_up()
+                    return
+                self.restarts += 1
+                log.error(
+                    "%s exited with %s; restarting (restart %d)",
+                    self.name,
+                    self.process.returncode,
+                    self.restarts,
+                )
+            self.process = subprocess.Popen(self.command)
+            log.info("%s started (pid %d)", self.name, self.process.pid)
+        # Watch it, so a fatal exit is acted on at once, not at the next supervision round.
+        threading.Thread(
+            target=self._watch, args=(self.process,), name=f"watch {self.name}", daemon=True
+        ).start()
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        if process.wait() == EXIT_FATAL_CONFIG:
+            with self._guard:
+                if process is self.process:
+                    self._give_up()
+
+    def _give_up(self) -> None:
+        if self.given_up:
+            return
+        self.given_up = True
+        log.error(
+            "%s stopped for a configuration error (see above); not restarting it until"
+            " the configuration is fixed and sendwatch restarted",
+            self.name,
+        )
+        if self.on_fatal is not None:
+            try:
+                self.on_fatal()
+            except Exception:
+                log.exception("%s: could not raise the alarm", self.name)
+
+    def stop(self) -> None:
+        self.given_up = True  # what exits now was stopped, not failed
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@dataclass
+class Daemon:
+    loaded: LoadedConfig
+    store: Store = field(init=False)
+    store_lock: DaemonLock | None = None
+    scheduler: BackgroundScheduler = field(default_factory=build_scheduler)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    children: list[Child] = field(default_factory=list)
+    crawls: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    dispatching: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def settings(self) -> Settings:
+        return self.loaded.settings
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        settings = self.settings
+        self.store = Store(settings.effective_database_url)
+        self.store.check()
+        # Before anything else touches the store: a second daemon stops here, in one line.
+        self.store_lock = DaemonLock(self.store.engine)
+        self.store_lock.acquire()
+        self.store.upgrade()
+        log.info("store ready at %s", self.store.engine.url.render_as_string(hide_password=True))
+        self._schedule_crawls()
+        self.scheduler.add_job(
+            self.dispatch,
+            IntervalTrigger(seconds=settings.alerts.dispatch_interval_seconds),
+            id="dispatch",
+            next_run_time=utcnow() + dt.timedelta(seconds=1),
+        )
+        hour, minute = (int(part) for part in settings.alerts.digest_time.split(":"))
+        self.scheduler.add_job(self.digest, CronTrigger(hour=hour, minute=minute), id="digest")
+        self._start_children()
+        self.scheduler.start()
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("crawl-"):
+                self.store.set_next_run(job.id.removeprefix("crawl-"), job.next_run_time)
+        log.info("sendwatch running")
+
+    def _schedule_crawls(self) -> None:
+        enabled = [(name, source) for name, source in self.settings.sources if source.enabled]
+        if not enabled:
+            log.warning("no source is enabled: nothing will be crawled")
+        for host, target in self.settings.crawler.host_map.items():
+            log.info("crawler: requests for %s go to %s ([crawler] host_map)", host, target)
+        for index, (name, source) in enumerate(enabled):
+            interval = dt.timedelta(minutes=source.interval_minutes)
+            stagger = self.settings.crawler.start_stagger_seconds
+            soonest = utcnow() + dt.timedelta(seconds=1 + stagger * index)
+            last = self.store.last_run(name)
+            first = max(soonest, last + interval) if last else soonest
+            self.scheduler.add_job(
+                self.crawl,
+                IntervalTrigger(
+                    seconds=interval.total_seconds(),
+                    jitter=min(300, int(interval.total_seconds() * 0.1)),
+                ),
+                args=[name],
+                id=f"crawl-{name}",
+                next_run_time=first,
+            )
+            log.info(
+                "source %s: %s every %g min, next at %s",
+                name,
+                source.base_url,
+                source.interval_minutes,
+                first.strftime("%H:%M:%S UTC"),
+            )
+
+    def _start_children(self) -> None:
+        from alerts.channels import channel_problems
+
+        settings = self.settings
+        problems = channel_problems(settings)
+        channels = []
+        if "email" not in problems:
+            channels.append(f"email via {settings.smtp.host}:{settings.smtp.port}")
+        if "telegram" not in problems:
+            channels.append("telegram")
+            if settings.telegram.bot:
+                self.children.append(
+                    Child(
+                        "telegram bot",
+                        sendwatch_command(self.loaded, "bot"),
+                        on_fatal=self._bot_token_rejected,
+                    )
+                )
+        if settings.web.enabled:
+            channels.append(
+                f"feeds on http://{settings.web.host}:{settings.web.port}/feeds/all.atom"
+            )
+            self.children.append(Child("feed server", sendwatch_command(self.loaded, "serve")))
+        if settings.web.static_dir:
+            channels.append(f"static feeds in {settings.web.static_dir}")
+        for channel in channels or ["none configured: events are recorded and shown in feeds only"]:
+            log.info("channel: %s", channel)
+        self._log_maintainer()
+        self._warn_unconfigured(problems)
+        for child in self.children:
+            child.ensure_running()
+        if self.children:
+            self.scheduler.add_job(self.supervise, IntervalTrigger(seconds=15), id="supervise")
+
+    def _log_maintainer(self) -> None:
+        """Say where the maintainer's alarms go; an Apprise URL by its scheme and host only."""
+        from sendwatch.logs import mask_service_url
+
+        config = self.settings.alerts
+        where = [config.maintainer_email] if config.maintainer_email else []
+        if config.maintainer_telegram_chat_id:
+            where.append(f"telegram chat {config.maintainer_telegram_chat_id}")
+        where += [mask_service_url(url.get_secret_value()) for url in config.maintainer_urls]
+        log.info("maintainer alarms: %s", ", ".join(where) or "the log only")
+
+    def _warn_unconfigured(self, problems: dict[str, str]) -> None:
+        """Say at start-up, for each channel subscribers use that cannot send, that their
+        alerts will wait; and that a Telegram enabled without its token runs no bot."""
+        from alerts.channels import unconfigured_warning
+        from storage.outbox import channels_in_use
+
+        for channel in sorted(channels_in_use(self.store) & problems.keys()):
+            log.warning("%s", unconfigured_warning(channel, problems[channel]))
+        if self.settings.telegram.enabled and "telegram" in problems:
+            log.warning("telegram: %s: the bot is not started", problems["telegram"])
+
+    def _bot_token_rejected(self) -> None:
+        from alerts.telegram import TOKEN_ALARM, TOKEN_REJECTED
+
+        self.store.raise_alarm("telegram", TOKEN_ALARM, TOKEN_REJECTED)
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def crawl(self, source: str) -> None:
+        """One crawl in a child process, killed if it outlives the time limit."""
+        if self.stopping.is_set():
+            return
+        # Job threads never call into the scheduler: its shutdown holds the locks they would need.
+        interval = dt.timedelta(minutes=getattr(self.settings.sources, source).interval_minutes)
+        self.store.set_next_run(source, utcnow() + interval)
+        # Scrapy closes the spider itself at the limit; a process still there a little later
+        # is stuck, and is killed.
+        soft = self.settings.crawler.time_limit_minutes * 60
+        limit = soft + min(60.0, max(5.0, soft * 0.25))
+        started = time.monotonic()
+        process = subprocess.Popen(
+            sendwatch_command(self.loaded, "crawl", source),
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+        )
+        with self.lock:
+            self.crawls[source] = process
+        try:
+            output, _ = process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            log.error("crawl %s: killed after %d s", source, limit)
+            self.store.record_run(
+                RunReport(source, "failed", 0, f"killed after {limit:.0f} s (time limit)"),
+                self.settings.crawler.alarm_after_failures,
+            )
+            output = ""
+        finally:
+            with self.lock:
+                self.crawls.pop(source, None)
+        line = (output or "").strip().splitlines()[-1:] or [
+            f"source={source} result=failed (the crawl printed no result)"
+        ]
+        log.info(
+            "crawl %s (%.1f s, exit %s): %s",
+            source,
+            time.monotonic() - started,
+            process.returncode,
+            line[0],
+        )
+        if process.returncode not in (0, 1) and not self.stopping.is_set():
+            # The crawl command itself broke (not a source failure it reported): count it.
+            self.store.record_run(
+                RunReport(source, "failed", 0, f"the crawl command exited {process.returncode}"),
+                self.settings.crawler.alarm_after_failures,
+            )
+        counts = dict(pair.split("=", 1) for pair in line[0].split() if "=" in pair)
+        if source in RECONCILED and not self.stopping.is_set():
+            self.reconcile()
+        if counts.get("new", "0") not in ("", "0"):
+            self.news_found()
+
+    def reconcile(self) -> None:
+        """Compare Ofsted's statistics with the reports crawled: one maintainer alarm per new
+        discrepancy (the dispatcher tells it), resolved once the discrepancy is gone."""
+        from storage.reconcile import raise_alarms
+
+        try:
+            for alarm in raise_alarms(self.store):
+                log.warning("alarm: %s", alarm.message)
+        except SendwatchError as exc:
+            log.error("reconcile: %s", exc)
+
+    def news_found(self) -> None:
+        """Deliver at once, and refresh static feeds."""
+        self.dispatch()
+        if self.settings.web.static_dir:
+            from alerts.feeds import write_feeds
+
+            count = write_feeds(self.settings, self.store, Path(self.settings.web.static_dir))
+            log.info("wrote %d static feeds to %s", count, self.settings.web.static_dir)
+
+    def dispatch(self) -> None:
+        """One delivery pass; passes never overlap, whether scheduled or after a crawl's news."""
+        from alerts.dispatch import Dispatcher, channels_for
+
+        with self.dispatching:
+            if self.stopping.is_set():
+                return
+            try:
+                Dispatcher(
+                    self.settings, self.store, channels_for(self.settings), self.stopping.is_set
+                ).run_once()
+            except SendwatchError as exc:
+                log.error("dispatch: %s", exc)
+
+    def digest(self) -> None:
+        from alerts.dispatch import Dispatcher, channels_for
+
+        report = Dispatcher(
+            self.settings, self.store, channels_for(self.settings), self.stopping.is_set
+        ).send_digests()
+        log.info("digest: %s", report.line())
+
+    def supervise(self) -> None:
+        if not self.stopping.is_set():
+            for child in self.children:
+                child.ensure_running()
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Finish what is in flight, stop the rest, quickly."""
+        self.stopping.set()
+        with self.lock:
+            running = list(self.crawls.items())
+        for source, process in running:
+            log.info("stopping the crawl of %s", source)
+            process.terminate()
+        self.scheduler.shutdown(wait=True)  # a dispatch returns after its current batch
+        for child in self.children:
+            child.stop()
+        if self.store_lock is not None:
+            self.store_lock.release()
+        self.store.close()
+
+
+def run(loaded: LoadedConfig) -> int:
+    """Start the daemon; returns the exit code once stopped by SIGTERM or SIGINT."""
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        # Only set a flag here: a signal can arrive at any point of start-up.
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    daemon = Daemon(loaded)
+    daemon.start()
+    try:
+        stop_requested.wait()
+    finally:
+        daemon.stop()
+    log.info("stopped")
+    return 0
