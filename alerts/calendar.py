@@ -10,8 +10,8 @@ every request and after restarts, so a calendar app updates an entry rather than
 second one when a date moves. DTSTAMP is when that event last changed, so a calendar
 nothing changed in is the same bytes (and the same ETag).
 
-Dates come from `storage.queries.la_states`: what the report states, else the framework's
-interval (see FULL_INSPECTION_MONTHS there); inspectors give no exact day, so the entries say
+Dates come from each council's case (`sendwatch.case`): what the report states, else the
+framework's interval (see FULL_INSPECTION_MONTHS there); inspectors give no exact day, so the entries say
 "approximately". Built with the `icalendar` library, which folds lines and escapes text
 as RFC 5545 requires (Google Calendar, Outlook and Apple Calendar read it).
 """
@@ -28,11 +28,12 @@ from icalendar import Event as CalendarEvent
 from icalendar.prop import vDuration
 from sqlalchemy import select
 
-from alerts.summary import KIND_LABELS, format_date
+from alerts.summary import format_date, kind_label
+from sendwatch.case import CaseState
 from sendwatch.config import Settings
 from storage.las import LocalAuthority, register
 from storage.models import Event
-from storage.queries import LaState, la_states
+from storage.queries import cases
 from storage.store import Store
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -71,7 +72,7 @@ def spec_for(section: str, key: str) -> CalendarSpec | None:
     """The calendar at /calendar/<section>/<key>.ics, or None when there is none."""
     las = register()
     if section == "la":
-        la = las.find(key)
+        la = las.lookup(key)
         if la is None:
             return None
         return CalendarSpec(f"sendwatch: {la.name}, SEND dates", (la.ons_code,))
@@ -88,48 +89,47 @@ def spec_for(section: str, key: str) -> CalendarSpec | None:
 ALL = CalendarSpec("sendwatch: SEND dates, every council in England", None)
 
 
-def dues_of(la: LocalAuthority, state: LaState, page: str) -> list[Due]:
+def dues_of(la: LocalAuthority, state: CaseState, page: str) -> list[Due]:
     """What is due for one council: its notice's deadline while the notice is in force, the
     monitoring inspection still expected, and the next full inspection. `page` is the
     council's page, linked from each entry."""
     dues: list[Due] = []
-    deadline = _day(state.notice_deadline)
-    if state.notice_in_force and deadline and state.notice_event_id:
-        label = KIND_LABELS.get(state.notice_kind or "", "Notice").removesuffix(" issued")
+    notice = state.notice
+    if notice is not None and notice.in_force and notice.deadline and notice.event_id:
+        label = kind_label(notice.kind or "").removesuffix(" issued").lower()
         dues.append(
             Due(
                 la,
                 NOTICE_DEADLINE,
-                state.notice_event_id,
-                deadline,
-                f"{la.name}: {label.lower()} deadline",
-                f"The deadline of the Department for Education's {label.lower()} to {la.name} "
-                f"of {format_date(state.notice_on)}.\n\nMore: {page}",
+                notice.event_id,
+                notice.deadline,
+                f"{la.name}: {label} deadline",
+                f"The deadline of the Department for Education's {label} to {la.name} "
+                f"of {format_date(notice.issued_on)}.\n\nMore: {page}",
             )
         )
-    report = (
-        f"the area SEND inspection report published {format_date(state.inspection_on)}"
-        if state.inspection_on
-        else "the latest area SEND inspection report"
-    )
-    if state.monitoring_due and state.inspection_event_id:
+    inspection = state.inspection
+    if inspection is None:
+        return dues
+    report = f"the area SEND inspection report published {format_date(inspection.published_on)}"
+    if state.monitoring_due:
         dues.append(
             Due(
                 la,
                 MONITORING_INSPECTION,
-                state.inspection_event_id,
+                inspection.event_id,
                 state.monitoring_due,
                 f"{la.name}: area SEND monitoring inspection expected",
                 f"Ofsted and CQC's monitoring inspection of {la.name} is expected by about "
                 f"this date, after {report}.\n\nMore: {page}",
             )
         )
-    if state.full_inspection_due and state.inspection_event_id:
+    if state.full_inspection_due:
         dues.append(
             Due(
                 la,
                 FULL_INSPECTION,
-                state.inspection_event_id,
+                inspection.event_id,
                 state.full_inspection_due,
                 f"{la.name}: next full area SEND inspection due",
                 f"The next full area SEND inspection of {la.name} is due by about this date, "
@@ -137,14 +137,6 @@ def dues_of(la: LocalAuthority, state: LaState, page: str) -> list[Due]:
             )
         )
     return dues
-
-
-def _day(iso: str | None) -> dt.date | None:
-    """A stored ISO date, or None when there is none or it cannot be read."""
-    try:
-        return dt.date.fromisoformat(iso) if iso else None
-    except ValueError:
-        return None
 
 
 def uid(due: Due, domain: str) -> str:
@@ -156,9 +148,7 @@ def render_calendar(settings: Settings, store: Store, spec: CalendarSpec) -> byt
     """The calendar as iCalendar bytes (CRLF lines, folded at 75 octets)."""
     base = settings.alerts.public_url.rstrip("/")
     domain = urlsplit(base).hostname or "sendwatch"
-    states = la_states(
-        store, spec.la_codes[0] if spec.la_codes and len(spec.la_codes) == 1 else None
-    )
+    states = cases(store, spec.la_codes)
     wanted = set(spec.la_codes) if spec.la_codes is not None else None
     las = register()
     dues = [

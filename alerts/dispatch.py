@@ -47,6 +47,7 @@ from alerts.filters import matches
 from alerts.sealing import unseal
 from alerts.signing import secret_key, unsubscribe_url
 from alerts.summary import Summary, summarise
+from sendwatch.case import EventFacts
 from sendwatch.config import Settings
 from sendwatch.logs import (
     SecretMask,
@@ -58,7 +59,7 @@ from sendwatch.logs import (
 )
 from storage import outbox
 from storage.models import Event, Subscription, utcnow
-from storage.queries import threads_for
+from storage.queries import event_facts
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -237,11 +238,11 @@ class Dispatcher:
         for item in claimed:
             by_channel[item.subscription.channel].append(item)
         summaries: dict[int, Summary | Exception] = {}
-        threads = self._threads([item.event for item in claimed])
+        facts = self._facts([item.event for item in claimed])
         for item in claimed:
             if item.event.id not in summaries:
                 try:
-                    summaries[item.event.id] = summarise(item.event, threads.get(item.event.id))
+                    summaries[item.event.id] = summarise(item.event, facts.get(item.event.id))
                 except Exception as exc:  # one event's bug holds back only its deliveries
                     summaries[item.event.id] = exc
         for channel_name, items in by_channel.items():
@@ -294,13 +295,14 @@ class Dispatcher:
         except Exception as exc:
             return exc
 
-    def _threads(self, events: Sequence[Event]) -> dict[int, Event | None]:
-        """The events' threads, found once for the batch; none (the alerts still go) if that fails."""
+    def _facts(self, events: Sequence[Event]) -> dict[int, EventFacts]:
+        """What the councils' cases say of the events, read once for the batch; if that fails,
+        each event's summary says what the event says on its own (the alerts still go)."""
         try:
-            return threads_for(self.store, events)
+            return event_facts(self.store, events)
         except Exception as exc:
             log.warning(
-                "could not find the threads of %d events: %s", len(events), self.mask(str(exc))
+                "could not read the cases of %d events: %s", len(events), self.mask(str(exc))
             )
             return {}
 
@@ -500,7 +502,7 @@ class Dispatcher:
         by_subscription: dict[int, list[outbox.Claimed]] = defaultdict(list)
         for item in claimed:
             by_subscription[item.subscription.id].append(item)
-        threads = self._threads([item.event for item in claimed])
+        facts = self._facts([item.event for item in claimed])
         with self._holding(claimed):
             for items in by_subscription.values():
                 subscription = items[0].subscription
@@ -513,7 +515,7 @@ class Dispatcher:
                         delivery_id=min(item.delivery_id for item in items),
                         address=subscription.address,
                         summaries=tuple(
-                            summarise(item.event, threads.get(item.event.id)) for item in items
+                            summarise(item.event, facts.get(item.event.id)) for item in items
                         ),
                         unsubscribe_url=unsubscribe_url(self.settings, self.key, subscription.id),
                         digest=True,

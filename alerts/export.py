@@ -8,12 +8,12 @@ One record shape for both, built here once:
      "thread": {"id", "kind", "title", "happened_on"} | null,
      "deadline_passed", "next_inspection_due", "overdue"}
 
-`thread` is the case the event belongs to (the council's inspection or notice, worked
-out at read time by `storage.queries.threads_for`). `deadline_passed` is true when the
-event's deadline is before today; an area SEND inspection report's `next_inspection_due` is
-when the inspection after it is due (what the report states, else the framework's interval:
-the monitoring inspection first where one is expected) and `overdue` whether that date has
-passed while the report is still the council's latest (null and false on other events).
+`thread`, `deadline`, `deadline_passed`, `next_inspection_due` and `overdue` are what the
+council's case (`sendwatch.case`, read when asked) says of the event: the thread it belongs
+to (the council's inspection or notice), an issued notice's deadline and whether it is before
+today, and on an area SEND inspection report when the inspection after it is due and whether
+that date has passed while the report is still the council's latest (null and false on other
+events). `case_record` is a council's case itself, for `/api/las`.
 
 CSV flattens it (the LA's fields as columns, the sources joined with " | ") and is
 written as UTF-8 with a byte-order mark when it goes to a file, so spreadsheets open
@@ -34,17 +34,11 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from alerts.filters import resolve_kind, resolve_la
+from sendwatch.case import CaseState, EventFacts
 from sendwatch.errors import SendwatchError
-from storage.las import register
+from storage.las import LocalAuthority, register
 from storage.models import Event
-from storage.queries import (
-    INSPECTION_KINDS,
-    LaState,
-    deadline_passed,
-    inspections_due,
-    la_states,
-    threads_for,
-)
+from storage.queries import event_facts
 from storage.store import Store
 
 CSV_COLUMNS = (
@@ -184,63 +178,17 @@ def _as_date(value: dt.date | str) -> dt.date:
 def records_of(
     store: Store, events: Sequence[Event], *, today: dt.date | None = None
 ) -> list[dict[str, Any]]:
-    """The records of `events`, each with its thread (found for all of them at once), as of
-    `today` (the real today unless given)."""
-    today = today or dt.date.today()
-    threads = threads_for(store, events)
-    states = _states_of_inspected(store, events, today)
-    return [
-        record_of(
-            event,
-            threads.get(event.id),
-            today=today,
-            state=states.get(event.la_code) if event.la_code else None,
-        )
-        for event in events
-    ]
+    """The records of `events`, with what their councils' cases say of them (read once for all
+    of them), as of `today` (the real today unless given)."""
+    facts = event_facts(store, events, today=today)
+    return [record_of(event, facts[event.id]) for event in events]
 
 
-def _states_of_inspected(
-    store: Store, events: Sequence[Event], today: dt.date
-) -> dict[str, LaState]:
-    """The states of the councils whose inspection reports are among `events` (what is due
-    after a report depends on what came since); one council's alone when only one is."""
-    codes = {e.la_code for e in events if e.la_code and e.kind in INSPECTION_KINDS}
-    if not codes:
-        return {}
-    return la_states(store, next(iter(codes)) if len(codes) == 1 else None, today=today)
-
-
-def _due_after(event: Event, state: LaState | None) -> tuple[dt.date | None, bool]:
-    """(next inspection due, overdue) after an inspection report; (None, False) for others.
-    The council's latest report answers with its state (a monitoring inspection since then
-    is no longer due); an older one with what it set, never overdue (it was followed)."""
-    if event.kind not in INSPECTION_KINDS or event.outcome is None:
-        return None, False
-    if state is not None and state.inspection_event_id == event.id:
-        return state.next_inspection_due, state.overdue
-    fields: dict[str, Any] = {}
-    for finding in event.findings:
-        fields = {k: v for k, v in (finding.fields or {}).items() if v is not None} | fields
-    due = [d for d in inspections_due(event.outcome, event.happened_on, fields) if d]
-    return (min(due) if due else None), False
-
-
-def record_of(
-    event: Event,
-    thread: Event | None = None,
-    *,
-    today: dt.date | None = None,
-    state: LaState | None = None,
-) -> dict[str, Any]:
-    """The event's record; `thread` is its case head (see `threads_for`), None when it has none;
-    `state` its council's state (see `_due_after`), `today` the day deadlines are judged by."""
-    today = today or dt.date.today()
+def record_of(event: Event, facts: EventFacts) -> dict[str, Any]:
+    """The event's record: its own fields, and what its council's case says of it (`facts`:
+    the thread, the deadline and whether it has passed, what is due after a report)."""
     la = register().get(event.la_code) if event.la_code else None
-    deadline = next(
-        (f.fields["deadline"] for f in event.findings if f.fields.get("deadline")), None
-    )
-    next_due, overdue = _due_after(event, state)
+    thread = facts.thread
     return {
         "id": event.id,
         "kind": event.kind,
@@ -252,9 +200,9 @@ def record_of(
         }
         if la
         else None,
-        "happened_on": event.happened_on.isoformat() if event.happened_on else None,
+        "happened_on": _iso(event.happened_on),
         "first_seen_at": event.created_at.isoformat(timespec="seconds"),
-        "deadline": deadline,
+        "deadline": _iso(facts.deadline),
         "outcome": event.outcome,
         "title": event.title,
         "summary": event.summary,
@@ -263,7 +211,7 @@ def record_of(
                 "source": finding.source,
                 "url": finding.url,
                 "title": finding.title,
-                "published_at": finding.published_on.isoformat() if finding.published_on else None,
+                "published_at": _iso(finding.published_on),
             }
             # Oldest publication first: the official notice or report, then the news about it.
             for finding in sorted(
@@ -274,14 +222,51 @@ def record_of(
             "id": thread.id,
             "kind": thread.kind,
             "title": thread.title,
-            "happened_on": thread.happened_on.isoformat() if thread.happened_on else None,
+            "happened_on": _iso(thread.happened_on),
         }
         if thread is not None
         else None,
-        "deadline_passed": deadline_passed(deadline, today),
-        "next_inspection_due": next_due.isoformat() if next_due else None,
-        "overdue": overdue,
+        "deadline_passed": facts.deadline_passed,
+        "next_inspection_due": _iso(facts.next_inspection_due),
+        "overdue": facts.overdue,
     }
+
+
+def case_record(la: LocalAuthority, state: CaseState | None) -> dict[str, Any]:
+    """A council and its case today, as `/api/las` serves it and `sendwatch status --la
+    --json` prints it."""
+    notice = state.notice if state else None
+    inspection = state.inspection if state else None
+    return {
+        "name": la.name,
+        "ons_code": la.ons_code,
+        "dfe_code": la.dfe_code,
+        "region": la.region,
+        "latest_inspection": {
+            "outcome": inspection.outcome,
+            "date": inspection.published_on.isoformat(),
+        }
+        if inspection
+        else None,
+        "notice_in_force": bool(state and state.notice_in_force),
+        "notice": {
+            "kind": notice.kind,
+            "issued_on": _iso(notice.issued_on),
+            "deadline": _iso(notice.deadline),
+            "deadline_passed": bool(state and state.deadline_passed),
+            "lifted_on": _iso(notice.lifted_on),
+        }
+        if notice
+        else None,
+        "next_inspection_due": _iso(state.next_inspection_due) if state else None,
+        "next_inspection_kind": state.next_inspection_kind if state else None,
+        "overdue": bool(state and state.overdue),
+        "last_event_on": _iso(state.latest_event_on) if state else None,
+    }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def to_json(records: Sequence[dict[str, Any]]) -> str:

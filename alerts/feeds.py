@@ -25,13 +25,13 @@ from urllib.parse import urlsplit
 from feedgen.feed import FeedGenerator
 
 from alerts.filters import COUNCIL_ONLY_KINDS
-from alerts.summary import KIND_LABELS, Summary, format_date, summarise
+from alerts.summary import KIND_LABELS, Summary, summarise
 from sendwatch.config import AlertsConfig, Settings
 from sendwatch.vocab import Kind
 from storage import outbox
 from storage.las import register, slugify
 from storage.models import Event
-from storage.queries import threads_for
+from storage.queries import event_facts
 from storage.store import Store
 
 FORMATS = ("atom", "rss")
@@ -58,7 +58,7 @@ def spec_for(section: str, key: str) -> FeedSpec | None:
     """The feed at /feeds/<section>/<key>, or None when there is no such feed."""
     las = register()
     if section == "la":
-        la = las.find(key)
+        la = las.lookup(key)
         if la is None:
             return None
         return FeedSpec(
@@ -123,7 +123,7 @@ def render_feed(
     events = outbox.events(
         store, la_codes=spec.la_codes, kinds=spec.kinds, limit=settings.web.feed_entries
     )
-    threads = threads_for(store, events)
+    facts = event_facts(store, events)
     feed = FeedGenerator()
     feed.id(f"tag:{host},2024:feeds/{spec.path}")
     feed.title(spec.title)
@@ -139,7 +139,7 @@ def render_feed(
     else:
         feed.updated("2024-01-01T00:00:00Z")
     for event in reversed(events):  # feedgen prepends: oldest first gives newest on top
-        _entry(feed, summarise(event, threads.get(event.id)), published(event), host)
+        _entry(feed, summarise(event, facts.get(event.id)), published(event), host)
     body: bytes = feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
     return with_stylesheet(body, spec)
 
@@ -195,17 +195,8 @@ def _plain(summary: Summary) -> str:
     parts = [summary.title]
     if summary.follows:
         parts.append(f"This {summary.follows}")
-    parts.append(f"When: {format_date(summary.happened_on)}")
-    if summary.outcome_label:
-        parts.append(f"Outcome: {summary.outcome_label}")
-    if summary.deadline:
-        parts.append(f"{_deadline_word(summary)}: {format_date(summary.deadline)}")
+    parts += [str(fact) for fact in summary.facts]
     return ". ".join(parts)
-
-
-def _deadline_word(summary: Summary) -> str:
-    """ "Deadline passed" once it has, so an entry never reads as if there were time left."""
-    return "Deadline passed" if summary.deadline_passed else "Deadline"
 
 
 def _html(summary: Summary) -> str:
@@ -214,11 +205,7 @@ def _html(summary: Summary) -> str:
     rows = [f"<p>{e(summary.title)}</p>"]
     if summary.follows:
         rows.append(f"<p>This {e(summary.follows)}.</p>")
-    rows.append(f"<p>When: {e(format_date(summary.happened_on))}</p>")
-    if summary.outcome_label:
-        rows.append(f"<p>Outcome: {e(summary.outcome_label)}</p>")
-    if summary.deadline:
-        rows.append(f"<p>{_deadline_word(summary)}: {e(format_date(summary.deadline))}</p>")
+    rows += [f"<p>{e(str(fact))}</p>" for fact in summary.facts]
     if summary.text:
         rows.append(f"<p>{e(summary.text[:2000])}</p>")
     links = "".join(

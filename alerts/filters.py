@@ -64,16 +64,12 @@ def matches(subscription: Subscription, event: Event) -> bool:
 
 
 def resolve_la(text: str) -> str:
-    """An ONS code from a name, alias or code; a clear error with suggestions otherwise."""
+    """An ONS code from a name, alias, slug or code (the register's one lookup, as the web and
+    the bot use it); a clear error with suggestions otherwise."""
     las = register()
-    la = las.get(text) or las.match(text)
+    la = las.lookup(text)
     if la is None:
-        exact = [
-            candidate for candidate in las.search(text) if slugify(candidate.name) == slugify(text)
-        ]
-        la = exact[0] if exact else None
-    if la is None:
-        hint = ", ".join(candidate.name for candidate in las.suggest(text))
+        hint = ", ".join(candidate.name for candidate in las.suggestions(text, limit=3))
         message = f"no local authority called {text!r}"
         raise SendwatchError(f"{message}; did you mean: {hint}?" if hint else message)
     return la.ons_code

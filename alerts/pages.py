@@ -35,19 +35,29 @@ from alerts.email import BadAddress, parse_address
 from alerts.export import BadParameter, whole_number
 from alerts.render import templates
 from alerts.signing import csrf_ok, csrf_token, sign_text, signed_text, verify_token
-from alerts.summary import KIND_LABELS, OUTCOME_LABELS, Summary, format_date, summarise
+from alerts.summary import (
+    KIND_LABELS,
+    OUTCOME_LABELS,
+    Summary,
+    case_lines,
+    format_date,
+    kind_label,
+    summarise,
+)
+from sendwatch.case import (
+    INSPECTION_KINDS,
+    CaseState,
+    EventFacts,
+    Thread,
+    add_months,
+    event_day,
+)
 from sendwatch.config import Settings
-from sendwatch.vocab import Kind, Outcome
+from sendwatch.vocab import Outcome
 from storage import outbox
 from storage.las import LocalAuthority, register, slugify
 from storage.models import Event, Subscription
-from storage.queries import (
-    LaState,
-    add_months,
-    events_page,
-    la_states,
-    threads_for,
-)
+from storage.queries import cases, event_facts, events_page
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -87,7 +97,7 @@ COLUMNS = [
     ("latest", "Latest event", "wide"),
 ]
 #: Worst first, so sorting by outcome puts the councils in most trouble on top.
-OUTCOME_ORDER = {
+OUTCOME_ORDER: dict[str, int] = {
     Outcome.SIGNIFICANT_CONCERNS: 0,
     Outcome.WSOA_REQUIRED: 1,
     Outcome.INCONSISTENT: 2,
@@ -99,7 +109,7 @@ OUTCOME_ORDER = {
 @dataclass(frozen=True)
 class Row:
     la: LocalAuthority
-    state: LaState | None
+    state: CaseState | None
 
 
 @dataclass
@@ -217,7 +227,7 @@ class Pages:
         )
 
     def _la(self, key: str) -> LocalAuthority | None:
-        return register().find(key)
+        return register().lookup(key)
 
     # -- pages ----------------------------------------------------------------------------------
 
@@ -240,7 +250,7 @@ class Pages:
         )
         direction = "desc" if params.get("dir") == "desc" else "asc"
         due = params.get("due", "") if params.get("due") in {d[0] for d in DUES} else ""
-        states = la_states(self.store, today=self.today())
+        states = cases(self.store, today=self.today())
         everyone = [Row(la, states.get(la.ons_code)) for la in register()]
         query = Query(slugify(q), q.upper()) if q else None  # computed once, not once per council
         rows = [
@@ -305,21 +315,23 @@ class Pages:
                 la=None,
             )
         events, _ = events_page(self.store, page=1, per_page=500, la_codes=(la.ons_code,))
+        state = cases(self.store, [la.ons_code], today=self.today()).get(la.ons_code)
         return self._render(
             request,
             "la.html",
             title=la.name,
             la=la,
-            state=la_states(self.store, la.ons_code, today=self.today()).get(la.ons_code),
-            cases=cases_of(events, threads_for(self.store, events), today=self.today()),
+            case_facts=case_lines(state),
+            cases=cases_of(events, state),
             feed_title=f"SEND events: {la.name}",
             feed_href=f"/feeds/la/{la.slug}.atom",
         )
 
     def _summaries(self, events: Sequence[Event]) -> list[Summary]:
-        """Each event's summary, a council paper's saying which case it follows."""
-        threads = threads_for(self.store, events)
-        return [summarise(event, threads.get(event.id), today=self.today()) for event in events]
+        """Each event's summary, with what its council's case says of it (a council paper's
+        saying which case it follows)."""
+        facts = event_facts(self.store, events, today=self.today())
+        return [summarise(event, facts[event.id]) for event in events]
 
     def recent(self, request: Request) -> Response:
         try:
@@ -560,31 +572,33 @@ class Case:
     summaries: list[Summary]
 
 
-def cases_of(
-    events: Sequence[Event], threads: dict[int, Event | None], *, today: dt.date | None = None
-) -> list[Case]:
-    """The council's events grouped by case, newest case first; events that belong to no
-    case (news before any inspection, say) come last, under "Other events"."""
-    heads: dict[int, Event] = {}
+def cases_of(events: Sequence[Event], state: CaseState | None) -> list[Case]:
+    """A council's events grouped by the case they belong to (as its `state` says), newest case
+    first; events that belong to no case (news before any inspection, say) come last, under
+    "Other events"."""
+    heads: dict[int, Thread] = {}
     members: dict[int | None, list[Event]] = {}
     for event in events:
-        head = threads.get(event.id)
-        if head is not None:
-            heads[head.id] = head
-        members.setdefault(head.id if head else None, []).append(event)
+        facts = state.facts(event.id) if state is not None else EventFacts()
+        if facts.thread is not None:
+            heads[facts.thread.id] = facts.thread
+        members.setdefault(facts.thread.id if facts.thread else None, []).append(event)
 
     def day(event: Event) -> tuple[dt.date, int]:
-        return (event.happened_on or event.created_at.date(), event.id)
+        return (event_day(event.happened_on, event.created_at), event.id)
+
+    def summaries(found: list[Event]) -> list[Summary]:
+        return [
+            summarise(e, state.facts(e.id) if state is not None else None)
+            for e in sorted(found, key=day)
+        ]
 
     cases = [
-        Case(
-            case_title(heads[head_id]),
-            [summarise(e, heads[head_id], today=today) for e in sorted(members[head_id], key=day)],
-        )
-        for head_id in sorted(heads, key=lambda h: day(heads[h]), reverse=True)
+        Case(case_title(heads[head_id]), summaries(members[head_id]))
+        for head_id in sorted(heads, key=lambda h: (heads[h].day, h), reverse=True)
     ]
     if None in members:
-        cases.append(Case("Other events", [summarise(e) for e in sorted(members[None], key=day)]))
+        cases.append(Case("Other events", summaries(members[None])))
     return cases
 
 
@@ -593,35 +607,27 @@ SUGGESTIONS = 8
 
 
 def find_la(key: str) -> LocalAuthority | list[LocalAuthority]:
-    """The council a /la/ address means, as `sendwatch las` finds it ("hull" is Kingston upon
-    Hull), or, when none or several match, the councils to suggest instead."""
-    query = key.replace("-", " ").strip()
-    if not query:
-        return []
+    """The council a /la/ address means, as the register's one lookup finds it ("hull" is
+    Kingston upon Hull), or, when none or several match, the councils to suggest instead."""
     las = register()
-    found = las.search(query)
-    if len(found) == 1:
-        return found[0]
-    named = las.match(query)  # "Hull City Council", "york" (not "North Yorkshire")
-    if named is not None:
-        return named
-    return found[:SUGGESTIONS] or las.suggest(query, limit=SUGGESTIONS // 2)
+    return las.lookup(key.replace("-", " ")) or las.suggestions(key, limit=SUGGESTIONS)
 
 
-def case_title(head: Event) -> str:
+def case_title(head: Thread) -> str:
     """ "Area SEND inspection published 23 February 2024", "Improvement notice of 1 May 2024"."""
-    when = format_date(head.happened_on or head.created_at.date())
-    if head.kind == Kind.INSPECTION_REPORT:
+    when = format_date(head.day)
+    if head.kind in INSPECTION_KINDS:
         return f"Area SEND inspection published {when}"
-    return f"{KIND_LABELS.get(head.kind, head.kind).removesuffix(' issued')} of {when}"
+    return f"{kind_label(head.kind).removesuffix(' issued')} of {when}"
 
 
 def _outcome_counts(rows: list[Row]) -> list[tuple[str, str, int]]:
     """(outcome, label, number of councils whose latest inspection had it), for the counts."""
     counts = {str(outcome): 0 for outcome in Outcome}
     for row in rows:
-        if row.state and row.state.inspection_outcome in counts:
-            counts[row.state.inspection_outcome] += 1
+        inspection = row.state.inspection if row.state else None
+        if inspection is not None and inspection.outcome in counts:
+            counts[inspection.outcome] += 1
     return [
         (outcome, OUTCOME_LABELS[outcome].split(" (")[0], count)
         for outcome, count in counts.items()
@@ -647,10 +653,11 @@ def _matches(row: Row, query: Query | None, region: str, state: str) -> bool:
         return False
     if state == "notice":
         return bool(row.state and row.state.notice_in_force)
+    inspection = row.state.inspection if row.state else None
     if state == "none":
-        return not (row.state and row.state.inspection_outcome)
+        return inspection is None
     if state:
-        return bool(row.state and row.state.inspection_outcome == state)
+        return inspection is not None and inspection.outcome == state
     return True
 
 
@@ -665,15 +672,15 @@ def _is_due(row: Row, due: str) -> bool:
     if due == "overdue":
         return state.overdue
     if due == "deadline_passed":
-        return state.notice_in_force and state.notice_deadline_passed
+        return state.notice_in_force and state.deadline_passed
     upcoming = state.next_inspection_due
     return upcoming is not None and upcoming <= add_months(state.as_of, 12)
 
 
-def _severity(state: LaState | None) -> int:
-    if state is None or state.inspection_outcome is None:
+def _severity(state: CaseState | None) -> int:
+    if state is None or state.inspection is None:
         return len(OUTCOME_ORDER)
-    return OUTCOME_ORDER.get(Outcome(state.inspection_outcome), len(OUTCOME_ORDER))
+    return OUTCOME_ORDER.get(state.inspection.outcome, len(OUTCOME_ORDER))
 
 
 def _sort_key(sort: str) -> Callable[[Row], Any]:

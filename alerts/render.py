@@ -8,7 +8,6 @@ inside a tag or an entity.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Sequence
@@ -30,7 +29,6 @@ templates = Environment(
     lstrip_blocks=True,
 )
 templates.filters["day"] = format_date
-templates.filters["isoday"] = lambda iso: format_date(dt.date.fromisoformat(str(iso)))
 templates.filters["clip"] = lambda text, limit=SUMMARY_CHARS: _clip(text, limit)
 
 
@@ -78,12 +76,7 @@ def render_telegram(summary: Summary) -> str:
         lines.append(e(_clip(summary.title, 300)))
     if summary.follows:
         lines.append(e(f"This {summary.follows}."))
-    lines.append(f"When: {e(format_date(summary.happened_on))}")
-    if summary.outcome_label:
-        lines.append(f"Outcome: {e(summary.outcome_label)}")
-    if summary.deadline:
-        passed = "passed " if summary.deadline_passed else ""
-        lines.append(f"Deadline: {passed}{e(format_date(summary.deadline))}")
+    lines += [f"{e(fact.label)}: {e(fact.value)}" for fact in summary.facts]
     if summary.text:
         lines.append("")
         lines.append(e(_clip(summary.text, 1500)))
@@ -164,18 +157,14 @@ class _Markup:
 
 
 def _facts(summary: Summary, markup: _Markup) -> list[str]:
-    """What happened, when, the outcome and deadline: a line each, escaped."""
+    """The title, the case the event follows, and what the case says of it: a line each,
+    escaped."""
     lines = []
     if summary.title and summary.title != summary.headline:
         lines.append(markup.text(_clip(summary.title, 300)))
     if summary.follows:
         lines.append(markup.text(f"This {summary.follows}."))
-    lines.append(markup.text(f"When: {format_date(summary.happened_on)}"))
-    if summary.outcome_label:
-        lines.append(markup.text(f"Outcome: {summary.outcome_label}"))
-    if summary.deadline:
-        passed = "passed " if summary.deadline_passed else ""
-        lines.append(markup.text(f"Deadline: {passed}{format_date(summary.deadline)}"))
+    lines += [markup.text(str(fact)) for fact in summary.facts]
     return lines
 
 

@@ -1,8 +1,11 @@
-"""One summary per event: what happened, to which LA, when, the outcome or deadline, and the sources.
+"""One summary per event: what happened, to which LA, when, what the case says of it (outcome,
+deadline, in force or lifted, the next inspection due), and the sources.
 
-Pure data, built once and rendered for every channel (email, Telegram, feeds), so
-the channels never disagree. Everything scraped is kept as plain text here; each
-renderer escapes it for its own format.
+Pure data, built once and rendered for every channel (email, Telegram, Apprise, webhooks,
+feeds, the pages), so the channels never disagree. What the case says comes from
+`sendwatch.case` (through `storage.queries.event_facts`), worded here once as `facts`, the
+lines every channel shows. Everything scraped is kept as plain text here; each renderer
+escapes it for its own format.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sendwatch.case import FULL, MONITORING, CaseState, EventFacts, Thread, lone_facts
 from sendwatch.text import web_url, xml_safe
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, register
 from storage.models import Event
+from storage.queries import case_event
 
 KIND_LABELS: dict[str, str] = {
     Kind.IMPROVEMENT_NOTICE: "Improvement notice issued",
@@ -24,6 +29,11 @@ KIND_LABELS: dict[str, str] = {
     Kind.WSOA: "Written Statement of Action",
     Kind.COUNCIL_PAPER: "Council meeting paper",
     Kind.NEWS: "SEND news",
+}
+#: A lifting, by what it lifted (the case knows): a direction is never called a notice.
+LIFTED_LABELS: dict[str, str] = {
+    Kind.IMPROVEMENT_NOTICE: "Improvement notice lifted",
+    Kind.STATUTORY_DIRECTION: "Statutory direction lifted",
 }
 OUTCOME_LABELS: dict[str, str] = {
     Outcome.POSITIVE: "Positive experiences and outcomes (the best of three outcomes)",
@@ -53,6 +63,19 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One line of what the case says of an event: "Deadline: passed 31 August 2025"."""
+
+    label: str
+    value: str
+    #: Worth emphasis where the format has it (a passed deadline, an overdue inspection).
+    strong: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.value}"
+
+
+@dataclass(frozen=True)
 class Summary:
     event_id: int
     kind: str
@@ -72,10 +95,17 @@ class Summary:
     #: The deadline is before the day the summary was made: a notice past its deadline
     #: reads "deadline passed 31 August 2025", not as if there were time left.
     deadline_passed: bool = False
+    #: What the case says of the event, a line each, in the order every channel shows them.
+    facts: tuple[Fact, ...] = ()
+    #: On an inspection report: when the next inspection is due, and whether it is overdue.
+    next_inspection_due: dt.date | None = None
+    overdue: bool = False
+    #: On a lifting: what it lifted (`statutory_direction`, `improvement_notice`), if known.
+    lifts: str | None = None
 
     @property
     def kind_label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
+        return kind_label(self.kind, self.lifts)
 
     @property
     def outcome_label(self) -> str | None:
@@ -86,6 +116,13 @@ class Summary:
         return self.la.name if self.la else "England (council not identified)"
 
 
+def kind_label(kind: str, lifts: str | None = None) -> str:
+    """ "Improvement notice issued"; a lifting named by what it lifted, when that is known."""
+    if kind == Kind.NOTICE_LIFTED and lifts in LIFTED_LABELS:
+        return LIFTED_LABELS[lifts]
+    return KIND_LABELS.get(kind, kind)
+
+
 #: How a paper's case is named, by the kind of the thread's head.
 FOLLOWS: dict[str, str] = {
     Kind.INSPECTION_REPORT: "follows the area SEND inspection published {day}",
@@ -94,11 +131,11 @@ FOLLOWS: dict[str, str] = {
 }
 
 
-def follows(thread: Event | None) -> str | None:
+def follows(thread: Thread | None) -> str | None:
     """What a paper in `thread` follows, in words; None without a thread."""
     if thread is None:
         return None
-    day = format_date(thread.happened_on or thread.created_at.date())
+    day = format_date(thread.day)
     template = FOLLOWS.get(thread.kind)
     if template is None:
         return f"follows the {KIND_LABELS.get(thread.kind, thread.kind).lower()} of {day}"
@@ -106,37 +143,131 @@ def follows(thread: Event | None) -> str | None:
 
 
 def summarise(
-    event: Event, thread: Event | None = None, *, today: dt.date | None = None
+    event: Event, facts: EventFacts | None = None, *, today: dt.date | None = None
 ) -> Summary:
-    """The event's summary; its findings must be loaded. `thread` is the case it belongs to
-    (`storage.queries.threads_for`), named in a council paper's alert; `today` (the real
-    today unless given) says whether its deadline has passed."""
+    """The event's summary; its findings must be loaded. `facts` is what its council's case
+    says of it (`storage.queries.event_facts`: the thread it follows, its deadline, status and
+    what is due); without them, what the event says on its own, as of `today`."""
+    facts = facts or lone_facts(case_event(event), today or dt.date.today())
     la = register().get(event.la_code) if event.la_code else None
     # Cleaned again here, whatever the store holds: every channel renders from this.
     title = xml_safe(event.title)
-    headline = f"{KIND_LABELS.get(event.kind, event.kind)}: {la.name if la else title}"
-    links = []
-    deadline = None
-    for finding in event.findings:
-        links.append(Link(SOURCE_LABELS.get(finding.source, finding.source), xml_safe(finding.url)))
-        if deadline is None and finding.fields.get("deadline"):
-            deadline = dt.date.fromisoformat(str(finding.fields["deadline"]))
+    label = kind_label(event.kind, facts.lifts)
+    links = [
+        Link(SOURCE_LABELS.get(finding.source, finding.source), xml_safe(finding.url))
+        for finding in event.findings
+    ]
     return Summary(
         event_id=event.id,
         kind=event.kind,
-        headline=headline,
+        headline=f"{label}: {la.name if la else title}",
         title=title,
         la=la,
         happened_on=event.happened_on,
         outcome=event.outcome,
-        deadline=deadline,
+        deadline=facts.deadline,
         text=xml_safe(event.summary),
         links=tuple(dict.fromkeys(links)),
         created_at=event.created_at,
         updated_at=event.updated_at,
-        follows=follows(thread) if event.kind == Kind.COUNCIL_PAPER else None,
-        deadline_passed=deadline is not None and deadline < (today or dt.date.today()),
+        follows=follows(facts.thread) if event.kind == Kind.COUNCIL_PAPER else None,
+        deadline_passed=facts.deadline_passed,
+        facts=fact_lines(event.happened_on, event.outcome, facts),
+        next_inspection_due=facts.next_inspection_due,
+        overdue=facts.overdue,
+        lifts=facts.lifts,
     )
+
+
+def fact_lines(
+    happened_on: dt.date | None, outcome: str | None, facts: EventFacts
+) -> tuple[Fact, ...]:
+    """What the case says of an event, worded once for every channel."""
+    lines = [Fact("When", format_date(happened_on))]
+    if outcome:
+        lines.append(Fact("Outcome", OUTCOME_LABELS.get(outcome, outcome)))
+    if facts.in_force is not None:
+        lines.append(Fact("Status", _status(facts)))
+    if facts.deadline:
+        passed = facts.deadline_passed
+        lines.append(
+            Fact("Deadline", f"{'passed ' if passed else ''}{format_date(facts.deadline)}", passed)
+        )
+    if facts.next_inspection_due:
+        lines.append(Fact("Next inspection", _next_inspection(facts), facts.overdue))
+    return tuple(lines)
+
+
+#: The labels of a council's case, as its page, the bot's /status and the CLI show it.
+CASE_INSPECTION, CASE_NOTICE, CASE_NEXT = (
+    "Latest area SEND inspection",
+    "Notice or direction",
+    "Next area SEND inspection",
+)
+
+
+def case_lines(state: CaseState | None) -> tuple[Fact, ...]:
+    """A council's case in words, a line each: its latest inspection, the notice or direction in
+    force (or the last, lifted), and the next inspection due. What `sendwatch.case` decided,
+    worded once for the council's page, the bot's /status and `sendwatch status --la`."""
+    return (
+        _inspection_line(state),
+        _notice_line(state),
+        _next_line(state),
+    )
+
+
+def _inspection_line(state: CaseState | None) -> Fact:
+    inspection = state.inspection if state else None
+    if inspection is None:
+        return Fact(CASE_INSPECTION, "none recorded")
+    outcome = OUTCOME_LABELS.get(inspection.outcome, inspection.outcome)
+    return Fact(CASE_INSPECTION, f"{outcome}, published {format_date(inspection.published_on)}")
+
+
+def _notice_line(state: CaseState | None) -> Fact:
+    notice = state.notice if state else None
+    if state is None or notice is None:
+        return Fact(CASE_NOTICE, "none recorded")
+    what = kind_label(notice.kind).removesuffix(" issued") if notice.kind else ""
+    if not notice.in_force:
+        lifted = f"{what or 'Improvement notice or direction'} lifted"
+        return Fact(CASE_NOTICE, f"{lifted} on {format_date(notice.lifted_on)}")
+    words = f"{what} in force since {format_date(notice.issued_on)}"
+    if notice.deadline is None:
+        return Fact(CASE_NOTICE, words)
+    passed = state.deadline_passed
+    deadline = f"deadline {'passed ' if passed else ''}{format_date(notice.deadline)}"
+    return Fact(CASE_NOTICE, f"{words}; {deadline}", passed)
+
+
+def _next_line(state: CaseState | None) -> Fact:
+    if state is None or state.next_inspection_due is None:
+        return Fact(CASE_NEXT, "not known")
+    which = "a monitoring inspection" if state.next_inspection_kind == MONITORING else "a full inspection"
+    words = f"{which} due by about {format_date(state.next_inspection_due)}"
+    if state.overdue:
+        words += " (overdue)"
+    if state.next_inspection_kind == MONITORING and state.full_inspection_due:
+        words += f", then a full inspection by about {format_date(state.full_inspection_due)}"
+    return Fact(CASE_NEXT, words, state.overdue)
+
+
+def _status(facts: EventFacts) -> str:
+    if facts.in_force:
+        return "in force"
+    if facts.lifted_on:
+        return f"lifted on {format_date(facts.lifted_on)}"
+    return "no longer in force: a later notice or direction replaced it"
+
+
+def _next_inspection(facts: EventFacts) -> str:
+    """ "a monitoring inspection due by about 23 August 2025 (overdue)"."""
+    which = {MONITORING: "a monitoring inspection", FULL: "a full inspection"}.get(
+        facts.next_inspection_kind or FULL, "a full inspection"
+    )
+    overdue = " (overdue)" if facts.overdue else ""
+    return f"{which} due by about {format_date(facts.next_inspection_due)}{overdue}"
 
 
 def format_date(value: dt.date | None) -> str:

@@ -52,7 +52,7 @@ from sendwatch.errors import FatalConfigError, SendwatchError
 from sendwatch.logs import mask_secrets, register_secrets
 from storage import outbox
 from storage.las import register
-from storage.queries import threads_for
+from storage.queries import event_facts
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class BotCommands:
         await self._reply(update, f"Subscribed: {html.escape(label)}. /list shows all you follow.")
 
     def _suggestion(self, query: str) -> str:
-        close = register().suggest(query)
+        close = register().suggestions(query, limit=3)
         if close:
             names = " or ".join(f"<b>{html.escape(la.name)}</b>" for la in close)
             return f"I don't know {_echo(query)}. Did you mean {names}?"
@@ -315,10 +315,10 @@ class BotCommands:
         if not events:
             await self._reply(update, "Nothing recorded yet for what you follow.")
             return
-        threads = threads_for(self.store, events)
+        facts = event_facts(self.store, events)
         messages: list[str] = []
         for event in events:  # whole messages only, within Telegram's limit
-            rendered = render_telegram(summarise(event, threads.get(event.id)))
+            rendered = render_telegram(summarise(event, facts.get(event.id)))
             if len("\n\n".join([*messages, rendered])) > 4096:
                 break
             messages.append(rendered)

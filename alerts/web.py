@@ -31,6 +31,7 @@ from alerts.export import (
     MAX_LIMIT,
     BadParameter,
     EventFilter,
+    case_record,
     newest_events,
     records_of,
     whole_number,
@@ -49,8 +50,8 @@ from alerts.pages import SEND_TIMEOUT, Pages
 from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
 from storage import outbox
-from storage.las import LocalAuthority, register
-from storage.queries import LaState, la_states
+from storage.las import register
+from storage.queries import cases
 from storage.store import Store
 
 #: On every response. The pages need no script at all; their CSS is inline (a <style> element,
@@ -174,8 +175,8 @@ def create_app(settings: Settings, store: Store) -> Starlette:
         )
 
     def api_las(request: Request) -> Response:
-        states = la_states(store)
-        body = [_la_record(la, states.get(la.ons_code)) for la in register()]
+        states = cases(store)
+        body = [case_record(la, states.get(la.ons_code)) for la in register()]
         return cached(
             request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
         )
@@ -271,40 +272,6 @@ def _cursor(raw: str | None) -> tuple[dt.date, int] | None:
     except (ValueError, UnicodeDecodeError):
         pass
     raise BadParameter("cursor", "not a cursor this API gave out")
-
-
-def _la_record(la: LocalAuthority, state: LaState | None) -> dict[str, object]:
-    """An LA and its state today, for /api/las."""
-    return {
-        "name": la.name,
-        "ons_code": la.ons_code,
-        "dfe_code": la.dfe_code,
-        "region": la.region,
-        "latest_inspection": {
-            "outcome": state.inspection_outcome,
-            "date": state.inspection_on.isoformat(),
-        }
-        if state and state.inspection_outcome and state.inspection_on
-        else None,
-        "notice_in_force": bool(state and state.notice_in_force),
-        "notice": {
-            "kind": state.notice_kind,
-            "issued_on": state.notice_on.isoformat(),
-            "deadline": state.notice_deadline,
-            "deadline_passed": state.notice_deadline_passed,
-            "lifted_on": state.lifted_on.isoformat() if state.lifted_on else None,
-        }
-        if state and state.notice_on
-        else None,
-        "next_inspection_due": state.next_inspection_due.isoformat()
-        if state and state.next_inspection_due
-        else None,
-        "next_inspection_kind": state.next_inspection_kind if state else None,
-        "overdue": bool(state and state.overdue),
-        "last_event_on": state.latest_event_on.isoformat()
-        if state and state.latest_event_on
-        else None,
-    }
 
 
 def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:

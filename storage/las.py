@@ -44,6 +44,11 @@ BLOCKERS: tuple[str, ...] = (
     "University of Bristol",
 )
 
+#: The longest name `lookup` reads (the longest council name is under 60 characters).
+MAX_LOOKUP = 200
+#: How the DfE and Ofsted's statistics decorate some names ("Bristol, City of").
+_DFE_NOISE = re.compile(r",?\s*(?:city|county) of\s*$|^\s*(?:city|county) of\s+", re.IGNORECASE)
+
 _PREFIXES = (
     r"(?:london borough of|royal borough of|metropolitan borough of|borough of|city of"
     r"|council of the) "
@@ -117,6 +122,8 @@ class Register:
                 self._qualified.setdefault(normalise(name), set()).add(la)
         for name in BLOCKERS:
             self._plain.setdefault(normalise(name), set())
+        #: Slug of each name, alias and own slug -> its council, for names only one council has.
+        self._names = _unique_names(self.authorities)
         names = sorted(set(self._plain) | set(self._qualified), key=len, reverse=True)
         alternation = "|".join(re.escape(name) for name in names)
         self._pattern = re.compile(
@@ -134,9 +141,38 @@ class Register:
         """The LA with this ONS GSS code or DfE LA code."""
         return self._by_code.get(code.strip().upper())
 
-    def find(self, key: str) -> LocalAuthority | None:
-        """The LA a web address names: its ONS or DfE code, or its name's slug ("bexley")."""
-        return self.get(key) or next((la for la in self.authorities if la.slug == key), None)
+    def lookup(self, query: str) -> LocalAuthority | None:
+        """The one council a name, alias, slug or code given as such stands for, or None.
+
+        The one lookup of a council by name: the web (`/la/hull`, feeds, calendars), the CLI
+        (`--la`), the bot (`/subscribe Richmond`), the alert filters and Ofsted's statistics
+        (which write "Bristol, City of") all ask it, so one name finds one council everywhere.
+        In order: a code; a name, alias or slug that only one council has (as written, then
+        without the DfE's "City of"/"County of"); the one council whose name, alias or region
+        has a word starting with it ("Richmond", "north york"); the one council the text names
+        (the free-text matcher: "Hull City Council", "London Borough of Sutton", "york"). A name
+        two councils share ("Kingston") finds none: `suggestions` lists them.
+        """
+        query = query.strip()
+        if not query or len(query) > MAX_LOOKUP:
+            return None
+        exact = self.get(query)
+        if exact is not None:
+            return exact
+        for name in dict.fromkeys((query, _DFE_NOISE.sub("", query).strip(" ,"))):
+            named = self._names.get(slugify(name))
+            if named is not None:
+                return named
+        found = self.search(query)
+        if len(found) == 1:
+            return found[0]
+        return self.match(query)
+
+    def suggestions(self, query: str, limit: int = 8) -> list[LocalAuthority]:
+        """The councils to offer when `lookup` finds none: those a word of theirs starts with the
+        query, else the closest names to a misspelt one ("Bexly")."""
+        found = self.search(query) if query.strip() else []
+        return found[:limit] or self.suggest(query, limit=max(1, limit // 2))
 
     def regions(self) -> list[str]:
         return sorted({la.region for la in self.authorities})
@@ -210,6 +246,15 @@ class Register:
             if by_name[name] not in found:
                 found.append(by_name[name])
         return found[:limit]
+
+
+def _unique_names(authorities: Iterable[LocalAuthority]) -> dict[str, LocalAuthority]:
+    """Each name or alias (by its slug) that only one council answers to."""
+    owners: dict[str, set[LocalAuthority]] = {}
+    for la in authorities:
+        for name in (la.name, *la.aliases, *la.qualified_aliases):
+            owners.setdefault(slugify(name), set()).add(la)
+    return {name: next(iter(las)) for name, las in owners.items() if len(las) == 1 and name}
 
 
 def _split(cell: str) -> tuple[str, ...]:

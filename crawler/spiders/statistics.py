@@ -45,7 +45,6 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -65,7 +64,7 @@ from crawler.spiders.base import (
     json_object,
 )
 from sendwatch.vocab import Kind, Outcome
-from storage.las import LocalAuthority, normalise, register
+from storage.las import LocalAuthority, register
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,6 @@ ABOLISHED = {
     "E10000009": "Dorset (county)",
 }
 #: Words of a council name as DfE and Ofsted add them ("Bristol, City of", "County Durham").
-NAME_NOISE = re.compile(r",?\s*(?:city|county) of\s*$|^\s*(?:city|county) of\s+", re.IGNORECASE)
 
 #: Each outcome in the words a report states it, so the pipeline's `extract` reads it back.
 OUTCOME_SENTENCES = {
@@ -448,26 +446,9 @@ def release_for(path: str) -> _Release:
 
 def council_named(name: str) -> LocalAuthority | None:
     """The council a row names as Ofsted or DfE write it ("Bristol", "Bristol, City of",
-    "Durham", "St. Helens", "Bedford Borough"): its exact name or alias first, then the
-    register's matcher, which answers None when in doubt."""
-    bare = NAME_NOISE.sub("", name).strip(" ,")
-    names = _names()
-    for wanted in (name, bare):
-        la = names.get(normalise(wanted).strip())
-        if la is not None:
-            return la
-    las = register()
-    return las.match(name) or las.match(bare)
-
-
-@cache
-def _names() -> dict[str, LocalAuthority]:
-    """Each name or alias that only one council answers to, normalised."""
-    owners: dict[str, set[LocalAuthority]] = {}
-    for la in register():
-        for candidate in (la.name, *la.aliases, *la.qualified_aliases):
-            owners.setdefault(normalise(candidate).strip(), set()).add(la)
-    return {name: next(iter(las)) for name, las in owners.items() if len(las) == 1}
+    "Durham", "St. Helens", "Bedford Borough"): the register's one lookup, which answers None
+    when in doubt."""
+    return register().lookup(name)
 
 
 def inspection_text(inspection: Inspection) -> str:
