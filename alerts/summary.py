@@ -244,7 +244,11 @@ def _notice_line(state: CaseState | None) -> Fact:
 def _next_line(state: CaseState | None) -> Fact:
     if state is None or state.next_inspection_due is None:
         return Fact(CASE_NEXT, "not known")
-    which = "a monitoring inspection" if state.next_inspection_kind == MONITORING else "a full inspection"
+    which = (
+        "a monitoring inspection"
+        if state.next_inspection_kind == MONITORING
+        else "a full inspection"
+    )
     words = f"{which} due by about {format_date(state.next_inspection_due)}"
     if state.overdue:
         words += " (overdue)"

@@ -89,8 +89,6 @@ ABOLISHED = {
     "E06000029": "Poole",
     "E10000009": "Dorset (county)",
 }
-#: Words of a council name as DfE and Ofsted add them ("Bristol, City of", "County Durham").
-
 #: Each outcome in the words a report states it, so the pipeline's `extract` reads it back.
 OUTCOME_SENTENCES = {
     Outcome.POSITIVE: "The local area partnership's arrangements typically lead to positive"
