@@ -300,11 +300,10 @@ class Pages:
 
     def la_page(self, request: Request) -> Response:
         key = request.path_params["key"]
-        la = self._la(key)
-        if la is None:
-            found = find_la(key[:MAX_QUERY])
-            if isinstance(found, LocalAuthority):
-                return RedirectResponse(f"/la/{found.slug}", status_code=308)
+        found = find_la(key[:MAX_QUERY])
+        if isinstance(found, LocalAuthority) and not _canonical(key, found):
+            return RedirectResponse(f"/la/{found.slug}", status_code=308)
+        if not isinstance(found, LocalAuthority):
             return self._render(
                 request,
                 "message.html",
@@ -314,6 +313,7 @@ class Pages:
                 suggestions=found,
                 la=None,
             )
+        la = found
         events, _ = events_page(self.store, page=1, per_page=500, la_codes=(la.ons_code,))
         state = cases(self.store, [la.ons_code], today=self.today()).get(la.ons_code)
         return self._render(
@@ -611,6 +611,12 @@ def find_la(key: str) -> LocalAuthority | list[LocalAuthority]:
     Kingston upon Hull), or, when none or several match, the councils to suggest instead."""
     las = register()
     return las.lookup(key.replace("-", " ")) or las.suggestions(key, limit=SUGGESTIONS)
+
+
+def _canonical(key: str, la: LocalAuthority) -> bool:
+    """Whether a /la/ address is the council's own (its slug, or a code, which render at once);
+    any other name for it is sent to its slug."""
+    return key == la.slug or key.strip().upper() in (la.ons_code, la.dfe_code)
 
 
 def case_title(head: Thread) -> str:

@@ -249,11 +249,11 @@ def _next_line(state: CaseState | None) -> Fact:
         if state.next_inspection_kind == MONITORING
         else "a full inspection"
     )
-    words = f"{which} due by about {format_date(state.next_inspection_due)}"
+    words = f"{which} due by {format_date(state.next_inspection_due)}"
     if state.overdue:
         words += " (overdue)"
     if state.next_inspection_kind == MONITORING and state.full_inspection_due:
-        words += f", then a full inspection by about {format_date(state.full_inspection_due)}"
+        words += f", then a full inspection by {format_date(state.full_inspection_due)}"
     return Fact(CASE_NEXT, words, state.overdue)
 
 
@@ -266,12 +266,12 @@ def _status(facts: EventFacts) -> str:
 
 
 def _next_inspection(facts: EventFacts) -> str:
-    """ "a monitoring inspection due by about 23 August 2025 (overdue)"."""
+    """ "a monitoring inspection due by 23 August 2025 (overdue)"."""
     which = {MONITORING: "a monitoring inspection", FULL: "a full inspection"}.get(
         facts.next_inspection_kind or FULL, "a full inspection"
     )
     overdue = " (overdue)" if facts.overdue else ""
-    return f"{which} due by about {format_date(facts.next_inspection_due)}{overdue}"
+    return f"{which} due by {format_date(facts.next_inspection_due)}{overdue}"
 
 
 def format_date(value: dt.date | None) -> str:

@@ -46,13 +46,13 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.filters import COUNCIL_ONLY_KINDS, Filters, matches, resolve_la, resolve_region
 from alerts.render import render_telegram
-from alerts.summary import summarise
+from alerts.summary import case_lines, summarise
 from sendwatch.config import Settings, TelegramConfig
 from sendwatch.errors import FatalConfigError, SendwatchError
 from sendwatch.logs import mask_secrets, register_secrets
 from storage import outbox
 from storage.las import register
-from storage.queries import event_facts
+from storage.queries import cases, event_facts
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,7 @@ HELP = (
     "/unsubscribe - stop all alerts\n"
     "/list - what you follow\n"
     "/latest - the last 5 events you would have been sent\n"
+    "/status &lt;council&gt; - where the council's case stands (e.g. /status Wirral)\n"
     "/help - this message"
 )
 
@@ -325,7 +326,12 @@ class BotCommands:
         await self._reply(update, "\n\n".join(messages))
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Sources and their health; for admin chats only."""
+        """A council's case (/status Bexley), for anyone; without a council, the sources and
+        their health, for admin chats only."""
+        query = " ".join(context.args or []).strip()
+        if query:
+            await self._reply(update, await asyncio.to_thread(self._case_reply, query))
+            return
         chat_id = update.effective_chat.id if update.effective_chat else 0
         if chat_id not in self.settings.telegram.admin_chat_ids:
             await self._reply(update, "Sorry, /status is for the maintainers.")
@@ -339,6 +345,18 @@ class BotCommands:
         for alarm in self.store.open_alarms():
             lines.append(f"ALARM: {html.escape(alarm.message)}")
         await self._reply(update, "\n".join(lines) or "No source has run yet.")
+
+    def _case_reply(self, query: str) -> str:
+        """The council's case in the words of its page (`case_lines`), or what to try instead."""
+        la = register().lookup(query)
+        if la is None:
+            return self._suggestion(query)
+        state = cases(self.store, [la.ons_code]).get(la.ons_code)
+        lines = [f"<b>{html.escape(la.name)}</b>"]
+        lines += [
+            f"{html.escape(fact.label)}: {html.escape(fact.value)}" for fact in case_lines(state)
+        ]
+        return "\n".join(lines)
 
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Logs a handler's failure, and tells the admins: once an hour per kind of error.

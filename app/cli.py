@@ -147,13 +147,26 @@ def las_command(query: str) -> None:
 
 
 @cli.command("status")
+@click.option(
+    "--la",
+    "la_name",
+    metavar="NAME_OR_ONS",
+    help="Instead: this council's case (what is in force, the deadline, the latest outcome, "
+    "the next inspection due).",
+)
+@click.option("--json", "as_json", is_flag=True, help="With --la: as /api/las serves it.")
 @click.pass_context
-def status_command(ctx: click.Context) -> None:
-    """Show each source's last run and what the store holds."""
+def status_command(ctx: click.Context, la_name: str | None, as_json: bool) -> None:
+    """Show each source's last run and what the store holds, or (--la) one council's case."""
     from storage.migrate import current_revision, head_revision
 
+    if as_json and la_name is None:
+        raise click.UsageError("--json goes with --la")
     store = _store(ctx)
     store.check()
+    if la_name is not None:
+        _echo_case(store, la_name, as_json)
+        return
     revision = current_revision(store.engine)
     if revision is None:
         click.echo("database not initialised yet: `sendwatch db upgrade` creates it", err=True)
@@ -196,6 +209,25 @@ def status_command(ctx: click.Context) -> None:
         _echo_outbox_reasons(ctx, store)
         for alarm in store.open_alarms():
             click.echo(f"alarm since {_when(alarm.opened_at)}: {alarm.message}")
+
+
+def _echo_case(store: Store, la_name: str, as_json: bool) -> None:
+    """One council's case, as its page and the bot's /status word it (or as /api/las has it)."""
+    from alerts.export import case_record
+    from alerts.filters import resolve_la
+    from alerts.summary import case_lines
+    from storage.queries import cases
+
+    la = register().get(resolve_la(la_name))
+    assert la is not None
+    store.upgrade()  # a store never crawled has no case to show, not a missing table
+    state = cases(store, [la.ons_code]).get(la.ons_code)
+    if as_json:
+        click.echo(json.dumps(case_record(la, state), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{la.name} ({la.ons_code}), {la.region}")
+    for fact in case_lines(state):
+        click.echo(str(fact))
 
 
 def _echo_outbox_reasons(ctx: click.Context, store: Store) -> None:

@@ -2,8 +2,10 @@
 
 Ofsted's area SEND statistics (the `statistics` source) list every published area SEND
 inspection. Each one should also have been found on Ofsted's reports site (the `ofsted`
-source): the same council, a report published within `WINDOW` days of the date the
-statistics give. Two kinds of discrepancy follow:
+source): the same happening, as the store links it (`sendwatch.case`: the same council, the
+same kind of report, published within `WINDOW` of each other), so a statistics row and a
+report are one event on every page exactly when they are no discrepancy here. Two kinds of
+discrepancy follow:
 
 * `missing`: a report in Ofsted's data that no `ofsted` finding matches (our crawl missed
   it, or Ofsted's site lists it under a label we do not read);
@@ -29,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from sendwatch.case import SAME_HAPPENING_WINDOW
 from sendwatch.vocab import Kind
 from storage.las import register
 from storage.models import Alarm, Finding
@@ -36,8 +39,8 @@ from storage.store import Store
 
 STATISTICS = "statistics"
 OFSTED = "ofsted"
-#: How far apart the two sources' publication dates may be for one report.
-WINDOW = dt.timedelta(days=14)
+#: How far apart the two sources' dates may be for one report: the store's one window.
+WINDOW = SAME_HAPPENING_WINDOW
 #: The marks' source under which alarmed discrepancies are remembered.
 MARKS_SOURCE = "reconcile"
 RESOLVED = "resolved"
@@ -147,21 +150,23 @@ def reconcile(store: Store) -> Reconciliation:
         )
     statistics, ofsted = _sides(store)
     found: list[Discrepancy] = []
-    for la_code, side in statistics:
-        match = _match(side, ofsted.get(la_code, ()))
-        discrepancy = _discrepancy(la_code, side, match)
+    for la_code, event_id, side in statistics:
+        discrepancy = _discrepancy(la_code, side, _match(side, ofsted.get(event_id, ())))
         if discrepancy is not None:
             found.append(discrepancy)
     found.sort(key=lambda d: (d.published_on, d.la_name, d.kind), reverse=True)
     return Reconciliation(tuple(found), ready=True, compared=len(statistics))
 
 
-def _sides(store: Store) -> tuple[list[tuple[str, Side]], dict[str, list[Side]]]:
+def _sides(store: Store) -> tuple[list[tuple[str, int, Side]], dict[int, list[Side]]]:
+    """The statistics' reports (council, event, what they say) and the `ofsted` findings by
+    the event the store linked them into."""
     with store.sessions() as session:
         rows = session.execute(
             select(
                 Finding.source,
                 Finding.la_code,
+                Finding.event_id,
                 Finding.kind,
                 Finding.published_on,
                 Finding.happened_on,
@@ -176,21 +181,22 @@ def _sides(store: Store) -> tuple[list[tuple[str, Side]], dict[str, list[Side]]]
             )
             .order_by(Finding.id)
         ).all()
-    statistics: list[tuple[str, Side]] = []
-    ofsted: dict[str, list[Side]] = defaultdict(list)
-    for source, la_code, kind, published, happened, outcome, title, url in rows:
+    statistics: list[tuple[str, int, Side]] = []
+    ofsted: dict[int, list[Side]] = defaultdict(list)
+    for source, la_code, event_id, kind, published, happened, outcome, title, url in rows:
         if la_code is None:
             continue
         side = Side(source, kind, published or happened, outcome, title, url)
         if source == STATISTICS and side.published_on is not None:
-            statistics.append((la_code, side))
+            statistics.append((la_code, event_id, side))
         elif source == OFSTED:
-            ofsted[la_code].append(side)
+            ofsted[event_id].append(side)
     return statistics, ofsted
 
 
-def _match(side: Side, candidates: Iterable[Side]) -> Side | None:
-    """The `ofsted` finding of the same kind of report published nearest, within WINDOW."""
+def _match(side: Side, same_event: Iterable[Side]) -> Side | None:
+    """The `ofsted` report of the same happening: a finding the store linked into the same
+    event (of the same kind of report), the nearest in date should there be several."""
     family = FULL if side.kind in FULL else REVISIT
     on = side.published_on
     assert on is not None
@@ -198,8 +204,7 @@ def _match(side: Side, candidates: Iterable[Side]) -> Side | None:
     def apart(other: Side) -> dt.timedelta:
         return abs(other.published_on - on) if other.published_on else dt.timedelta.max
 
-    near = [other for other in candidates if other.kind in family and apart(other) <= WINDOW]
-    return min(near, key=apart, default=None)
+    return min((other for other in same_event if other.kind in family), key=apart, default=None)
 
 
 def _discrepancy(la_code: str, side: Side, match: Side | None) -> Discrepancy | None:

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sendwatch.case import SAME_HAPPENING_WINDOW
 from sendwatch.errors import StoreError
 from sendwatch.text import xml_safe, xml_safe_data
 from sendwatch.vocab import LINKABLE_KINDS, Kind, Outcome, linked_kinds
@@ -36,9 +37,9 @@ from storage.las import register
 from storage.migrate import upgrade
 from storage.models import Alarm, Base, CrawlMark, Event, Finding, SourceState, utcnow
 
-#: Findings of one kind about one LA whose dates are this close describe one event:
-#: news reports follow an official publication by days, sometimes weeks.
-EVENT_WINDOW = dt.timedelta(days=31)
+#: Findings of one kind about one LA whose dates are this close describe one event (the one
+#: window for "the same happening", which reconciliation relies on too).
+EVENT_WINDOW = SAME_HAPPENING_WINDOW
 RECORD_ATTEMPTS = 3
 
 

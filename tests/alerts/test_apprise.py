@@ -93,6 +93,7 @@ def test_json_service_receives_title_body_and_links_as_text(
         "message": (
             f"{TITLE}\n"
             f"When: {WHEN}\n"
+            "Status: in force\n"
             "Deadline: 31 August 2099\n"
             "\n"
             "The council must improve its SEND services.\n"
@@ -125,7 +126,7 @@ def test_ntfy_receives_text_and_markdown_as_the_url_asks(
         "topic": "sw-plain-x7",
         "title": "Improvement notice issued: Bexley",
         "message": (
-            f"{TITLE}\nWhen: {WHEN}\nDeadline: 31 August 2099\n\n"
+            f"{TITLE}\nWhen: {WHEN}\nStatus: in force\nDeadline: 31 August 2099\n\n"
             "Needs *urgent* work [see below] on #SEND_plans.\n\n"
             f"GOV.UK (Department for Education): {SOURCE}\n"
             f"Stop these alerts: {stop_link(settings, plain)}"
@@ -137,7 +138,7 @@ def test_ntfy_receives_text_and_markdown_as_the_url_asks(
         "topic": "sw-marked-x7",
         "title": "Improvement notice issued: Bexley",
         "message": (
-            f"{TITLE}\nWhen: {WHEN}\nDeadline: 31 August 2099\n\n"
+            f"{TITLE}\nWhen: {WHEN}\nStatus: in force\nDeadline: 31 August 2099\n\n"
             r"Needs \*urgent\* work \[see below\] on \#SEND\_plans."
             "\n\n"
             f"[GOV.UK (Department for Education)]({SOURCE})\n"

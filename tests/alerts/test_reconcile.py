@@ -99,11 +99,25 @@ def test_missing_reports_and_disagreeing_outcomes(seeded: Store) -> None:
     )
 
 
-def test_a_report_published_more_than_14_days_apart_is_another_report(store: Store) -> None:
-    store.record(statistics(BEXLEY, dt.date(2024, 2, 1), Outcome.SIGNIFICANT_CONCERNS))
-    store.record(report(BEXLEY, dt.date(2024, 2, 16), Outcome.SIGNIFICANT_CONCERNS))
+@pytest.mark.parametrize(
+    ("days_apart", "one_event"),
+    [(0, True), (15, True), (30, True), (31, True), (32, False), (45, False)],
+)
+def test_one_event_and_no_discrepancy_or_two_events_and_a_discrepancy(
+    store: Store, days_apart: int, one_event: bool
+) -> None:
+    """The store and reconciliation share one window for "the same happening": a statistics
+    row and a report of one inspection are one event on every page exactly when they are no
+    discrepancy, never one event and a "missing" alarm at once."""
+    published = dt.date(2024, 2, 1)
+    first = store.record(statistics(BEXLEY, published, Outcome.SIGNIFICANT_CONCERNS))
+    second = store.record(
+        report(BEXLEY, published + dt.timedelta(days=days_apart), Outcome.SIGNIFICANT_CONCERNS)
+    )
     crawled(store)
-    assert [d.kind for d in reconcile(store).discrepancies] == ["missing"]
+    discrepancies = [d.kind for d in reconcile(store).discrepancies]
+    assert (first.event_id == second.event_id) is one_event
+    assert discrepancies == ([] if one_event else ["missing"])
 
 
 def test_one_alarm_per_new_discrepancy_resolved_when_it_is_gone(seeded: Store) -> None:

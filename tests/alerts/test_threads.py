@@ -15,7 +15,7 @@ from alerts.render import render_telegram
 from alerts.summary import summarise
 from sendwatch.vocab import Kind, Outcome
 from storage import outbox
-from storage.queries import threads_for
+from storage.queries import event_facts
 from storage.store import FindingData, Store
 from tests.alerts.conftest import Mailbox, alert_settings
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, dispatcher, notice
@@ -71,8 +71,8 @@ def test_papers_belong_to_the_inspection_even_before_it_is_published(store: Stor
     inspection = ids[(Kind.INSPECTION_REPORT, BEXLEY, INSPECTED)]
     wirral_notice = ids[(Kind.IMPROVEMENT_NOTICE, WIRRAL, dt.date(2024, 5, 1))]
 
-    threads = threads_for(store, events)
-    heads = {event_id: head.id if head else None for event_id, head in threads.items()}
+    facts = event_facts(store, events)
+    heads = {event_id: f.thread.id if f.thread else None for event_id, f in facts.items()}
     assert heads[inspection] == inspection  # an inspection heads its own thread
     assert heads[ids[(Kind.COUNCIL_PAPER, BEXLEY, dt.date(2024, 3, 12))]] == inspection
     assert heads[ids[(Kind.COUNCIL_PAPER, BEXLEY, dt.date(2024, 1, 20))]] == inspection
@@ -84,11 +84,11 @@ def test_papers_belong_to_the_inspection_even_before_it_is_published(store: Stor
     wirral_paper = next(
         e for e in events if e.id == ids[(Kind.COUNCIL_PAPER, WIRRAL, dt.date(2024, 6, 4))]
     )
-    summary = summarise(wirral_paper, threads[wirral_paper.id])
+    summary = summarise(wirral_paper, facts[wirral_paper.id])
     assert summary.follows == "follows the improvement notice of 1 May 2024"
     assert "This follows the improvement notice of 1 May 2024." in render_telegram(summary)
     # Only a paper says what it follows.
-    assert summarise(events[0], threads[events[0].id]).follows is None
+    assert summarise(events[0], facts[events[0].id]).follows is None
 
 
 def test_export_carries_the_thread(store: Store) -> None:
