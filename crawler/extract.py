@@ -11,6 +11,8 @@ tests all call `extract()`. The rules read like the documents do:
   document is about SEND (special educational needs and disabilities);
 * "will be lifted when..." is a condition, not a lifting: only past-tense wording
   ("has been lifted", "was removed", "stepped down") makes a *notice lifted*;
+* the verbs that lift, issue and replace are those of one table, `crawler.wording.VERBS`:
+  every rule below builds its alternation from it, so they all know the same verbs;
 * an unknown answer is None, never a guess.
 """
 
@@ -28,6 +30,7 @@ from crawler.dates import (
     parse_month,
     resolve_relative,
 )
+from crawler.wording import ANY, DONE, Does, Form, alternation, verb_of, verbs
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, register
 
@@ -64,24 +67,37 @@ _SOCIAL_CARE = re.compile(
     re.IGNORECASE,
 )
 
+# The verbs of crawler/wording.py, as the rules below read them.
+_LIFTINGS = verbs(Does.LIFTS)
+_ISSUINGS = verbs(Does.ISSUES)
+#: "lifted", "withdrawn", "stepped down": a notice that "has been" or "was" ...
+_LIFTED = alternation(_LIFTINGS, Form.PARTICIPLE)
+#: A headline's "lifts", "withdrew", "revoked" ... before the notice, in any tense.
+_LIFTS = alternation(verbs(Does.LIFTS, loose=False), *ANY)
+_NO_LONGER = r"no longer (?:subject to|under) an? improvement notice"
+
 _LIFTED_TITLE = re.compile(
-    r"notice\s+(?:has\s+been\s+|is\s+|was\s+)?(?:lifted|removed|closed|withdrawn|ended|revoked|stepped\s+down)"
-    r"|\b(?:lifts?|lifted|removes?|removed|withdraws?|withdrew|revokes?|revoked|ends|ended)\b.{0,60}\bnotice"
-    r"|step(?:ped|s)?[\s-]down|no longer (?:subject to|under) an? improvement notice"
+    rf"notice\s+(?:has\s+been\s+|is\s+|was\s+)?{_LIFTED}"
+    rf"|\b{_LIFTS}\b.{{0,60}}\bnotice"
+    rf"|\b{alternation(verbs(Does.LIFTS, alone=True), *ANY)}\b|{_NO_LONGER}"
     r"|closure of (?:the |an )?improvement notice",
     re.IGNORECASE,
 )
+# Past tense only: "will be lifted when ..." is a condition.
 _LIFTED_TEXT = re.compile(
     r"\bnotice\b[^.]{0,120}?\b(?:has|have|had|was|were)\s+(?:now\s+|formally\s+|officially\s+)?"
-    r"(?:been\s+)?(?:lifted|removed|withdrawn|closed|ended|revoked|stepped\s+down)\b"
-    r"|\b(?:has|have|had)\s+(?:now\s+|formally\s+)?(?:lifted|removed|withdrawn|revoked|ended)\b[^.]{0,80}\bnotice\b"
-    r"|\bstepped\s+down\b|no longer (?:subject to|under) an? improvement notice",
+    rf"(?:been\s+)?{_LIFTED}\b"
+    r"|\b(?:has|have|had)\s+(?:now\s+|formally\s+)?"
+    rf"{alternation(verbs(Does.LIFTS, loose=False), Form.PARTICIPLE)}\b[^.]{{0,80}}\bnotice\b"
+    rf"|\b{alternation(verbs(Does.LIFTS, alone=True), *DONE)}\b|{_NO_LONGER}",
     re.IGNORECASE,
 )
+_ISSUED = alternation(_ISSUINGS, Form.PARTICIPLE)
 _DIRECTION = re.compile(
-    r"\b(?:revised\s+)?(?:statutory\s+)?directions?\s+(?:issued|given|made)\s+to\b|\bstatutory directions?\b"
-    r"|\bsection 497A\b|\bdirections? (?:has|have) been (?:issued|given)\b"
-    r"|\b(?:issued|given|served|handed)\s+(?:with\s+)?an?\s+(?:statutory\s+)?direction\b",
+    rf"\b(?:revised\s+)?(?:statutory\s+)?directions?\s+{_ISSUED}\s+to\b|\bstatutory directions?\b"
+    rf"|\bsection 497A\b|\bdirections? (?:has|have) been {_ISSUED}\b"
+    rf"|\b{alternation(verbs(Does.ISSUES, loose=False), *DONE)}\s+(?:with\s+)?an?\s+"
+    r"(?:statutory\s+)?direction\b",
     re.IGNORECASE,
 )
 _NOTICE = re.compile(r"\bimprovement notices?\b", re.IGNORECASE)
@@ -164,12 +180,19 @@ _PRIORITY_ACTIONS = re.compile(
     r"(?<!\d{4} )\b(?P<n>\d{1,2}|(?i:" + "|".join(_NUMBER_WORDS) + r"))\s+"
     r"(?:areas? (?:for|of) priority action|priority actions?|areas for priority)"
 )
+#: A sentence that tells a happening: anything issued, lifted, replaced or published.
 _EVENT_VERBS = re.compile(
-    r"\b(?:issued|served|given|handed|lifted|removed|stepped down|published|placed|hit)\b",
+    rf"\b{alternation(verbs(*Does, loose=False), *DONE)}\b",
     re.IGNORECASE,
 )
-_ISSUED_ON = re.compile(
-    r"\b(?:issued|dated|served|given|lifted|removed|closed)\s+on\s+(?P<date>[^.;]{6,40})", re.I
+#: A happening's own date, the one rule for news ledes and change notes: "issued on 1 May
+#: 2024", "revoked on 3 March 2025", "withdrawn with effect from 1 April 2025". The verb says
+#: whose date it is (`verb_of`): an issue's or a lifting's. The date is looked ahead at, not
+#: consumed, so "issued on 3 March 2023 was lifted from Kent on 4 June 2025" has both.
+_HAPPENED_ON = re.compile(
+    rf"\b(?P<verb>{alternation(verbs(Does.ISSUES, Does.LIFTS), *DONE)})\s+"
+    r"(?:on|with\s+effect\s+from|from|as\s+of)\s+(?=(?P<date>[^.;]{6,40}))",
+    re.IGNORECASE,
 )
 
 
@@ -450,13 +473,9 @@ def find_happened_on(
     if kind is None:
         return None
     lede = text[:LEDE_CHARS]
-    explicit = _ISSUED_ON.search(lede)
-    if explicit:
-        date = parse_date(explicit["date"]) or (
-            resolve_relative(explicit["date"], published_on) if published_on else None
-        )
-        if date:
-            return date
+    told = told_date(lede, _DATED_BY.get(kind, _ANY_DATED), published_on)
+    if told:
+        return told
     if published_on:
         for sentence in _event_sentences(lede):
             resolved = resolve_relative(sentence, published_on)
@@ -466,6 +485,37 @@ def find_happened_on(
     if month and (published_on is None or (published_on.year, published_on.month) != month):
         return dt.date(month[0], month[1], 1)
     return published_on
+
+
+#: Whose date dates a kind's happening. A lifting only by a lifting verb: the notice's issue,
+#: often dated beside it ("the notice, issued on 3 March 2023, has been lifted"), is not the
+#: lifting. A notice or direction only by an issuing verb, for the same reason the other way
+#: round. Anything else (news, an inspection) by either, as `_ANY_DATED` says.
+_LIFTING = frozenset({Does.LIFTS})
+_ISSUING = frozenset({Does.ISSUES})
+_DATED_BY: dict[Kind, frozenset[Does]] = {
+    Kind.NOTICE_LIFTED: _LIFTING,
+    Kind.IMPROVEMENT_NOTICE: _ISSUING,
+    Kind.STATUTORY_DIRECTION: _ISSUING,
+}
+_ANY_DATED = _LIFTING | _ISSUING
+
+
+def told_date(
+    passage: str, does: frozenset[Does], relative_to: dt.date | None = None
+) -> dt.date | None:
+    """The first date `passage` gives a happening that `does` ("revoked on 3 March 2025"): a
+    full date, else a day and month ("issued on 1 May") read against `relative_to`."""
+    for match in _HAPPENED_ON.finditer(passage):
+        verb = verb_of(match["verb"])
+        if verb is None or verb.does not in does:
+            continue
+        date = parse_date(match["date"]) or (
+            resolve_relative(match["date"], relative_to) if relative_to else None
+        )
+        if date:
+            return date
+    return None
 
 
 def _event_sentences(lede: str) -> list[str]:
@@ -509,19 +559,13 @@ def _group(pattern: re.Pattern[str], text: str, name: str) -> str | None:
 
 # -- liftings, as DfE records them in change histories ---------------------------------
 
-_LIFTING_NOTE = re.compile(
-    r"\b(?:lifted|removed|closed|revoked|withdrawn|stepped\s+down|ended)\b"
-    r"|\bclosed\s+(?:notices|directions)\b",
-    re.IGNORECASE,
-)
+# "Moved '...' to the closed notices section", "The notice was lifted on ...": done, not to be.
+_LIFTING_NOTE = re.compile(rf"\b{alternation(_LIFTINGS, *DONE)}\b", re.IGNORECASE)
 _CONDITIONAL = re.compile(r"\b(?:will|may|could|would|should)\s+be\b", re.IGNORECASE)
-_LIFTED_ON = re.compile(
-    r"\b(?:lifted|removed|closed|revoked|withdrawn|stepped\s+down|ended)\s+"
-    r"(?:on|with\s+effect\s+from|from|as\s+of)\s+(?P<date>[^.;]{6,40})",
-    re.IGNORECASE,
-)
 _REPLACED_BY_NOTICE = re.compile(
-    r"\breplaced\s+(?:it\s+)?(?:with|by)\s+an?\s+improvement\s+notice\b", re.IGNORECASE
+    rf"\b{alternation(verbs(Does.REPLACES), *DONE)}\s+(?:it\s+)?(?:with|by)\s+an?\s+"
+    r"improvement\s+notice\b",
+    re.IGNORECASE,
 )
 
 
@@ -539,5 +583,4 @@ def note_replaces_with_notice(note: str) -> bool:
 def lifted_on(note: str, noted_at: dt.date | None) -> dt.date | None:
     """When a lifting took effect: the date the note gives ("lifted on 21 December 2023"), else
     the date the note was written. Never a date from a title quoted in the note."""
-    match = _LIFTED_ON.search(clean(note))
-    return (parse_date(match["date"]) if match else None) or noted_at
+    return told_date(clean(note), _LIFTING, noted_at) or noted_at
