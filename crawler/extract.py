@@ -31,6 +31,7 @@ from crawler.dates import (
     resolve_relative,
 )
 from crawler.wording import ANY, DONE, Does, Form, alternation, verb_of, verbs
+from sendwatch.case import LIFTING_KINDS, NOTICE_KINDS, REPORT_KINDS
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, register
 
@@ -76,19 +77,21 @@ _LIFTED = alternation(_LIFTINGS, Form.PARTICIPLE)
 _LIFTS = alternation(verbs(Does.LIFTS, loose=False), *ANY)
 _NO_LONGER = r"no longer (?:subject to|under) an? improvement notice"
 
+#: What is lifted: an improvement notice, or a statutory direction (never called a notice).
+_LIFTABLE = r"(?:notice|direction)s?"
 _LIFTED_TITLE = re.compile(
-    rf"notice\s+(?:has\s+been\s+|is\s+|was\s+)?{_LIFTED}"
-    rf"|\b{_LIFTS}\b.{{0,60}}\bnotice"
+    rf"{_LIFTABLE}\s+(?:has\s+been\s+|is\s+|was\s+)?{_LIFTED}"
+    rf"|\b{_LIFTS}\b.{{0,60}}\b{_LIFTABLE}\b"
     rf"|\b{alternation(verbs(Does.LIFTS, alone=True), *ANY)}\b|{_NO_LONGER}"
     r"|closure of (?:the |an )?improvement notice",
     re.IGNORECASE,
 )
 # Past tense only: "will be lifted when ..." is a condition.
 _LIFTED_TEXT = re.compile(
-    r"\bnotice\b[^.]{0,120}?\b(?:has|have|had|was|were)\s+(?:now\s+|formally\s+|officially\s+)?"
-    rf"(?:been\s+)?{_LIFTED}\b"
+    rf"\b{_LIFTABLE}\b[^.]{{0,120}}?\b(?:has|have|had|was|were)\s+"
+    rf"(?:now\s+|formally\s+|officially\s+)?(?:been\s+)?{_LIFTED}\b"
     r"|\b(?:has|have|had)\s+(?:now\s+|formally\s+)?"
-    rf"{alternation(verbs(Does.LIFTS, loose=False), Form.PARTICIPLE)}\b[^.]{{0,80}}\bnotice\b"
+    rf"{alternation(verbs(Does.LIFTS, loose=False), Form.PARTICIPLE)}\b[^.]{{0,80}}\b{_LIFTABLE}\b"
     rf"|\b{alternation(verbs(Does.LIFTS, alone=True), *DONE)}\b|{_NO_LONGER}",
     re.IGNORECASE,
 )
@@ -97,7 +100,8 @@ _DIRECTION = re.compile(
     rf"\b(?:revised\s+)?(?:statutory\s+)?directions?\s+{_ISSUED}\s+to\b|\bstatutory directions?\b"
     rf"|\bsection 497A\b|\bdirections? (?:has|have) been {_ISSUED}\b"
     rf"|\b{alternation(verbs(Does.ISSUES, loose=False), *DONE)}\s+(?:with\s+)?an?\s+"
-    r"(?:statutory\s+)?direction\b",
+    # Not "a direction of travel", "a clear direction for ...": the ordinary word.
+    r"(?:statutory\s+)?direction\b(?!\s+(?:of|for|on|in)\b)",
     re.IGNORECASE,
 )
 _NOTICE = re.compile(r"\bimprovement notices?\b", re.IGNORECASE)
@@ -282,11 +286,11 @@ def extract(document: Document) -> Extraction:
     text = clean(document.text)
     lede = text[:LEDE_CHARS]
     kind = classify(title, text, document.kind_hint)
-    outcome = find_outcome(text) if kind in _INSPECTION_KINDS or kind is Kind.NEWS else None
+    outcome = find_outcome(text) if kind in REPORT_KINDS or kind is Kind.NEWS else None
     if kind is Kind.NEWS and outcome is not None and _INSPECTION.search(f"{title} {lede}"):
         kind = Kind.INSPECTION_REPORT
     local_authority = find_la(title, text, document.la_hint)
-    if kind in _INSPECTION_KINDS and local_authority is None and not document.official:
+    if kind in REPORT_KINDS and local_authority is None and not document.official:
         # News about no council's inspection is a guide or an explainer ("SEND inspections:
         # what you need to know"), not a report.
         kind = Kind.NEWS
@@ -297,17 +301,18 @@ def extract(document: Document) -> Extraction:
         published_on=document.published_on,
         happened_on=document.happened_on_hint
         or find_happened_on(kind, title, text, document.published_on),
-        deadline=parse_deadline(text) if kind in _NOTICE_KINDS else None,
+        # Only an issue sets a deadline: a lifting's text may quote the one it had.
+        deadline=parse_deadline(text) if kind in NOTICE_KINDS else None,
         outcome=outcome,
         priority_actions=find_priority_actions(text),
-        inspection_dates=find_inspection_dates(text) if kind in _INSPECTION_KINDS else None,
+        inspection_dates=find_inspection_dates(text) if kind in REPORT_KINDS else None,
         next_inspection=_group(_NEXT_INSPECTION, text, "when"),
         monitoring_within=_group(_MONITORING_DUE, text, "when"),
     )
 
 
-_NOTICE_KINDS = frozenset({Kind.IMPROVEMENT_NOTICE, Kind.NOTICE_LIFTED, Kind.STATUTORY_DIRECTION})
-_INSPECTION_KINDS = frozenset({Kind.INSPECTION_REPORT, Kind.MONITORING_INSPECTION, Kind.WSOA})
+#: A notice's life: its issue and its lifting (their titles carry the month: "…: May 2024").
+_NOTICE_LIFE = NOTICE_KINDS | LIFTING_KINDS
 
 
 def _send_mentions(passage: str) -> int:
@@ -481,7 +486,7 @@ def find_happened_on(
             resolved = resolve_relative(sentence, published_on)
             if resolved:
                 return resolved
-    month = parse_month(title) if kind in _NOTICE_KINDS else None
+    month = parse_month(title) if kind in _NOTICE_LIFE else None
     if month and (published_on is None or (published_on.year, published_on.month) != month):
         return dt.date(month[0], month[1], 1)
     return published_on

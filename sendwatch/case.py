@@ -50,6 +50,8 @@ LIFTING_KINDS: frozenset[str] = frozenset({Kind.NOTICE_LIFTED})
 #: Kinds an inspection is recorded as (with an outcome: see `is_inspection`).
 INSPECTION_KINDS: frozenset[str] = frozenset({Kind.INSPECTION_REPORT, Kind.WSOA})
 MONITORING_KINDS: frozenset[str] = frozenset({Kind.MONITORING_INSPECTION})
+#: Everything Ofsted reports on (what an outcome, dates and a next inspection are read from).
+REPORT_KINDS: frozenset[str] = INSPECTION_KINDS | MONITORING_KINDS
 
 #: Findings of one happening this close in time are one event: news follows an official
 #: publication by days, sometimes weeks; Ofsted's statistics date a report by its publication,

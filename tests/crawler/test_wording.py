@@ -162,3 +162,17 @@ def test_a_direction_issued_in_the_tables_words_is_a_statutory_direction(word: s
         Kind.STATUTORY_DIRECTION,
         PUBLISHED,
     )
+
+
+def test_news_of_a_direction_revoked_is_its_lifting_dated_by_the_news() -> None:
+    """A direction is lifted as a notice is, and never called one: the lede's date dates it."""
+    lede = (
+        "The direction issued to Kingston upon Hull City Council over its SEND services has been"
+        " revoked on 1 February 2024 and replaced with an improvement notice."
+    )
+    assert _read("SEND news", lede) == (Kind.NOTICE_LIFTED, dt.date(2024, 2, 1))
+
+
+def test_a_direction_of_travel_is_not_a_statutory_direction() -> None:
+    lede = "The council was given a direction of travel for its SEND reforms."
+    assert _read("SEND update", lede)[0] is Kind.NEWS
