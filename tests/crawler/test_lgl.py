@@ -21,7 +21,7 @@ from crawler.extract import worth_reading
 from crawler.items import MarkItem, SourceItem
 from crawler.spiders.lgl import WATERMARK, LglSpider
 from tests.crawler.conftest import file_response
-from tests.paths import FIXTURES
+from tests.paths import SAMPLES
 
 BASE = "https://www.localgovernmentlawyer.co.uk"
 SECTION = "/education-law/394-education-news"
@@ -55,7 +55,7 @@ def _marks(results: Iterable[Any]) -> list[MarkItem]:
 def _answer(spider: LglSpider, request: Request) -> list[Any]:
     """The article the request asked for, as the fixture site serves it, through its callback."""
     article_id = request.cb_kwargs["article_id"]
-    body = (FIXTURES / "lgl" / "articles" / f"{article_id}.html").read_bytes()
+    body = (SAMPLES / "lgl" / "articles" / f"{article_id}.html").read_bytes()
     response = HtmlResponse(url=request.url, body=body, encoding="utf-8", request=request)
     assert request.callback == spider.parse_entry
     return list(spider.parse_entry(response, **request.cb_kwargs))
@@ -79,7 +79,7 @@ def _item(url: str, title: str, date: str, description: str = "Standfirst.") -> 
 
 def _with_items(*items: bytes) -> bytes:
     """The saved feed with `items` put first, as a newer feed would have them."""
-    feed = (FIXTURES / "lgl" / "feed.xml").read_bytes()
+    feed = (SAMPLES / "lgl" / "feed.xml").read_bytes()
     return feed.replace(b"<item>", b"".join(items) + b"<item>", 1)
 
 
