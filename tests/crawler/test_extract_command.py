@@ -52,10 +52,13 @@ def test_govuk_content_json_with_a_lifting(tmp_path: Path) -> None:
 
 
 def test_news_article_html(tmp_path: Path) -> None:
+    """A saved article page says no date (its feed entry does): --date gives it."""
     result = extract(
         str(SAMPLES / "lgl/articles/57253.html"),
         "--url",
         "https://www.localgovernmentlawyer.co.uk/education-law/394-education-news/57253-x",
+        "--date",
+        "2024-05-02",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
