@@ -383,3 +383,20 @@ def test_the_article_page_has_no_date_of_its_own() -> None:
     assert item.published_on is None
     assert item.title == "Council hit with improvement notice following SEND inspection"
     assert item.text == NOTICE_TEXT
+
+
+def test_a_date_elsewhere_on_the_page_never_dates_a_listed_article() -> None:
+    """Whatever date a page's boxes show (a "latest news" module's), the listing's wins."""
+    spider = _spider()
+    notice, _report = _requests(_feed(spider))
+    body = (SAMPLES / "lgl" / "articles" / "57253.html").read_bytes()
+    latest = (
+        b'<aside><h3>Latest</h3><time datetime="2026-01-20T16:05:00+00:00">Jan 20</time></aside>'
+    )
+    body = body.replace(b"</main>", latest + b"</main>")
+    response = HtmlResponse(url=notice.url, body=body, encoding="utf-8", request=notice)
+    item, *_rest = spider.parse_entry(response, **notice.cb_kwargs)
+    assert isinstance(item, SourceItem) and item.published_on == dt.date(2024, 5, 2)
+    # Read alone (no listing entry), a page is dated by what it shows, if anything.
+    (alone,) = LglSpider(base_url=BASE).parse_article(response, "57253", ("", "", None))
+    assert alone.published_on == dt.date(2026, 1, 20)
