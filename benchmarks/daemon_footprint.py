@@ -29,7 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "site"
         synthetic_site(root, notices=50, providers=50, articles=50)
-        with serve(FixtureSite(root=root)) as site:
+        with serve(FixtureSite(roots=(root,))) as site:
             env = env_for(Path(scratch) / "data", site.host_map, SENDWATCH_LOG_LEVEL="WARNING")
             for source in ("GOVUK", "OFSTED", "LGL"):
                 env[f"SENDWATCH_SOURCES_{source}_INTERVAL_MINUTES"] = str(interval / 60)

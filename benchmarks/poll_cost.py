@@ -28,7 +28,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "site"
         synthetic_site(root, notices=150, providers=150, articles=200)
-        with serve(FixtureSite(root=root)) as site:
+        with serve(FixtureSite(roots=(root,))) as site:
             env = env_for(Path(scratch) / "data", site.host_map)
             runs = []
             for label in ("first", "second"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from app.demo.site import FixtureSite, serve
 from storage.store import Store
 from tests.fixtures.statistics.make_ods import write_spreadsheets
-from tests.paths import FIXTURES
+from tests.paths import ROOTS
 
 POSTGRES_URL = os.environ.get(
     "SENDWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -94,15 +93,16 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 def serve_fixtures(root: Path) -> contextlib.AbstractContextManager[FixtureSite]:
-    """Serve a copy of the fixtures under `root`: each real host by a server of its own."""
-    shutil.copytree(FIXTURES, root)
+    """Serve the tests' fixtures and the package's samples, under `root`, a folder of the test's
+    own that comes first (what a test publishes or breaks, `FixtureSite.edit`, is written
+    there): each real host by a server of its own."""
     write_spreadsheets(root / "statistics" / "files")  # Ofsted's statistics, made here
-    return serve(FixtureSite(root=root))
+    return serve(FixtureSite(roots=(root, *ROOTS)))
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[FixtureSite]:
-    """The fixture site, serving a copy of the fixtures the test may edit (publish to)."""
+    """The fixture site, over a folder of the test's own it may edit (publish to)."""
     with serve_fixtures(tmp_path / "site") as running:
         yield running
 

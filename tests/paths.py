@@ -1,4 +1,11 @@
-"""What many tests share: where the fixtures are, how to run `sendwatch`, and a served instance."""
+"""What many tests share: where the fixtures are, how to run `sendwatch`, and a served instance.
+
+The pages the demo and the tests both use (GOV.UK, Ofsted, Local Government Lawyer) have one
+copy, the sample pages the package ships (`SAMPLES`, app/demo/files); tests/fixtures
+(`FIXTURES`) keeps only what the tests alone need (ModernGov, statistics, report texts, the
+generators). `fixture()` finds a file in either, the tests' own first, as the fixture site
+serves them (`FixtureSite.roots`).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +20,22 @@ from pathlib import Path
 
 import httpx
 
+from app.demo.site import SAMPLES
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: Where a test's files come from, first first: its own fixtures, then the package's samples.
+ROOTS = (FIXTURES, SAMPLES)
 _SCRIPT = Path(sys.executable).with_name("sendwatch")
 #: The installed console script, as users run it (or the module, where none is installed).
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "app"]
+
+
+def fixture(relative: str) -> Path:
+    """The file at `relative` (e.g. "lgl/feed.xml") under the first of `ROOTS` that has it."""
+    for root in ROOTS:
+        if (root / relative).is_file():
+            return root / relative
+    raise FileNotFoundError(f"no fixture or sample {relative!r} under {', '.join(map(str, ROOTS))}")
 
 
 @contextmanager

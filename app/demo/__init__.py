@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,9 +90,8 @@ def run_demo(loaded: LoadedConfig, say: Callable[[str], None]) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="sendwatch-demo-"))
     data_dir = workdir / "data"
-    root = workdir / "site"
-    shutil.copytree(SAMPLES, root)
-    with serve(FixtureSite(root=root)) as site, smtp_sink() as sink:
+    # The samples as bundled, under a folder of the demo's own for what it publishes.
+    with serve(FixtureSite(roots=(workdir / "site", SAMPLES))) as site, smtp_sink() as sink:
         settings = _demo_settings(data_dir, sink.port, loaded)
         store = Store(settings.effective_database_url)
         store.upgrade()
@@ -109,7 +107,7 @@ def run_demo(loaded: LoadedConfig, say: Callable[[str], None]) -> int:
         subscribe(store, "email", DEMO_ADDRESS)
         before = _newest_event(store)
         say("3/5 The sample DfE site publishes a new SEND improvement notice; GOV.UK is crawled")
-        publish_sample_notice(root, dt.date.today().isoformat())
+        publish_sample_notice(site, dt.date.today().isoformat())
         say(f"    {_crawl('govuk', env, workdir)}")
         new = [event for event in events(store, limit=20) if event.id > before]
         say("4/5 Delivering the alert (to a mail server the demo runs on 127.0.0.1)")

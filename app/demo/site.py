@@ -8,17 +8,20 @@ answering only the paths the real host answers: a report PDF asked of
 reports.ofsted.gov.uk is a 404, as it is on the real site. The crawler reaches them
 with its production URLs through `[crawler] host_map` (`FixtureSite.host_map`).
 
-It serves sample pages, API answers and report PDFs (the bundled ones in
-`sendwatch/demo/files`, or a test's fixtures), gives ETags and honours
-If-None-Match (304), logs every request, and can be told to fail or stall; to
-publish something new, serve a copy of the files and edit the copy.
-`sendwatch demo` and the end-to-end tests both run on it.
+It serves sample pages, API answers and report PDFs from an ordered list of roots, each
+file from the first root that has it: the samples bundled in `app/demo/files` (`SAMPLES`,
+the one copy of the pages the demo and the tests share) last, and before them what a test
+adds (its own fixtures) and a folder to write to, so a test or the demo publishes or breaks
+something by editing a copy there (`FixtureSite.edit`), never the samples themselves.
+It gives ETags and honours If-None-Match (304), logs every request, and can be told to
+fail or stall. `sendwatch demo` and the end-to-end tests both run on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -87,10 +90,13 @@ class Seen:
 
 @dataclass
 class FixtureSite:
-    root: Path = SAMPLES
+    #: Where the files come from, first first: a file is served from the first root that has
+    #: it. The first root is the one written to (`edit`): the demo and the tests lay a folder
+    #: of their own over the samples, which are never written to.
+    roots: tuple[Path, ...] = (SAMPLES,)
     requests: list[Seen] = field(default_factory=list)
-    #: path, or host + path, -> (status, body) answered instead of the fixture (breakage); to publish
-    #: something new, serve a copy of the fixtures and edit the copy.
+    #: path, or host + path, -> (status, body) answered instead of the fixture (breakage); to
+    #: publish something new, `edit` a file.
     overrides: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     #: path prefix -> seconds to wait before answering.
     delays: dict[str, float] = field(default_factory=dict)
@@ -99,77 +105,93 @@ class FixtureSite:
     #: real host -> its own robots.txt, instead of the one every host shares.
     robots: dict[str, str] = field(default_factory=dict)
 
+    def file(self, relative: str) -> Path | None:
+        """The file served for `relative` (e.g. "lgl/feed.xml"): the first root's that has it."""
+        for root in self.roots:
+            candidate = root / relative
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def edit(self, relative: str) -> Path:
+        """Where to write `relative` to change what the site serves: the first root's copy,
+        made there from the file served now if there is none yet, so a change never reaches
+        the roots below (the package's samples, a test's fixtures)."""
+        target = self.roots[0] / relative
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            served = self.file(relative)
+            if served is not None:
+                shutil.copyfile(served, target)
+        return target
+
     @property
     def host_map(self) -> str:
         """`[crawler] host_map` as the environment writes it: every real host onto its server."""
         return ",".join(f"{host}={url}" for host, url in self.urls.items())
 
-    def route(self, host: str, path: str, query: dict[str, list[str]]) -> Path | None:
-        """The fixture file for a request, at the paths the real host answers."""
+    def route(self, host: str, path: str, query: dict[str, list[str]]) -> str | None:
+        """The file (relative to a root) for a request, at the paths the real host answers."""
         if host == GOVUK:
             return self._govuk(path, query)
         if host == GOVUK_ASSETS and path.startswith(("/media/", "/government/uploads/")):
-            return self.root / "statistics" / "files" / path.rsplit("/", 1)[-1]
+            return f"statistics/files/{path.rsplit('/', 1)[-1]}"
         if host == OFSTED_REPORTS:
             return self._ofsted_reports(path, query)
         if host == OFSTED_FILES and path.startswith("/v1/file/"):
-            return self.root / "ofsted" / "files" / f"{path.rsplit('/', 1)[-1]}.pdf"
+            return f"ofsted/files/{path.rsplit('/', 1)[-1]}.pdf"
         if host in LGL_HOSTS:
             return self._lgl(path, query)
         if host in MODERNGOV_HOSTS:
             return self._moderngov(MODERNGOV_HOSTS[host], path, query)
         return None
 
-    def _govuk(self, path: str, query: dict[str, list[str]]) -> Path | None:
+    def _govuk(self, path: str, query: dict[str, list[str]]) -> str | None:
         one = {key: values[0] for key, values in query.items()}
         if path.startswith("/api/content/"):
             target = path.removeprefix("/api/content")
             if target.startswith(STATISTICS_PATHS):
-                return self.root / "statistics" / "content" / f"{target.rsplit('/', 1)[-1]}.json"
+                return f"statistics/content/{target.rsplit('/', 1)[-1]}.json"
             if target == GOVUK_COLLECTION:
-                return self.root / "govuk" / "collection.json"
-            return self.root / "govuk" / "content" / f"{target.rsplit('/', 1)[-1]}.json"
+                return "govuk/collection.json"
+            return f"govuk/content/{target.rsplit('/', 1)[-1]}.json"
         if path == "/api/search.json":
             if one.get("filter_organisations") == "ofsted":  # Ofsted's statistics releases
-                return self.root / "statistics" / "search.json"
+                return "statistics/search.json"
             if one.get("start", "0") != "0":
-                return self.root / "govuk" / "search-empty.json"
-            return self.root / "govuk" / f"search-{one.get('q', '').replace(' ', '-')}.json"
+                return "govuk/search-empty.json"
+            return f"govuk/search-{one.get('q', '').replace(' ', '-')}.json"
         return None
 
-    def _ofsted_reports(self, path: str, query: dict[str, list[str]]) -> Path | None:
+    def _ofsted_reports(self, path: str, query: dict[str, list[str]]) -> str | None:
         one = {key: values[0] for key, values in query.items()}
         if path == "/search":
-            return (
-                self.root
-                / "ofsted"
-                / ("search-2.html" if one.get("start") == "100" else "search-1.html")
-            )
+            return "ofsted/" + ("search-2.html" if one.get("start") == "100" else "search-1.html")
         if path.startswith("/provider/44/"):
-            return self.root / "ofsted" / f"provider-{path.rsplit('/', 1)[-1]}.html"
+            return f"ofsted/provider-{path.rsplit('/', 1)[-1]}.html"
         return None
 
-    def _lgl(self, path: str, query: dict[str, list[str]]) -> Path | None:
+    def _lgl(self, path: str, query: dict[str, list[str]]) -> str | None:
         one = {key: values[0] for key, values in query.items()}
         if path == LGL_SECTION:
             if one.get("format") == "feed":
-                return self.root / "lgl" / "feed.xml"
-            return self.root / "lgl" / ("listing-2.html" if one.get("start") else "listing.html")
+                return "lgl/feed.xml"
+            return "lgl/" + ("listing-2.html" if one.get("start") else "listing.html")
         if path.startswith((LGL_SECTION + "/", "/education/")):  # and the older paths
             article_id = path.rsplit("/", 1)[-1].split("-", 1)[0]
-            return self.root / "lgl" / "articles" / f"{article_id}.html"
+            return f"lgl/articles/{article_id}.html"
         return None
 
-    def _moderngov(self, council: str, path: str, query: dict[str, list[str]]) -> Path | None:
+    def _moderngov(self, council: str, path: str, query: dict[str, list[str]]) -> str | None:
         """The web service's answers: GetMeetings (whatever dates are asked), GetMeeting, GetCommittees."""
         operation = (
             path.removeprefix(MODERNGOV_SERVICE) if path.startswith(MODERNGOV_SERVICE) else ""
         )
         if operation in ("GetMeetings", "GetCommittees"):
-            return self.root / "moderngov" / council / f"{operation}.xml"
+            return f"moderngov/{council}/{operation}.xml"
         meeting = query.get("lMeetingId", [""])[0]
         if operation == "GetMeeting" and meeting.isdigit():
-            return self.root / "moderngov" / council / f"GetMeeting-{meeting}.xml"
+            return f"moderngov/{council}/GetMeeting-{meeting}.xml"
         return None
 
     def answer(self, host: str, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str]:
@@ -182,8 +204,9 @@ class FixtureSite:
             if key in self.overrides:
                 status, body = self.overrides[key]
                 return status, body, "text/html; charset=utf-8"
-        fixture = self.route(host, path, query)
-        if fixture is None or not fixture.is_file():
+        relative = self.route(host, path, query)
+        fixture = self.file(relative) if relative is not None else None
+        if fixture is None:
             return 404, b"not found", "text/plain"
         return 200, fixture.read_bytes(), TYPES.get(fixture.suffix, "application/octet-stream")
 
@@ -248,16 +271,17 @@ def _month(iso_date: str) -> str:
     return f"{dt.date.fromisoformat(iso_date):%B %Y}"
 
 
-def publish_sample_notice(root: Path, published: str = "2025-01-14") -> None:
-    """Publish a new SEND notice on the site: its Content API item and a search result."""
-    content = root / "govuk" / "content"
-    bexley = json.loads(
-        (
-            content / "improvement-notice-issued-to-london-borough-of-bexley-may-2024.json"
-        ).read_text()
+def publish_sample_notice(site: FixtureSite, published: str = "2025-01-14") -> None:
+    """Publish a new SEND notice on the site: its Content API item and a search result, written
+    to the site's first root (`FixtureSite.edit`), over the samples."""
+    bexley = site.file(
+        "govuk/content/improvement-notice-issued-to-london-borough-of-bexley-may-2024.json"
     )
+    if bexley is None:
+        raise FileNotFoundError("the site serves no Bexley notice to model the new one on")
+    template = json.loads(bexley.read_text())
     notice = {
-        **bexley,
+        **template,
         "base_path": SAMPLE_NOTICE_PATH,
         "content_id": "11111111-2222-4333-8444-555555555555",
         "title": f"Improvement notice issued to Derbyshire County Council: {_month(published)}",
@@ -273,8 +297,10 @@ def publish_sample_notice(root: Path, published: str = "2025-01-14") -> None:
             ],
         },
     }
-    (content / f"{SAMPLE_NOTICE_PATH.rsplit('/', 1)[1]}.json").write_text(json.dumps(notice))
-    search_file = root / "govuk" / "search-improvement-notice.json"
+    site.edit(f"govuk/content/{SAMPLE_NOTICE_PATH.rsplit('/', 1)[1]}.json").write_text(
+        json.dumps(notice)
+    )
+    search_file = site.edit("govuk/search-improvement-notice.json")
     search = json.loads(search_file.read_text())
     search["results"].insert(
         0,

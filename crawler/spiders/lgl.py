@@ -27,9 +27,24 @@ An article is keyed on its numeric id: the same article is served under www.,
 no www, mail., www.j5. and older /education/… paths, and fetched at the host
 its link names. Only articles whose listing `worth_reading` judges may be
 about a SEND notice, direction or inspection are fetched (and marked "<id>" ->
-"1"); the rest are covered by the watermark. Article pages are read with
-Joomla's defaults (``[itemprop=articleBody]``, ``time[datetime]``), with the
-site's "SPOTLIGHT" box and banners removed.
+"1"); the rest are covered by the watermark.
+
+An article page reads, on the stored real pages, banner, SPOTLIGHT box, headline,
+body, author; the markup is Joomla's defaults (unconfirmed)::
+
+    <div class="mod-banners …">GLD Vacancies …</div>        a site banner: not the article
+    <div …><h3>SPOTLIGHT</h3><p><a …>…</a></p></div>         a sponsored box: not the article
+    <div class="item-page" itemscope itemtype="https://schema.org/Article">
+      <div class="page-header"><h1 itemprop="headline">Council hit with …</h1></div>
+      <div itemprop="articleBody"><p>…</p><p>…</p></div>
+      <dd class="createdby" itemprop="author">Author Name</dd>     the author's name, last
+    </div>
+
+and no date: no visible date line, no time element, no published meta. So an article
+is dated by the entry that linked it (the feed's pubDate, the listing card's date),
+and only a page read without one (`sendwatch extract`) is dated by Joomla's date
+elements, should it have any. The title is the headline; the text is the body's
+alone, less any SPOTLIGHT box or banner it might hold, which are never the article's.
 """
 
 from __future__ import annotations
@@ -284,15 +299,9 @@ class LglSpider(SourceSpider):
             or response.css("meta[property='og:title']::attr(content)").get(default="")
             or listed[0]
         )
-        published = (
-            parse_date(response.css("time[itemprop=datePublished]::attr(datetime)").get())
-            or parse_date(response.css("time[datetime]::attr(datetime)").get())
-            or parse_date(
-                response.css("meta[property='article:published_time']::attr(content)").get()
-            )
-            or parse_date(text_of(response.css("dd.published, .published, .article-date")))
-            or listed[2]
-        )
+        # The real pages show no date: the listing's is the article's. A page's own date is
+        # read only when there is no listing entry; it might be a sidebar's or a box's.
+        published = listed[2] or _page_date(response)
         body = response.css("[itemprop=articleBody]") or response.css(".item-page, article")
         text = _text_without(body[0]) if body else ""
         if not text:
@@ -309,6 +318,16 @@ class LglSpider(SourceSpider):
             extra={"article_id": article_id},
             mark=(article_id, "1"),
         )
+
+
+def _page_date(response: Response) -> dt.date | None:
+    """The date an article page gives itself, in Joomla's default elements, if any."""
+    return (
+        parse_date(response.css("time[itemprop=datePublished]::attr(datetime)").get())
+        or parse_date(response.css("time[datetime]::attr(datetime)").get())
+        or parse_date(response.css("meta[property='article:published_time']::attr(content)").get())
+        or parse_date(text_of(response.css("dd.published, .published, .article-date")))
+    )
 
 
 def _card_of(link: Selector) -> Selector:

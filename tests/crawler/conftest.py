@@ -7,12 +7,13 @@ from collections.abc import Callable
 import pytest
 from scrapy.http import HtmlResponse, Request, Response, TextResponse, XmlResponse
 
-from tests.paths import FIXTURES
+from tests.paths import fixture
 
 
 def file_response(relative: str, url: str, **cb_kwargs: object) -> Response:
-    """The fixture at tests/fixtures/<relative> as the response Scrapy would give for `url`."""
-    body = (FIXTURES / relative).read_bytes()
+    """The fixture or sample at <relative> (`tests.paths.fixture`) as the response Scrapy would
+    give for `url`."""
+    body = fixture(relative).read_bytes()
     request = Request(url=url, cb_kwargs=dict(cb_kwargs))
     if relative.endswith((".html", ".htm")):
         return HtmlResponse(url=url, body=body, encoding="utf-8", request=request)

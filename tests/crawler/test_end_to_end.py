@@ -155,7 +155,7 @@ def test_a_newly_published_notice_is_exactly_one_new_event(
     with store.sessions() as session:
         events_before = len(session.scalars(select(Event)).all())
 
-    publish_sample_notice(site.root)
+    publish_sample_notice(site)
     code, counts = crawl("govuk", env, tmp_path)
 
     assert code == 0
@@ -211,12 +211,11 @@ def test_broken_source_fails_alone_and_alarms_once(
 def test_bad_items_are_logged_counted_and_skipped(
     tmp_path: Path, site: FixtureSite, env: dict[str, str]
 ) -> None:
-    files = site.root / "ofsted" / "files"
-    (files / "50251111.pdf").write_bytes(b"<html>this is not a PDF</html>")  # Blackpool
-    (files / "50262222.pdf").write_bytes(b"%PDF-1.4\n" + b"\x00" * 2_000_000)  # over the 1 MB cap
+    blackpool, bedford = (site.edit(f"ofsted/files/{n}.pdf") for n in ("50251111", "50262222"))
+    blackpool.write_bytes(b"<html>this is not a PDF</html>")
+    bedford.write_bytes(b"%PDF-1.4\n" + b"\x00" * 2_000_000)  # over the 1 MB cap
     site.delays["/provider/44/80567"] = 5  # Wirral's page times out (3 s)
-    lgl = site.root / "lgl" / "articles"
-    (lgl / "57253.html").write_bytes(
+    site.edit("lgl/articles/57253.html").write_bytes(
         "<html><body><h1>Caf\xe9</h1>".encode("cp1252")
     )  # truncated, not UTF-8
 
@@ -242,7 +241,7 @@ def test_bad_items_are_logged_counted_and_skipped(
 def test_truncated_json_fails_the_listing(
     tmp_path: Path, site: FixtureSite, env: dict[str, str]
 ) -> None:
-    search = site.root / "govuk" / "search-improvement-notice.json"
+    search = site.edit("govuk/search-improvement-notice.json")
     search.write_text(search.read_text()[:200])
     code, counts = crawl("govuk", env, tmp_path)
     assert code == 1

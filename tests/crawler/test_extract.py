@@ -9,7 +9,7 @@ import pytest
 from crawler.extract import Document, about_the_send_case, classify, extract
 from crawler.pdf import pdf_text
 from sendwatch.vocab import Kind, Outcome
-from tests.paths import FIXTURES
+from tests.paths import SAMPLES
 
 
 def _kind(title: str, text: str = "", official: bool = True) -> str | None:
@@ -186,7 +186,7 @@ def test_govuk_title_month_when_published_later() -> None:
 def test_2023_framework_reports(
     file_id: str, outcome: Outcome, la: str, dates: tuple[str, str], next_inspection: str
 ) -> None:
-    text = pdf_text((FIXTURES / "ofsted" / "files" / f"{file_id}.pdf").read_bytes())
+    text = pdf_text((SAMPLES / "ofsted" / "files" / f"{file_id}.pdf").read_bytes())
     result = extract(
         Document(
             title=f"{la}: Area SEND full inspection", text=text, kind_hint=Kind.INSPECTION_REPORT
@@ -202,7 +202,7 @@ def test_2023_framework_reports(
 
 
 def test_2016_framework_letter_requires_a_wsoa() -> None:
-    text = pdf_text((FIXTURES / "ofsted" / "files" / "50150001.pdf").read_bytes())
+    text = pdf_text((SAMPLES / "ofsted" / "files" / "50150001.pdf").read_bytes())
     result = extract(Document(title="Wirral: Joint local area SEND inspection", text=text))
     assert result.kind == Kind.INSPECTION_REPORT
     assert result.outcome == Outcome.WSOA_REQUIRED

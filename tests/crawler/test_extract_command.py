@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.paths import COMMAND, FIXTURES
+from tests.paths import COMMAND, SAMPLES
 
 
 def extract(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -21,7 +21,7 @@ def extract(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_report_pdf(tmp_path: Path) -> None:
     result = extract(
-        str(FIXTURES / "ofsted/files/50240360.pdf"), "--date", "2024-02-23", cwd=tmp_path
+        str(SAMPLES / "ofsted/files/50240360.pdf"), "--date", "2024-02-23", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
@@ -39,7 +39,7 @@ def test_report_pdf(tmp_path: Path) -> None:
 
 def test_govuk_content_json_with_a_lifting(tmp_path: Path) -> None:
     path = (
-        FIXTURES / "govuk/content/improvement-notice-issued-to-kent-county-council-march-2023.json"
+        SAMPLES / "govuk/content/improvement-notice-issued-to-kent-county-council-march-2023.json"
     )
     result = extract(str(path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -52,10 +52,13 @@ def test_govuk_content_json_with_a_lifting(tmp_path: Path) -> None:
 
 
 def test_news_article_html(tmp_path: Path) -> None:
+    """A saved article page says no date (its feed entry does): --date gives it."""
     result = extract(
-        str(FIXTURES / "lgl/articles/57253.html"),
+        str(SAMPLES / "lgl/articles/57253.html"),
         "--url",
         "https://www.localgovernmentlawyer.co.uk/education-law/394-education-news/57253-x",
+        "--date",
+        "2024-05-02",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -89,7 +92,7 @@ def test_plain_text(tmp_path: Path) -> None:
 
 
 def test_irrelevant_document_has_no_kind(tmp_path: Path) -> None:
-    result = extract(str(FIXTURES / "lgl/articles/57300.html"), cwd=tmp_path)
+    result = extract(str(SAMPLES / "lgl/articles/57300.html"), cwd=tmp_path)
     assert result.returncode == 0
     assert json.loads(result.stdout)["kind"] is None
 
@@ -118,9 +121,7 @@ def test_unreadable_files_are_one_clear_error(
 
 
 def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
-    result = extract(
-        str(FIXTURES / "lgl/articles/57253.html"), "--date", "2 May 2024", cwd=tmp_path
-    )
+    result = extract(str(SAMPLES / "lgl/articles/57253.html"), "--date", "2 May 2024", cwd=tmp_path)
     assert result.returncode == 2
 
 

@@ -11,7 +11,7 @@ import pytest
 from crawler.extract import Document, extract, months_within
 from crawler.pdf import pdf_text
 from sendwatch.vocab import Kind
-from tests.paths import FIXTURES
+from tests.paths import SAMPLES
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_months_within(phrase: str | None, months: int | None) -> None:
 def test_real_reports_state_when_the_next_inspection_is(
     file_id: str, la: str, next_months: int, monitoring_months: int | None
 ) -> None:
-    text = pdf_text((FIXTURES / "ofsted" / "files" / f"{file_id}.pdf").read_bytes())
+    text = pdf_text((SAMPLES / "ofsted" / "files" / f"{file_id}.pdf").read_bytes())
     result = extract(
         Document(
             title=f"{la}: Area SEND full inspection",

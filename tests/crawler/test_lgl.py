@@ -3,6 +3,9 @@
 The saved feed is like the real one: the whole archive (60 items of every section, back
 to 2019), linked under every host of the site, titles capitalised freely. Its newest entry
 is 20 January 2026 16:05 UTC; the SEND items the end-to-end tests need are from 2024.
+The saved articles read as the real pages do (../shared/SOURCES.md): a "GLD Vacancies"
+banner, a SPOTLIGHT box, the headline, the body, the author's name last, and no date: an
+article's date is its feed entry's or listing card's.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from scrapy.http import HtmlResponse, XmlResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.extract import worth_reading
+from crawler.extract import extract, worth_reading
 from crawler.items import MarkItem, SourceItem
+from crawler.pipelines import document_of
 from crawler.spiders.lgl import WATERMARK, LglSpider
+from sendwatch.vocab import Kind
 from tests.crawler.conftest import file_response
-from tests.paths import FIXTURES
+from tests.paths import SAMPLES
 
 BASE = "https://www.localgovernmentlawyer.co.uk"
 SECTION = "/education-law/394-education-news"
@@ -55,7 +60,7 @@ def _marks(results: Iterable[Any]) -> list[MarkItem]:
 def _answer(spider: LglSpider, request: Request) -> list[Any]:
     """The article the request asked for, as the fixture site serves it, through its callback."""
     article_id = request.cb_kwargs["article_id"]
-    body = (FIXTURES / "lgl" / "articles" / f"{article_id}.html").read_bytes()
+    body = (SAMPLES / "lgl" / "articles" / f"{article_id}.html").read_bytes()
     response = HtmlResponse(url=request.url, body=body, encoding="utf-8", request=request)
     assert request.callback == spider.parse_entry
     return list(spider.parse_entry(response, **request.cb_kwargs))
@@ -79,7 +84,7 @@ def _item(url: str, title: str, date: str, description: str = "Standfirst.") -> 
 
 def _with_items(*items: bytes) -> bytes:
     """The saved feed with `items` put first, as a newer feed would have them."""
-    feed = (FIXTURES / "lgl" / "feed.xml").read_bytes()
+    feed = (SAMPLES / "lgl" / "feed.xml").read_bytes()
     return feed.replace(b"<item>", b"".join(items) + b"<item>", 1)
 
 
@@ -286,6 +291,42 @@ def test_worth_reading_is_case_insensitive(title: str, standfirst: str, worth: b
     assert worth_reading(title, standfirst) is worth
 
 
+#: The article 57253's words as read: its body, without the banner, the SPOTLIGHT box (which
+#: name other councils: Bristol, Leeds, Kent, Surrey), the headline or the author.
+NOTICE_TEXT = (
+    "The Department for Education has issued a London borough with an improvement notice over"
+    " its services for children with special educational needs and disabilities.\n"
+    "The London Borough of Bexley was issued with the improvement notice yesterday (1 May) by"
+    " the Department for Education, after Ofsted and the Care Quality Commission found"
+    " widespread and/or systemic failings in the area's SEND arrangements earlier this year.\n"
+    "The notice requires the council and its NHS partners to deliver improvements by the end of"
+    " August 2025. Inspectors had identified two areas for priority action.\n"
+    "A Bexley Council spokesperson said the authority accepted the findings and was already"
+    " working with parents to improve services.\n"
+    "Neighbouring Bromley was not affected."
+)
+
+
+def _assert_the_notice_article(item: SourceItem, url: str) -> None:
+    """The article 57253 exactly, dated by its listing entry (the page has no date)."""
+    assert item.source == "lgl"
+    assert item.identity == "57253"
+    assert item.url == url
+    assert item.title == "Council hit with improvement notice following SEND inspection"
+    assert item.published_on == dt.date(2024, 5, 2)
+    assert item.text == NOTICE_TEXT
+    assert item.extra == {"article_id": "57253"}
+    assert item.mark == ("57253", "1")
+    for junk in ("GLD Vacancies", "Government Legal Department", "SPOTLIGHT", "Sponsored"):
+        assert junk not in item.title and junk not in item.text
+    found = extract(document_of(item, LglSpider.official))
+    assert found.kind == Kind.IMPROVEMENT_NOTICE
+    assert found.local_authority is not None
+    assert (found.local_authority.name, found.local_authority.ons_code) == ("Bexley", "E09000004")
+    # "yesterday (1 May)", counted from the listing's date.
+    assert found.happened_on == dt.date(2024, 5, 1)
+
+
 def test_html_listing_cards() -> None:
     spider = _spider(now=dt.datetime(2024, 6, 1, tzinfo=dt.UTC))
     response = file_response("lgl/listing.html", f"{BASE}{SECTION}")
@@ -296,12 +337,19 @@ def test_html_listing_cards() -> None:
     title, standfirst, published = requests[0].cb_kwargs["listed"]
     assert title == "Council hit with improvement notice following SEND inspection"
     assert standfirst.startswith("The Department for Education has issued a London borough")
-    assert published == dt.date(2024, 5, 2)
+    assert published == dt.date(2024, 5, 2)  # the card's "May 02, 2024"
     assert _marks(results) == []
     (next_page,) = [
         r for r in results if isinstance(r, Request) and r.callback == spider.parse_listing
     ]
     assert next_page.url == f"{BASE}{SECTION}?start=20"
+
+    # The article, read from the card's link, is dated by the card.
+    notice = requests[0]
+    body = (SAMPLES / "lgl" / "articles" / "57253.html").read_bytes()
+    response = HtmlResponse(url=notice.url, body=body, encoding="utf-8", request=notice)
+    (item,) = spider.parse_article(response, **notice.cb_kwargs)
+    _assert_the_notice_article(item, f"{BASE}{SECTION}/{NOTICE}")
 
 
 def test_html_listing_stops_at_the_backfill() -> None:
@@ -311,19 +359,44 @@ def test_html_listing_stops_at_the_backfill() -> None:
 
 
 def test_article_fields() -> None:
-    spider = LglSpider(base_url=BASE)
+    """The article as a crawl reads it: from its feed entry's link, dated by the entry."""
+    spider = _spider()
+    notice, _report = _requests(_feed(spider))
+    assert notice.url == NOTICE_URL
+
+    item, *_rest = _answer(spider, notice)
+    assert isinstance(item, SourceItem)
+    _assert_the_notice_article(item, f"https://www.localgovernmentlawyer.co.uk{SECTION}/{NOTICE}")
+
+
+def test_the_article_page_has_no_date_of_its_own() -> None:
+    """As on the real site: no time element, no published meta, no date line. Read without a
+    listing entry (`sendwatch extract` without --date), the article is undated."""
+    page = (SAMPLES / "lgl" / "articles" / "57253.html").read_text()
+    for dated in ("<time", "published", "datePublished", "2024"):
+        assert dated not in page
     url = f"http://mail.localgovernmentlawyer.co.uk{SECTION}/{NOTICE}"
     response = file_response("lgl/articles/57253.html", url)
-    (item,) = list(spider.parse_article(response, article_id="57253", listed=("", "", None)))
-
-    assert item.source == "lgl"
-    assert item.identity == "57253"
-    assert item.url == f"https://www.localgovernmentlawyer.co.uk{SECTION}/{NOTICE}"
+    (item,) = LglSpider(base_url=BASE).parse_article(
+        response, article_id="57253", listed=("", "", None)
+    )
+    assert item.published_on is None
     assert item.title == "Council hit with improvement notice following SEND inspection"
-    assert item.published_on == dt.date(2024, 5, 2)
-    assert item.text.startswith("The Department for Education has issued a London borough")
-    assert "yesterday (1 May)" in item.text
-    assert "SPOTLIGHT" not in item.text and "Surrey" not in item.text  # the sponsored box is gone
-    assert "Westminster debate" not in item.text  # the sidebar is not the article
-    assert item.extra == {"article_id": "57253"}
-    assert item.mark == ("57253", "1")
+    assert item.text == NOTICE_TEXT
+
+
+def test_a_date_elsewhere_on_the_page_never_dates_a_listed_article() -> None:
+    """Whatever date a page's boxes show (a "latest news" module's), the listing's wins."""
+    spider = _spider()
+    notice, _report = _requests(_feed(spider))
+    body = (SAMPLES / "lgl" / "articles" / "57253.html").read_bytes()
+    latest = (
+        b'<aside><h3>Latest</h3><time datetime="2026-01-20T16:05:00+00:00">Jan 20</time></aside>'
+    )
+    body = body.replace(b"</main>", latest + b"</main>")
+    response = HtmlResponse(url=notice.url, body=body, encoding="utf-8", request=notice)
+    item, *_rest = spider.parse_entry(response, **notice.cb_kwargs)
+    assert isinstance(item, SourceItem) and item.published_on == dt.date(2024, 5, 2)
+    # Read alone (no listing entry), a page is dated by what it shows, if anything.
+    (alone,) = LglSpider(base_url=BASE).parse_article(response, "57253", ("", "", None))
+    assert alone.published_on == dt.date(2026, 1, 20)

@@ -116,8 +116,10 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
     ] == [304]
 
     # Three days on, Cabinet's minutes are out: the meeting is read again, its paper updated.
-    meetings = site.root / "moderngov" / "barking-and-dagenham"
-    shutil.copy(meetings / "GetMeeting-12010-minutes.xml", meetings / "GetMeeting-12010.xml")
+    meetings = "moderngov/barking-and-dagenham"
+    minutes = site.file(f"{meetings}/GetMeeting-12010-minutes.xml")
+    assert minutes is not None
+    shutil.copyfile(minutes, site.edit(f"{meetings}/GetMeeting-12010.xml"))
     before = len(site.requests)
     later = moderngov_env | {"SENDWATCH_SOURCES_MODERNGOV_TODAY": "2026-03-19"}
     code, counts = crawl("moderngov", later, tmp_path)

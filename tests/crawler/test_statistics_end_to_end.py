@@ -132,7 +132,7 @@ def test_no_discrepancies_is_one_line_and_exit_0(
 def test_a_spreadsheet_without_a_known_header_fails_the_source_and_records_nothing(
     tmp_path: Path, site: FixtureSite, env: dict[str, str]
 ) -> None:
-    (site.root / "statistics" / "files" / MI_2023_FILE).write_bytes(unknown_layout())
+    site.edit(f"statistics/files/{MI_2023_FILE}").write_bytes(unknown_layout())
     code, counts = crawl("statistics", env, tmp_path)
     assert (code, counts["result"]) == (1, "failed")
     store = _store(tmp_path)
@@ -158,7 +158,7 @@ def test_spreadsheets_that_all_fail_fail_the_run(
     tmp_path: Path, site: FixtureSite, env: dict[str, str]
 ) -> None:
     """Releases listed, every file behind them gone (404): a dead crawl, never `ok`."""
-    for spreadsheet in (site.root / "statistics" / "files").iterdir():
+    for spreadsheet in (site.roots[0] / "statistics" / "files").iterdir():  # made there alone
         spreadsheet.unlink()
     code, counts = crawl("statistics", env, tmp_path)
     assert (code, counts["result"], counts["new"]) == (1, "failed", "0")

@@ -160,7 +160,7 @@ def test_daemon_alerts_a_new_notice_once(
         ]
         assert len(mailbox.messages) == 2 and standin.sent == []
 
-        publish_sample_notice(site.root, dt.date.today().isoformat())
+        publish_sample_notice(site, dt.date.today().isoformat())
         until(lambda: mailbox.to("parent@example.org"), 3 * CYCLE + 30, "the alert email")
         until(lambda: standin.to(501), 30, "the Telegram alert")
         # Two more crawls and a dispatch after them: nothing more may arrive.
