@@ -78,6 +78,16 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'sendwatch.db'}"
 
 
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database for a whole module whose tests only read what its fixtures recorded."""
+    configured = os.environ.get("SENDWATCH_TEST_DATABASE_URL", "")
+    if configured.startswith("postgresql"):
+        yield from _postgres_schema_url(configured)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'sendwatch.db'}"
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A real PostgreSQL, whatever the run's backend, for tests only PostgreSQL can answer."""

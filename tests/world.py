@@ -121,9 +121,7 @@ class Issue:
 
     @property
     def slug(self) -> str:
-        return "-".join(
-            "".join(ch if ch.isalnum() else " " for ch in self.title.lower()).split()
-        )
+        return "-".join("".join(ch if ch.isalnum() else " " for ch in self.title.lower()).split())
 
     @property
     def path(self) -> str:
@@ -328,7 +326,9 @@ WSOA = (
 )
 
 
-def full_report(la_code: str, area: str, urn: int, file_id: int, on: dt.date, outcome: tuple[str, ...]) -> Report:
+def full_report(
+    la_code: str, area: str, urn: int, file_id: int, on: dt.date, outcome: tuple[str, ...]
+) -> Report:
     start = on - dt.timedelta(days=60)
     paragraphs = (
         "Local area partnership report",

@@ -54,8 +54,7 @@ class Mailbox:
         return [message for rcpts, message in self.messages if address in rcpts]
 
 
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
+def _running_mailbox() -> Iterator[Mailbox]:
     box = Mailbox(port=free_port())
     controller = Controller(box, hostname="127.0.0.1", port=box.port)
     controller.start()
@@ -63,6 +62,17 @@ def mailbox() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    yield from _running_mailbox()
+
+
+@pytest.fixture(scope="module")
+def module_mailbox() -> Iterator[Mailbox]:
+    """One SMTP server for a whole module."""
+    yield from _running_mailbox()
 
 
 def alert_settings(tmp_path: Path, smtp_port: int, **alerts: Any) -> Settings:
