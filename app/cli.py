@@ -22,14 +22,8 @@ import click
 from sendwatch import __version__
 from sendwatch.config import LoadedConfig, load_config, render_config
 from sendwatch.errors import SendwatchError
-from sendwatch.logs import (
-    describe_network_error,
-    mask_secrets,
-    network_error,
-    register_secrets,
-    setup_logging,
-    url_secrets,
-)
+from sendwatch.logs import describe_network_error, network_error, setup_logging
+from sendwatch.masking import mask, register_secrets, url_secrets
 from storage.las import register
 from storage.store import SourceSummary, Store
 
@@ -49,7 +43,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SendwatchError as exc:
-            click.echo(f"sendwatch: error: {mask_secrets(str(exc))}", err=True)
+            click.echo(f"sendwatch: error: {mask(str(exc))}", err=True)
             ctx.exit(getattr(exc, "exit_code", 1))
         except OSError as exc:
             if exc.filename is None:  # not about a file: a network failure, else a bug

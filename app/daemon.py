@@ -249,7 +249,7 @@ class Daemon:
 
     def _log_maintainer(self) -> None:
         """Say where the maintainer's alarms go; an Apprise URL by its scheme and host only."""
-        from sendwatch.logs import mask_service_url
+        from sendwatch.masking import mask_service_url
 
         config = self.settings.alerts
         where = [config.maintainer_email] if config.maintainer_email else []

@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from sqlalchemy.engine import make_url
 
 from sendwatch.errors import ConfigError
+from sendwatch.masking import MASK, mask_url
 
 ENV_PREFIX = "SENDWATCH_"
 CONFIG_ENV = "SENDWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = Path("sendwatch.toml")
-MASK = "********"
 #: Variables under our prefix that are not config keys (test harness settings).
 NON_CONFIG_ENV_PREFIXES = ("SENDWATCH_TEST_",)
 
@@ -470,14 +469,6 @@ def render_config(loaded: LoadedConfig) -> str:
         origin = loaded.origins.get(key.dotted, "default")
         out.append(f"{name} = {_toml_value(value)}  # {origin}")
     return "\n".join(out) + "\n"
-
-
-def mask_url(url: str) -> str:
-    """A database URL fit to print: any password replaced."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL may still hold a secret; show none of it
-        return MASK
 
 
 def _toml_value(value: Any) -> str:
