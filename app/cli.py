@@ -267,14 +267,20 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     required=True,
     type=click.Choice(SOURCES),
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object a line per source (found, new, …, result, reason, alarms).",
+)
 @click.pass_context
-def crawl_command(ctx: click.Context, sources: tuple[str, ...]) -> None:
+def crawl_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     """Crawl SOURCE (several: at once) into the store; print found/new/updated/seen/errors."""
     from crawler.runner import crawl_many
 
     reports = crawl_many(_loaded(ctx).settings, sources)
     for report in reports:
-        click.echo(report.line())
+        click.echo(report.json_line() if as_json else report.line())
         for alarm in report.alarms:
             click.echo(f"alarm: {alarm}", err=True)
     ctx.exit(0 if all(report.ok for report in reports) else 1)

@@ -22,13 +22,12 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from crawler.extract import Extraction, extract
 from crawler.items import SourceItem
 from crawler.pipelines import document_of
-from crawler.runner import document_tallies, quiet_scrapy, source_config
+from crawler.runner import quiet_scrapy, source_config
 from crawler.settings import scrapy_settings
 from crawler.spiders import SPIDERS
-from crawler.spiders.base import DOC_NOUN, DOCS, LAYOUT_CHANGED, LISTING_FAILURE, LISTING_ITEMS
-from crawler.spiders.moderngov import NOT_POLLED
-from crawler.spiders.moderngov import UNREACHABLE as UNREACHABLE_COUNCIL
+from crawler.spiders.base import DOC_NOUN, SourceSpider
 from crawler.spiders.statistics import COLLECTION_PATH as STATISTICS_COLLECTION
+from crawler.verdict import DOCS, LAYOUT_CHANGED, LISTING_ITEMS, decide, document_tallies
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind
 from storage.las import meeting_sites, register
@@ -39,8 +38,6 @@ SAMPLE = {"provider pages": 3, "meetings": 10_000}
 SAMPLE_DEFAULT = 1
 #: A check answers within this, whatever the crawl's own timeout.
 CHECK_TIMEOUT_SECONDS = 20.0
-#: Failures that mean the site was never reached at all: one line says it.
-UNREACHABLE = ("DNS lookup failed", "connection refused", "timeout")
 FOUND = "sendwatch/check/found"
 TAKEN = "sendwatch/check/taken"
 
@@ -148,25 +145,25 @@ def check_sources(settings: Settings, sources: Sequence[str]) -> list[SourceChec
             crawlers[source], base_url=config.base_url, check=True, **config.spider_options()
         )
     process.start()
-    return [_judge(source, crawler) for source, crawler in crawlers.items()]
+    share = settings.crawler.max_failed_share
+    return [_judge(source, crawler, share) for source, crawler in crawlers.items()]
 
 
-def _judge(source: str, crawler: Crawler) -> SourceCheck:
+def _judge(source: str, crawler: Crawler, max_failed_share: float = 0.5) -> SourceCheck:
+    """The rows of one source's check; one line instead when the crawl's verdict is that the
+    site never answered."""
     assert crawler.stats is not None
     stats = crawler.stats.get_stats()
     check = SourceCheck(source)
-    why, url = stats.get(LISTING_FAILURE) or ("", "")
-    listing_items = int(stats.get(LISTING_ITEMS, 0) or 0)
+    verdict = decide(stats, max_failed_share)
     found = stats.get(FOUND) or []
-    if why in UNREACHABLE and not listing_items and not found:
-        check.unreachable = f"{source}: cannot reach {url} ({why})"
-        return check
     spider = crawler.spider
-    if source == "moderngov" and (line := _no_council_reached(spider)):
-        check.unreachable = line
+    assert isinstance(spider, SourceSpider)
+    if verdict.unreachable:
+        check.unreachable = spider.cannot_reach(verdict)
         return check
-    if why:
-        check.rows.append(Row("listing", False, f"failed ({why})", url))
+    if verdict.why:
+        check.rows.append(Row("listing", False, f"failed ({verdict.why})", verdict.url))
     rows = {
         "govuk": _govuk_rows,
         "ofsted": _ofsted_rows,
@@ -298,17 +295,6 @@ COUNCIL_OUTCOMES = {
     "failed": ("not the ModernGov web service's answer", False),
     "not ModernGov": ("not ModernGov: not polled", True),
 }
-
-
-def _no_council_reached(spider: Any) -> str:
-    """One line when no polled council's site could be reached at all (offline), else ""."""
-    polled = {code: got for code, got in spider.councils.items() if got not in NOT_POLLED}
-    if not polled or set(polled.values()) != {UNREACHABLE_COUNCIL}:
-        return ""
-    why, url = spider.reasons[min(polled)]
-    others = len(polled) - 1
-    tail = f", nor the other {others} councils' sites" if others else ""
-    return f"moderngov: cannot reach {url} ({why}){tail}"
 
 
 def _moderngov_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:

@@ -22,6 +22,16 @@ from scrapy.http import Response
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
+from crawler.verdict import (
+    DOCS,
+    ITEM_ERRORS,
+    LAYOUT_CHANGED,
+    LISTING_ERRORS,
+    LISTING_FAILED,
+    LISTING_ITEMS,
+    Verdict,
+)
+
 log = logging.getLogger(__name__)
 
 _FAILURE_WORDS: tuple[tuple[type[BaseException], str], ...] = (
@@ -40,28 +50,16 @@ _FAILURE_WORDS: tuple[tuple[type[BaseException], str], ...] = (
 #: with an old Last-Modified is fresh for days, and serve it without asking.)
 REVALIDATE = {"Cache-Control": "max-age=0"}
 
-LISTING_ITEMS = "sendwatch/listing_items"
-LISTING_ERRORS = "sendwatch/listing_errors"
-ITEM_ERRORS = "sendwatch/item_errors"
-#: The listing answered 403: a firewall, not a missing page.
-BLOCKED = "sendwatch/blocked"
-#: sendwatch/docs/<noun>/requested, /failed, /status/<why>, /example: each kind of detail
-#: document the run relied on, so the run can tell when it read next to none of them.
-DOCS = "sendwatch/docs/"
-#: A spider's own finding that its pages no longer parse (a layout change), in a sentence.
-LAYOUT_CHANGED = "sendwatch/layout_changed"
-#: A healthy run's own account of itself ("136 councils: 110 reachable, 23 blocked …").
-RUN_NOTE = "sendwatch/run_note"
-#: Something the maintainer should know that does not fail the run (councils behind a
-#: firewall): kept open as one standing alarm while it lasts.
-STANDING_ALARM = "sendwatch/standing_alarm"
-#: (why, url) of the first listing that failed.
-LISTING_FAILURE = "sendwatch/listing_failure"
+#: A request's meta key naming the kind of document it fetches ("report PDFs").
 DOC_NOUN = "sendwatch_noun"
 
 
 class SourceSpider(scrapy.Spider):
     """A spider for one source, starting at `base_url` (the real site unless configured).
+
+    A spider records facts in the crawl's stats (what the listings named, which listing or
+    document failed and why, a layout that no longer parses); `crawler.verdict.decide` alone
+    decides from them what the run came to.
 
     Links are followed to whatever host they name (re-pointing hosts at a mirror or a
     test server is the crawler's `host_map`, below the spider). `marks` maps the
@@ -154,10 +152,11 @@ class SourceSpider(scrapy.Spider):
 
     def listing_failed(self, failure: Failure) -> None:
         """A listing that cannot be fetched fails the run: the maintainer may have to act."""
-        why = failure_reason(failure)
-        if why == "403":
-            self._inc(BLOCKED)
-        self.listing_error(_failed_url(failure), why, failure.getErrorMessage())
+        self.listing_error(_failed_url(failure), failure_reason(failure), failure.getErrorMessage())
+
+    def cannot_reach(self, verdict: Verdict) -> str:
+        """The one line `sendwatch check` prints when the verdict says the site never answered."""
+        return f"{self.name}: cannot reach {verdict.url} ({verdict.why})"
 
     def item_failed(self, failure: Failure) -> None:
         """A detail page or PDF that cannot be fetched: logged, counted, the rest go on."""
@@ -168,9 +167,15 @@ class SourceSpider(scrapy.Spider):
         )
 
     def listing_error(self, url: str, why: str, message: str = "") -> None:
-        self._first(LISTING_FAILURE, (why, url))
+        """A listing could not be fetched or read (`why`: its HTTP status, or a word): an error,
+        counted and logged with its URL."""
+        self.listing_failed_at(url, why)
         self._inc(LISTING_ERRORS)
         log.error("%s: %s failed: %s", self.name, url, message or why)
+
+    def listing_failed_at(self, url: str, why: str) -> None:
+        """The fact alone that a listing failed so (the first URL of each `why` is kept)."""
+        self._first(f"{LISTING_FAILED}{why}", url)
 
     def document_failed(
         self, url: str, why: str, message: str = "", noun: str = "", count_error: bool = True

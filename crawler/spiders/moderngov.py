@@ -74,15 +74,8 @@ from twisted.python.failure import Failure
 from crawler.dates import spoken_date
 from crawler.extract import about_the_send_case
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import (
-    BLOCKED,
-    LISTING_FAILURE,
-    RUN_NOTE,
-    STANDING_ALARM,
-    SourceSpider,
-    failure_reason,
-    html_text,
-)
+from crawler.spiders.base import SourceSpider, failure_reason, html_text
+from crawler.verdict import FORBIDDEN, RUN_NOTE, STANDING_ALARM, Verdict
 from sendwatch.vocab import Kind
 from storage.las import meeting_sites, register
 
@@ -272,7 +265,8 @@ class ModernGovSpider(SourceSpider):
             log.warning("moderngov: %s %s: %s (%s)", code, outcome, url, why)
 
     def closed(self, reason: str) -> None:
-        """Each council's outcome in the stats; the run fails only when no council answered."""
+        """Each council's outcome in the stats, and a listing failure when no council answered
+        (the one that fails the run: a council or two not answering is the councils' affair)."""
         stats = getattr(getattr(self, "crawler", None), "stats", None)
         if stats is not None:
             stats.set_value(STATS + "councils", dict(sorted(self.councils.items())))
@@ -287,17 +281,34 @@ class ModernGovSpider(SourceSpider):
                     f"{len(blocked)} {'council answers' if len(blocked) == 1 else 'councils answer'}"
                     f" 403 (a firewall), their meeting papers unread: {', '.join(blocked)}",
                 )
-        outcomes = set(self.councils.values()) - NOT_POLLED
-        if not outcomes or OK in outcomes:
-            return
+        outcomes = set(self._polled().values())
+        if outcomes and OK not in outcomes:
+            self._no_council_answered(outcomes)
+
+    def _polled(self) -> dict[str, str]:
+        """ONS code -> outcome of each council polled (not those that said no, or have no site)."""
+        return {code: got for code, got in self.councils.items() if got not in NOT_POLLED}
+
+    def _no_council_answered(self, outcomes: set[str]) -> None:
+        """The listing failure of a poll no council answered, with why: 403 when every one was
+        blocked (each was said already: no error more); the first council's network failure
+        when none could be reached; else that no council answered, and the worst reason."""
         if outcomes == {BLOCKED_COUNCIL}:
-            self._inc(BLOCKED)
-            url = self._stat(f"{STATS}example/{BLOCKED_COUNCIL}")
-            self._first(LISTING_FAILURE, ("403", url))
-            return
-        worst = UNREACHABLE if UNREACHABLE in outcomes else FAILED
-        url = self._stat(f"{STATS}example/{worst}")
-        self.listing_error(url, f"no council answered ({worst})")
+            self.listing_failed_at(self._stat(f"{STATS}example/{BLOCKED_COUNCIL}"), FORBIDDEN)
+        elif outcomes == {UNREACHABLE}:
+            why, url = self.reasons[min(self._polled())]
+            self.listing_error(url, why, f"no council answered ({UNREACHABLE}: {why})")
+        else:
+            worst = UNREACHABLE if UNREACHABLE in outcomes else FAILED
+            url = self._stat(f"{STATS}example/{worst}")
+            self.listing_error(url, f"no council answered ({worst})")
+
+    def cannot_reach(self, verdict: Verdict) -> str:
+        """ "moderngov: cannot reach <the first council's URL> (why), nor the other 2 councils'
+        sites": the one line of `sendwatch check` when no council's site answered."""
+        line = super().cannot_reach(verdict)
+        others = len(self._polled()) - 1
+        return f"{line}, nor the other {others} councils' sites" if others > 0 else line
 
     def _names(self, outcome: str) -> list[str]:
         las = register()

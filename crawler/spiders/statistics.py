@@ -56,14 +56,8 @@ from twisted.python.failure import Failure
 from crawler.dates import spoken_date
 from crawler.items import MarkItem, SourceItem
 from crawler.ods import DataSheet, Inspection, NotASpreadsheet, UnknownLayout, read_workbook
-from crawler.spiders.base import (
-    RUN_NOTE,
-    STANDING_ALARM,
-    SourceSpider,
-    dicts_in,
-    failure_reason,
-    json_object,
-)
+from crawler.spiders.base import SourceSpider, dicts_in, failure_reason, json_object
+from crawler.verdict import RUN_NOTE, STANDING_ALARM
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, normalise, register
 
