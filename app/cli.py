@@ -24,6 +24,7 @@ from sendwatch.config import LoadedConfig, load_config, render_config
 from sendwatch.errors import SendwatchError
 from sendwatch.logs import describe_network_error, network_error, setup_logging
 from sendwatch.masking import mask, register_secrets, url_secrets
+from sendwatch.sources import names as source_names
 from storage.las import register
 from storage.store import SourceSummary, Store
 
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from storage.outbox import DeliveryRow
 
 log = logging.getLogger("sendwatch")
-#: The crawled sources, in the order commands take them.
-SOURCES = ("govuk", "ofsted", "lgl", "moderngov", "statistics")
+#: The crawled sources, in the order commands take them: the registry's (`sendwatch.sources`).
+SOURCES = source_names()
 
 
 class _Group(click.Group):
@@ -316,7 +317,7 @@ def check_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -
     from crawler.check import check_sources, render
 
     settings = _loaded(ctx).settings
-    enabled = tuple(name for name, source in settings.sources if source.enabled)
+    enabled = tuple(name for name, source in settings.sources.configured() if source.enabled)
     checks = check_sources(settings, sources or enabled)
     ok = all(check.ok for check in checks)
     if as_json:

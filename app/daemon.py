@@ -45,6 +45,7 @@ from crawler.report import CrawlReport, read_report
 from crawler.verdict import Verdict
 from sendwatch.config import LoadedConfig, Settings
 from sendwatch.errors import EXIT_FATAL_CONFIG, SendwatchError
+from sendwatch.sources import reconciled
 from sendwatch.vocab import CrawlResult
 from storage.db import DaemonLock
 from storage.models import utcnow
@@ -54,8 +55,6 @@ log = logging.getLogger("sendwatch.scheduler")
 #: Seconds between the first crawls of the sources at start-up, so they do not all start at once.
 KILL_GRACE = 5
 MISFIRE_GRACE = 600
-#: After a crawl of either, Ofsted's statistics are compared with the reports crawled.
-RECONCILED = ("statistics", "ofsted")
 
 
 def build_scheduler() -> BackgroundScheduler:
@@ -187,7 +186,8 @@ class Daemon:
         log.info("sendwatch running")
 
     def _schedule_crawls(self) -> None:
-        enabled = [(name, source) for name, source in self.settings.sources if source.enabled]
+        configured = self.settings.sources.configured()
+        enabled = [(name, source) for name, source in configured if source.enabled]
         if not enabled:
             log.warning("no source is enabled: nothing will be crawled")
         for host, target in self.settings.crawler.host_map.items():
@@ -285,7 +285,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         # Job threads never call into the scheduler: its shutdown holds the locks they would need.
-        interval = dt.timedelta(minutes=getattr(self.settings.sources, source).interval_minutes)
+        interval = dt.timedelta(minutes=self.settings.sources.of(source).interval_minutes)
         self.store.set_next_run(source, utcnow() + interval)
         # Scrapy closes the spider itself at the limit; a process still there a little later
         # is stuck, and is killed.
@@ -321,7 +321,9 @@ class Daemon:
             report.line(),
             "" if report.result is CrawlResult.OK else f" ({report.reason})",
         )
-        if source in RECONCILED and not self.stopping.is_set():
+        # After a crawl of a reconciled source (Ofsted's reports, its statistics), the two are
+        # compared.
+        if source in reconciled() and not self.stopping.is_set():
             self.reconcile()
         if report.new:
             self.news_found()

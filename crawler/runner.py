@@ -14,10 +14,9 @@ from scrapy.crawler import Crawler, CrawlerProcess
 
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
-from crawler.spiders import SPIDERS
+from crawler.spiders import spider_for
 from crawler.verdict import STANDING_ALARM
 from sendwatch.config import Settings, SourceConfig
-from sendwatch.errors import SendwatchError
 from sendwatch.vocab import CrawlResult
 from storage.store import RunReport, Store
 
@@ -25,10 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def source_config(settings: Settings, source: str) -> SourceConfig:
-    if source not in SPIDERS:
-        raise SendwatchError(f"unknown source {source!r}; sources: {', '.join(SPIDERS)}")
-    config: SourceConfig = getattr(settings.sources, source)
-    return config
+    """The source's table; an error naming the sources there are when there is no such one."""
+    return settings.sources.of(source)
 
 
 def crawl(settings: Settings, source: str) -> CrawlReport:
@@ -49,7 +46,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
         process = CrawlerProcess(settings=scrapy)
         crawlers = {}
         for source, config in configs.items():
-            crawlers[source] = process.create_crawler(SPIDERS[source])
+            crawlers[source] = process.create_crawler(spider_for(source))
             process.crawl(
                 crawlers[source],
                 base_url=config.base_url,

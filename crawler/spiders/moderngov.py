@@ -62,9 +62,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from parsel import Selector, SelectorList
 from scrapy import Request
@@ -74,7 +75,7 @@ from twisted.python.failure import Failure
 from crawler.dates import spoken_date
 from crawler.extract import about_the_send_case
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import SourceSpider, failure_reason, html_text
+from crawler.spiders.base import Found, Row, SourceSpider, failure_reason, html_text
 from crawler.verdict import FORBIDDEN, RUN_NOTE, STANDING_ALARM, Verdict
 from sendwatch.vocab import Kind
 from storage.las import meeting_sites, register
@@ -112,6 +113,16 @@ _OUTCOME_OF = {
     "timeout": UNREACHABLE,
 }
 STATS = "sendwatch/moderngov/"
+#: A council's outcome as `sendwatch check` shows it, and whether it is as expected: a
+#: firewall or robots.txt is the council's choice (shown, not failing); no answer is not.
+COUNCIL_OUTCOMES = {
+    OK: ("reachable", True),
+    BLOCKED_COUNCIL: ("blocked (403)", True),
+    DISALLOWED: ("disallowed by robots.txt: not polled", True),
+    UNREACHABLE: ("unreachable", False),
+    FAILED: ("not the ModernGov web service's answer", False),
+    NOT_MODERNGOV: ("not ModernGov: not polled", True),
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,8 @@ def polled_sites(overrides: dict[str, str], councils: list[str]) -> dict[str, st
 class ModernGovSpider(SourceSpider):
     name = "moderngov"
     document_noun = "meetings"
+    #: A check reads each council's latest meeting (the spider asks for no more).
+    check_sample: ClassVar[Mapping[str, int]] = {"meetings": 10_000}
 
     def __init__(
         self,
@@ -164,8 +177,8 @@ class ModernGovSpider(SourceSpider):
         self.asked = list(councils or [])
         self.days_back = days_back
         self.days_ahead = days_ahead
-        if isinstance(today, str):
-            today = dt.date.fromisoformat(today)
+        if isinstance(today, str):  # as configured: YYYY-MM-DD, or empty for today
+            today = dt.date.fromisoformat(today) if today else None
         self.today: dt.date = today or dt.date.today()
         #: ONS code -> this poll's outcome: ok, blocked, disallowed, unreachable or failed;
         #: a council asked for (or, asking for none, in the register) with no ModernGov site
@@ -309,6 +322,28 @@ class ModernGovSpider(SourceSpider):
         line = super().cannot_reach(verdict)
         others = len(self._polled()) - 1
         return f"{line}, nor the other {others} councils' sites" if others > 0 else line
+
+    def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
+        """The councils by outcome, then a row per council: its outcome, and the software it
+        uses instead when it has no ModernGov site."""
+        las = register()
+        outcomes = Counter(self.councils.values())
+        rows = [
+            Row(
+                "councils",
+                outcomes[OK] > 0,
+                ", ".join(f"{n} {COUNCIL_OUTCOMES[o][0]}" for o, n in sorted(outcomes.items()))
+                or "no council polled",
+            )
+        ]
+        sites = meeting_sites()
+        for code, outcome in sorted(self.councils.items(), key=lambda pair: pair[0]):
+            word, ok = COUNCIL_OUTCOMES.get(outcome, (outcome, False))
+            if code in sites and code not in self.sites:  # what it uses instead
+                word = f"{word} ({sites[code].software})"
+            la = las.get(code)
+            rows.append(Row(f"{la.name if la else code}", ok, word, self.sites.get(code, "")))
+        return rows
 
     def _names(self, outcome: str) -> list[str]:
         las = register()
