@@ -32,7 +32,7 @@ from alerts.render import (
 )
 from alerts.sealing import fingerprint
 from sendwatch.errors import SendwatchError
-from sendwatch.logs import mask_secrets, mask_service_url, register_secrets, url_secrets
+from sendwatch.masking import mask, mask_service_url, register_secrets, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _notify(plugin: Any, message: Message, fmt: str) -> str | None:
     if ok:
         return None
     reason = " ".join(str(said).split()) or "the service did not accept the notification"
-    return mask_secrets(reason)
+    return mask(reason)
 
 
 class AppriseChannel:

@@ -49,14 +49,8 @@ from alerts.signing import secret_key, unsubscribe_url
 from alerts.summary import Summary, summarise
 from sendwatch.case import EventFacts
 from sendwatch.config import Settings
-from sendwatch.logs import (
-    SecretMask,
-    mask_address,
-    mask_secrets,
-    register_secrets,
-    secret_values,
-    url_secrets,
-)
+from sendwatch.logs import secret_values
+from sendwatch.masking import mask, mask_address, register_secrets, secret_list, url_secrets
 from storage import outbox
 from storage.models import Event, Subscription, utcnow
 from storage.queries import event_facts
@@ -147,11 +141,9 @@ class Dispatcher:
         #: Who holds this dispatcher's claims: host, pid, and a random part for this instance.
         self.id = f"{HOST}:{os.getpid()}:{secrets.token_hex(6)}"
         _LIVE[self.id] = self
-        self._secrets = SecretMask(secret_values(settings)).secrets
-
-    def mask(self, text: str) -> str:
-        """`text` with every configured secret masked: errors are stored and logged."""
-        return mask_secrets(text, self._secrets)
+        #: The configured secrets, masked (with those registered) in every error it stores
+        #: or logs.
+        self._secrets = secret_list(secret_values(settings))
 
     def release_dead(self) -> int:
         """Give back at once the deliveries held by dispatchers of this host that died."""
@@ -302,7 +294,9 @@ class Dispatcher:
             return event_facts(self.store, events)
         except Exception as exc:
             log.warning(
-                "could not read the cases of %d events: %s", len(events), self.mask(str(exc))
+                "could not read the cases of %d events: %s",
+                len(events),
+                mask(str(exc), self._secrets),
             )
             return {}
 
@@ -339,12 +333,12 @@ class Dispatcher:
 
     def _raised(self, items: list[outbox.Claimed], exc: Exception, report: DispatchReport) -> None:
         """A send that raised: a bug, not the address's fault; retried until `max_attempts`."""
-        error = self.mask(f"{type(exc).__name__}: {exc}")
+        error = mask(f"{type(exc).__name__}: {exc}", self._secrets)
         log.error(
             "sending delivery %s raised %s\n%s",
             ", ".join(str(item.delivery_id) for item in items),
             error,
-            self.mask("".join(traceback.format_exception(exc)).rstrip()),
+            mask("".join(traceback.format_exception(exc)).rstrip(), self._secrets),
         )
         self._record(items, Retry(error), report)
 
@@ -377,7 +371,7 @@ class Dispatcher:
             if recorded < len(items):
                 self._lost(items, "sent")
             return
-        error = self.mask(result.error)
+        error = mask(result.error, self._secrets)
         for item in items:
             if isinstance(result, Permanent) or item.attempts >= config.max_attempts:
                 paused = outbox.mark_failed(
@@ -466,7 +460,9 @@ class Dispatcher:
                 told = True
             except Exception as exc:  # a broken channel must not stop the other one
                 log.error(
-                    "could not tell the maintainer via %s: %s", channel.name, self.mask(str(exc))
+                    "could not tell the maintainer via %s: %s",
+                    channel.name,
+                    mask(str(exc), self._secrets),
                 )
         return told
 

@@ -42,13 +42,10 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.WSOA_REQUIRED: "A Written Statement of Action is required",
     Outcome.NO_WSOA: "No Written Statement of Action required",
 }
-SOURCE_LABELS: dict[str, str] = {
-    "govuk": "GOV.UK (Department for Education)",
-    "ofsted": "Ofsted reports",
-    "lgl": "Local Government Lawyer",
-    "moderngov": "The council's meeting papers",
-    "statistics": "Ofsted's area SEND statistics",
-}
+# Each source's label is its registry entry's (imported here, beside its one use).
+from sendwatch.sources import labels as _source_labels  # noqa: E402
+
+SOURCE_LABELS: dict[str, str] = _source_labels()
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from alerts.render import render_telegram
 from alerts.summary import case_lines, summarise
 from sendwatch.config import Settings, TelegramConfig
 from sendwatch.errors import FatalConfigError, SendwatchError
-from sendwatch.logs import mask_secrets, register_secrets
+from sendwatch.masking import mask, register_secrets
 from storage import outbox
 from storage.las import register
 from storage.queries import cases, event_facts
@@ -90,7 +90,7 @@ def _describe(exc: BaseException, token: str = "") -> str:
     """An error, fit to log, store or show: a rejected token said plainly, no secret in it."""
     if isinstance(exc, InvalidToken):
         return TOKEN_REJECTED
-    return mask_secrets(str(exc), [token] if token else [])
+    return mask(str(exc), [token] if token else [])
 
 
 def _utf16_length(text: str) -> int:

@@ -32,7 +32,8 @@ from typing import Any
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
 from sendwatch import __version__
 from sendwatch.errors import SendwatchError
-from sendwatch.logs import describe_network_error, mask_secrets
+from sendwatch.logs import describe_network_error
+from sendwatch.masking import mask
 
 TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Sendwatch-Signature"
@@ -160,7 +161,7 @@ class WebhookChannel:
         except (OSError, urllib.error.URLError) as exc:  # refused, reset, DNS, timeout
             reason = getattr(exc, "reason", exc)
             text = describe_network_error(reason) if isinstance(reason, BaseException) else reason
-            return Retry(mask_secrets(f"cannot reach {outgoing.address}: {text}"))
+            return Retry(mask(f"cannot reach {outgoing.address}: {text}"))
 
     def notify(self, address: str, subject: str, text: str) -> None:
         """Webhooks carry events, not the maintainer's alarms (`[alerts] maintainer_urls` do)."""

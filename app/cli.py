@@ -22,14 +22,9 @@ import click
 from sendwatch import __version__
 from sendwatch.config import LoadedConfig, load_config, render_config
 from sendwatch.errors import SendwatchError
-from sendwatch.logs import (
-    describe_network_error,
-    mask_secrets,
-    network_error,
-    register_secrets,
-    setup_logging,
-    url_secrets,
-)
+from sendwatch.logs import describe_network_error, network_error, setup_logging
+from sendwatch.masking import mask, register_secrets, url_secrets
+from sendwatch.sources import names as source_names
 from storage.las import register
 from storage.store import SourceSummary, Store
 
@@ -37,8 +32,8 @@ if TYPE_CHECKING:
     from storage.outbox import DeliveryRow
 
 log = logging.getLogger("sendwatch")
-#: The crawled sources, in the order commands take them.
-SOURCES = ("govuk", "ofsted", "lgl", "moderngov", "statistics")
+#: The crawled sources, in the order commands take them: the registry's (`sendwatch.sources`).
+SOURCES = source_names()
 
 
 class _Group(click.Group):
@@ -49,7 +44,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SendwatchError as exc:
-            click.echo(f"sendwatch: error: {mask_secrets(str(exc))}", err=True)
+            click.echo(f"sendwatch: error: {mask(str(exc))}", err=True)
             ctx.exit(getattr(exc, "exit_code", 1))
         except OSError as exc:
             if exc.filename is None:  # not about a file: a network failure, else a bug
@@ -305,14 +300,20 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     required=True,
     type=click.Choice(SOURCES),
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object a line per source (found, new, …, result, reason, alarms).",
+)
 @click.pass_context
-def crawl_command(ctx: click.Context, sources: tuple[str, ...]) -> None:
+def crawl_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     """Crawl SOURCE (several: at once) into the store; print found/new/updated/seen/errors."""
     from crawler.runner import crawl_many
 
     reports = crawl_many(_loaded(ctx).settings, sources)
     for report in reports:
-        click.echo(report.line())
+        click.echo(report.json_line() if as_json else report.line())
         for alarm in report.alarms:
             click.echo(f"alarm: {alarm}", err=True)
     ctx.exit(0 if all(report.ok for report in reports) else 1)
@@ -348,7 +349,7 @@ def check_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -
     from crawler.check import check_sources, render
 
     settings = _loaded(ctx).settings
-    enabled = tuple(name for name, source in settings.sources if source.enabled)
+    enabled = tuple(name for name, source in settings.sources.configured() if source.enabled)
     checks = check_sources(settings, sources or enabled)
     ok = all(check.ok for check in checks)
     if as_json:

@@ -41,8 +41,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.report import CrawlReport, read_report
+from crawler.verdict import Verdict
 from sendwatch.config import LoadedConfig, Settings
 from sendwatch.errors import EXIT_FATAL_CONFIG, SendwatchError
+from sendwatch.sources import reconciled
+from sendwatch.vocab import CrawlResult
 from storage.db import DaemonLock
 from storage.models import utcnow
 from storage.store import RunReport, Store
@@ -51,8 +55,6 @@ log = logging.getLogger("sendwatch.scheduler")
 #: Seconds between the first crawls of the sources at start-up, so they do not all start at once.
 KILL_GRACE = 5
 MISFIRE_GRACE = 600
-#: After a crawl of either, Ofsted's statistics are compared with the reports crawled.
-RECONCILED = ("statistics", "ofsted")
 
 
 def build_scheduler() -> BackgroundScheduler:
@@ -184,7 +186,8 @@ class Daemon:
         log.info("sendwatch running")
 
     def _schedule_crawls(self) -> None:
-        enabled = [(name, source) for name, source in self.settings.sources if source.enabled]
+        configured = self.settings.sources.configured()
+        enabled = [(name, source) for name, source in configured if source.enabled]
         if not enabled:
             log.warning("no source is enabled: nothing will be crawled")
         for host, target in self.settings.crawler.host_map.items():
@@ -249,7 +252,7 @@ class Daemon:
 
     def _log_maintainer(self) -> None:
         """Say where the maintainer's alarms go; an Apprise URL by its scheme and host only."""
-        from sendwatch.logs import mask_service_url
+        from sendwatch.masking import mask_service_url
 
         config = self.settings.alerts
         where = [config.maintainer_email] if config.maintainer_email else []
@@ -277,11 +280,12 @@ class Daemon:
     # -- jobs ------------------------------------------------------------------------------
 
     def crawl(self, source: str) -> None:
-        """One crawl in a child process, killed if it outlives the time limit."""
+        """One crawl in a child process (`sendwatch crawl --json SOURCE`), killed if it
+        outlives the time limit; what it came to is read from the JSON object it prints."""
         if self.stopping.is_set():
             return
         # Job threads never call into the scheduler: its shutdown holds the locks they would need.
-        interval = dt.timedelta(minutes=getattr(self.settings.sources, source).interval_minutes)
+        interval = dt.timedelta(minutes=self.settings.sources.of(source).interval_minutes)
         self.store.set_next_run(source, utcnow() + interval)
         # Scrapy closes the spider itself at the limit; a process still there a little later
         # is stuck, and is killed.
@@ -289,48 +293,57 @@ class Daemon:
         limit = soft + min(60.0, max(5.0, soft * 0.25))
         started = time.monotonic()
         process = subprocess.Popen(
-            sendwatch_command(self.loaded, "crawl", source),
+            sendwatch_command(self.loaded, "crawl", "--json", source),
             stdout=subprocess.PIPE,
             stderr=None,
             text=True,
         )
         with self.lock:
             self.crawls[source] = process
+        killed = False
         try:
             output, _ = process.communicate(timeout=limit)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
-            log.error("crawl %s: killed after %d s", source, limit)
-            self.store.record_run(
-                RunReport(source, "failed", 0, f"killed after {limit:.0f} s (time limit)"),
-                self.settings.crawler.alarm_after_failures,
-            )
-            output = ""
+            output, _ = process.communicate()
+            killed = True
         finally:
             with self.lock:
                 self.crawls.pop(source, None)
-        line = (output or "").strip().splitlines()[-1:] or [
-            f"source={source} result=failed (the crawl printed no result)"
-        ]
+        report = read_report(source, output or "")
+        if report is None:
+            report = self._unreported(source, process.returncode, limit if killed else None)
         log.info(
-            "crawl %s (%.1f s, exit %s): %s",
+            "crawl %s (%.1f s, exit %s): %s%s",
             source,
             time.monotonic() - started,
             process.returncode,
-            line[0],
+            report.line(),
+            "" if report.result is CrawlResult.OK else f" ({report.reason})",
         )
-        if process.returncode not in (0, 1) and not self.stopping.is_set():
-            # The crawl command itself broke (not a source failure it reported): count it.
+        # After a crawl of a reconciled source (Ofsted's reports, its statistics), the two are
+        # compared.
+        if source in reconciled() and not self.stopping.is_set():
+            self.reconcile()
+        if report.new:
+            self.news_found()
+
+    def _unreported(self, source: str, returncode: int, killed_after: float | None) -> CrawlReport:
+        """A crawl that printed no report (killed at the time limit, or broken) has failed, and
+        is recorded so, as the child would have; unless the daemon is stopping, which stopped it."""
+        if killed_after is not None:
+            verdict = Verdict.failed(f"killed after {killed_after:.0f} s (time limit)")
+            log.error("crawl %s: killed after %.0f s", source, killed_after)
+        elif returncode not in (0, 1):
+            verdict = Verdict.failed(f"the crawl command exited {returncode}")
+        else:
+            verdict = Verdict.failed(f"the crawl printed no result (exit {returncode})")
+        if not self.stopping.is_set():
             self.store.record_run(
-                RunReport(source, "failed", 0, f"the crawl command exited {process.returncode}"),
+                RunReport(source, verdict.result, 0, verdict.reason),
                 self.settings.crawler.alarm_after_failures,
             )
-        counts = dict(pair.split("=", 1) for pair in line[0].split() if "=" in pair)
-        if source in RECONCILED and not self.stopping.is_set():
-            self.reconcile()
-        if counts.get("new", "0") not in ("", "0"):
-            self.news_found()
+        return CrawlReport.without_counts(source, verdict)
 
     def reconcile(self) -> None:
         """Compare Ofsted's statistics with the reports crawled: one maintainer alarm per new

@@ -5,14 +5,15 @@ runs unchanged against the live site (or whatever `host_map` and the proxy varia
 point it at), but a spider middleware lets through only a sample of its documents
 (one notice, report PDF or article; a few provider pages), the HTTP cache is off so
 every answer is live, and a pipeline reads what comes back instead of storing it.
-Each thing a crawl relies on becomes a row: met, or failing with the URL to look at.
+Each thing a crawl relies on becomes a row: met, or failing with the URL to look at. What
+the rows are is each spider's own (`SourceSpider.self_check`); whether the site was reached
+at all is the crawl's verdict (`crawler.verdict.decide`), as for a crawl.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -22,37 +23,20 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from crawler.extract import Extraction, extract
 from crawler.items import SourceItem
 from crawler.pipelines import document_of
-from crawler.runner import document_tallies, quiet_scrapy, source_config
+from crawler.runner import quiet_scrapy, source_config
 from crawler.settings import scrapy_settings
-from crawler.spiders import SPIDERS
-from crawler.spiders.base import DOC_NOUN, DOCS, LAYOUT_CHANGED, LISTING_FAILURE, LISTING_ITEMS
-from crawler.spiders.moderngov import NOT_POLLED
-from crawler.spiders.moderngov import UNREACHABLE as UNREACHABLE_COUNCIL
-from crawler.spiders.statistics import COLLECTION_PATH as STATISTICS_COLLECTION
+from crawler.spiders import spider_for
+from crawler.spiders.base import DOC_NOUN, Row, SourceSpider
+from crawler.verdict import decide, document_tallies
 from sendwatch.config import Settings
-from sendwatch.vocab import Kind
-from storage.las import meeting_sites, register
 
-#: Documents of each kind a check fetches; the rest are counted, not fetched.
-#: (The moderngov spider itself reads only each council's latest meeting in a check.)
-SAMPLE = {"provider pages": 3, "meetings": 10_000}
+#: Documents of a kind a check fetches, unless the spider says (`check_sample`); the rest
+#: are counted, not fetched.
 SAMPLE_DEFAULT = 1
 #: A check answers within this, whatever the crawl's own timeout.
 CHECK_TIMEOUT_SECONDS = 20.0
-#: Failures that mean the site was never reached at all: one line says it.
-UNREACHABLE = ("DNS lookup failed", "connection refused", "timeout")
 FOUND = "sendwatch/check/found"
 TAKEN = "sendwatch/check/taken"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One thing a crawl relies on, and whether it was found."""
-
-    name: str
-    ok: bool
-    detail: str
-    url: str = ""
 
 
 @dataclass
@@ -82,6 +66,7 @@ class SampleMiddleware:
         assert crawler.stats is not None
         self.taken: Counter[str] = Counter()
         crawler.stats.set_value(TAKEN, self.taken)
+        self.sample: Mapping[str, int] = getattr(crawler.spider, "check_sample", {})
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SampleMiddleware:
@@ -91,7 +76,7 @@ class SampleMiddleware:
         for output in result:
             if isinstance(output, Request) and DOC_NOUN in output.meta:
                 noun = output.meta[DOC_NOUN]
-                if self.taken[noun] >= SAMPLE.get(noun, SAMPLE_DEFAULT):
+                if self.taken[noun] >= self.sample.get(noun, SAMPLE_DEFAULT):
                     continue
                 self.taken[noun] += 1
             yield output
@@ -143,193 +128,37 @@ def check_sources(settings: Settings, sources: Sequence[str]) -> list[SourceChec
     process = CrawlerProcess(settings=scrapy)
     crawlers: dict[str, Crawler] = {}
     for source, config in configs.items():
-        crawlers[source] = process.create_crawler(SPIDERS[source])
+        crawlers[source] = process.create_crawler(spider_for(source))
         process.crawl(
             crawlers[source], base_url=config.base_url, check=True, **config.spider_options()
         )
     process.start()
-    return [_judge(source, crawler) for source, crawler in crawlers.items()]
+    share = settings.crawler.max_failed_share
+    return [_judge(source, crawler, share) for source, crawler in crawlers.items()]
 
 
-def _judge(source: str, crawler: Crawler) -> SourceCheck:
+def _judge(source: str, crawler: Crawler, max_failed_share: float = 0.5) -> SourceCheck:
+    """The rows of one source's check; one line instead when the crawl's verdict is that the
+    site never answered."""
     assert crawler.stats is not None
     stats = crawler.stats.get_stats()
     check = SourceCheck(source)
-    why, url = stats.get(LISTING_FAILURE) or ("", "")
-    listing_items = int(stats.get(LISTING_ITEMS, 0) or 0)
+    verdict = decide(stats, max_failed_share)
     found = stats.get(FOUND) or []
-    if why in UNREACHABLE and not listing_items and not found:
-        check.unreachable = f"{source}: cannot reach {url} ({why})"
-        return check
     spider = crawler.spider
-    if source == "moderngov" and (line := _no_council_reached(spider)):
-        check.unreachable = line
+    assert isinstance(spider, SourceSpider)
+    if verdict.unreachable:
+        check.unreachable = spider.cannot_reach(verdict)
         return check
-    if why:
-        check.rows.append(Row("listing", False, f"failed ({why})", url))
-    rows = {
-        "govuk": _govuk_rows,
-        "ofsted": _ofsted_rows,
-        "lgl": _lgl_rows,
-        "moderngov": _moderngov_rows,
-        "statistics": _statistics_rows,
-    }[source]
-    check.rows += rows(spider, stats, found)
+    if verdict.why:
+        check.rows.append(Row("listing", False, f"failed ({verdict.why})", verdict.url))
+    check.rows += spider.self_check(stats, found)
     taken = stats.get(TAKEN) or Counter()
     for tally in document_tallies(stats):
         if tally.failed:  # out of those fetched, not of all the listings named
             fetched = replace(tally, requested=taken.get(tally.noun, tally.requested))
             check.rows.append(Row(tally.noun, False, fetched.sentence(), tally.example))
     return check
-
-
-def _count(stats: dict[str, Any], key: str) -> int:
-    return int(stats.get(key, 0) or 0)
-
-
-def _read(noun: str, found: list[tuple[SourceItem, Extraction]], what: str) -> Row:
-    """The sampled document, read: its kind, council, date (and outcome)."""
-    if not found:
-        return Row(f"{noun} read", False, "none was read")
-    item, extraction = found[0]
-    la = extraction.local_authority
-    parts = [
-        f"kind {extraction.kind or 'not relevant'}",
-        f"council {la.name if la else 'not found'}",
-        f"date {_iso(extraction.happened_on or extraction.published_on)}",
-    ]
-    if what == "outcome":
-        parts.append(f"outcome {extraction.outcome or 'not found'}")
-    ok = la is not None and (extraction.happened_on or extraction.published_on) is not None
-    if what == "outcome" and extraction.kind is Kind.INSPECTION_REPORT:
-        ok = ok and extraction.outcome is not None  # a full report always states one
-    return Row(f"{noun} read", ok, f"{item.title}: " + ", ".join(parts), item.url)
-
-
-def _iso(day: dt.date | None) -> str:
-    return day.isoformat() if day else "not found"
-
-
-def _govuk_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
-    groups = Counter(str(title).lower() for title in spider.groups.values())
-    counted = ", ".join(f"{title} {n}" for title, n in sorted(groups.items()))
-    return [
-        Row(
-            "search",
-            spider.search_hits > 0,
-            f"{spider.search_hits} notices and directions found",
-        ),
-        Row(
-            "collection",
-            bool(spider.collections_read),
-            ", ".join(spider.collections_read) or "no notices collection found",
-        ),
-        Row("notices and directions", bool(groups), counted or "the collection lists none"),
-        _read("notice", found, "kind"),
-    ]
-
-
-def _ofsted_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
-    listed = _count(stats, LISTING_ITEMS)
-    reports = _count(stats, f"{DOCS}report PDFs/requested")
-    return [
-        Row("search", listed > 0, f"{listed} local authorities listed"),
-        Row(
-            "provider pages",
-            spider.pages_with_send > 0,
-            f"{spider.pages_read} read, {spider.pages_with_send} with area SEND reports"
-            f" ({reports} reports)",
-        ),
-        _read("report PDF", found, "outcome"),
-    ]
-
-
-def _lgl_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
-    entries = _count(stats, LISTING_ITEMS)
-    relevant = _count(stats, f"{DOCS}articles/requested")
-    return [
-        Row("feed", entries > 0, f"{entries} entries"),
-        Row("relevant entries", relevant > 0, f"{relevant} about SEND notices or inspections"),
-        _read("article", found, "date"),
-    ]
-
-
-def _statistics_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
-    """Ofsted's releases found, the newest one's spreadsheet read (its data sheet found by its
-    header row), every row placed with a council, and one row read as a finding."""
-    tally = spider.tally
-    releases = _count(stats, LISTING_ITEMS)
-    rows = [
-        Row("search", spider.search_hits > 0, f"{spider.search_hits} releases found"),
-        Row(
-            "collection",
-            spider.collection_read,
-            STATISTICS_COLLECTION
-            if spider.collection_read
-            else "not found: only the search names releases",
-        ),
-        Row("releases", releases > 0, f"{releases} releases listed"),
-    ]
-    if tally.sheets:
-        url, sheet = tally.sheets[0]
-        detail = (
-            f"sheet {sheet.name!r} ({sheet.layout.name}), header on row {sheet.header_row},"
-            f" {len(sheet.inspections)} rows"
-        )
-        rows.append(Row("spreadsheet read", bool(sheet.inspections), detail, url))
-    else:
-        rows.append(
-            Row("spreadsheet read", False, str(stats.get(LAYOUT_CHANGED) or "none was read"))
-        )
-    trouble = [*(f"council {name} not recognised" for name in tally.unmatched), *tally.problems]
-    placed = f"{tally.rows - len(tally.unmatched)} of {tally.rows} rows placed with a council"
-    rows.append(Row("councils", not trouble, f"{placed}; {trouble[0]}" if trouble else placed))
-    rows.append(_read("row", found, "outcome"))
-    return rows
-
-
-#: A council's outcome as `sendwatch check` shows it, and whether it is as expected: a
-#: firewall or robots.txt is the council's choice (shown, not failing); no answer is not.
-COUNCIL_OUTCOMES = {
-    "ok": ("reachable", True),
-    "blocked": ("blocked (403)", True),
-    "disallowed": ("disallowed by robots.txt: not polled", True),
-    "unreachable": ("unreachable", False),
-    "failed": ("not the ModernGov web service's answer", False),
-    "not ModernGov": ("not ModernGov: not polled", True),
-}
-
-
-def _no_council_reached(spider: Any) -> str:
-    """One line when no polled council's site could be reached at all (offline), else ""."""
-    polled = {code: got for code, got in spider.councils.items() if got not in NOT_POLLED}
-    if not polled or set(polled.values()) != {UNREACHABLE_COUNCIL}:
-        return ""
-    why, url = spider.reasons[min(polled)]
-    others = len(polled) - 1
-    tail = f", nor the other {others} councils' sites" if others else ""
-    return f"moderngov: cannot reach {url} ({why}){tail}"
-
-
-def _moderngov_rows(spider: Any, stats: dict[str, Any], found: Any) -> list[Row]:
-    las = register()
-    outcomes = Counter(spider.councils.values())
-    rows = [
-        Row(
-            "councils",
-            outcomes["ok"] > 0,
-            ", ".join(f"{n} {COUNCIL_OUTCOMES[o][0]}" for o, n in sorted(outcomes.items()))
-            or "no council polled",
-        )
-    ]
-    sites = meeting_sites()
-    for code, outcome in sorted(spider.councils.items(), key=lambda pair: pair[0]):
-        word, ok = COUNCIL_OUTCOMES.get(outcome, (outcome, False))
-        if code in sites and code not in spider.sites:  # what it uses instead
-            word = f"{word} ({sites[code].software})"
-        la = las.get(code)
-        rows.append(Row(f"{la.name if la else code}", ok, word, spider.sites.get(code, "")))
-    return rows
 
 
 def render(checks: Sequence[SourceCheck]) -> str:

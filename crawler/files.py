@@ -22,11 +22,13 @@ from crawler.extract import Document, Extraction, extract
 from crawler.items import SourceItem
 from crawler.pdf import pdf_text
 from crawler.pipelines import document_of
+from crawler.spiders.base import SourceSpider
 from crawler.spiders.govuk import CANONICAL_HOST as GOVUK
 from crawler.spiders.govuk import GovukSpider
 from crawler.spiders.lgl import LglSpider
 from crawler.spiders.ofsted import OfstedSpider
 from sendwatch.errors import SendwatchError
+from sendwatch.sources import entry
 
 PLACEHOLDER_URL = "https://example.invalid/document"
 
@@ -34,6 +36,11 @@ PLACEHOLDER_URL = "https://example.invalid/document"
 #: How spreadsheets begin: ODS and XLSX are zip files, XLS an OLE2 compound file.
 SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")
 SPREADSHEET_SUFFIXES = (".ods", ".xlsx", ".xls")
+
+
+def is_official(spider: type[SourceSpider]) -> bool:
+    """Whether the spider's source publishes the documents themselves (its registry entry)."""
+    return entry(spider.name).official
 
 
 def extract_path(
@@ -61,7 +68,7 @@ def extract_spreadsheet(data: bytes, path: Path, url: str | None = None) -> list
     rows: list[dict[str, Any]] = []
     for inspection in sheet.inspections:
         for item in spider.items_of(inspection, release):
-            extraction = extract(document_of(item, StatisticsSpider.official))
+            extraction = extract(document_of(item, is_official(StatisticsSpider)))
             where = {"sheet": inspection.sheet, "row": inspection.row, "identity": item.identity}
             rows.append(where | extraction.to_json())
     return rows
@@ -95,7 +102,7 @@ def _document(data: bytes, path: Path, url: str | None) -> Document:
             raise SendwatchError(f"{path}: {exc}") from None
         # A PDF is read as the ofsted spider reads its reports: an official publication.
         return Document(
-            title=_pdf_title(text), text=text, url=url or "", official=OfstedSpider.official
+            title=_pdf_title(text), text=text, url=url or "", official=is_official(OfstedSpider)
         )
     if path.suffix.lower() == ".pdf":
         raise SendwatchError(f"{path}: not a PDF")
@@ -131,7 +138,7 @@ def _govuk_document(text: str, path: Path, url: str | None) -> Document:
     )
     parsed = GovukSpider(base_url=GOVUK).parse_content(response, base_path)
     return _last_document(
-        [item for item in parsed if isinstance(item, SourceItem)], path, GovukSpider.official
+        [item for item in parsed if isinstance(item, SourceItem)], path, is_official(GovukSpider)
     )
 
 
@@ -143,7 +150,7 @@ def _html_document(data: bytes, url: str | None) -> Document:
         )
     )
     if items:
-        return _last_document(items, None, LglSpider.official)
+        return _last_document(items, None, is_official(LglSpider))
     title = " ".join(response.css("title::text, h1::text").getall()[:1]).strip()
     body = " ".join(" ".join(response.css("body ::text").getall()).split())
     return Document(title=title or "(untitled)", text=body, url=url or "")

@@ -9,192 +9,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from scrapy.crawler import Crawler, CrawlerProcess
 
+from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
-from crawler.spiders import SPIDERS
-from crawler.spiders.base import (
-    BLOCKED,
-    DOCS,
-    ITEM_ERRORS,
-    LAYOUT_CHANGED,
-    LISTING_ERRORS,
-    LISTING_FAILURE,
-    LISTING_ITEMS,
-    RUN_NOTE,
-    STANDING_ALARM,
-)
+from crawler.spiders import spider_for
+from crawler.verdict import STANDING_ALARM
 from sendwatch.config import Settings, SourceConfig
-from sendwatch.errors import SendwatchError
+from sendwatch.vocab import CrawlResult
 from storage.store import RunReport, Store
 
 log = logging.getLogger(__name__)
 
 
-#: Fewer failed documents than this fail a run only when they are all it had.
-MIN_FAILURES = 3
-
-
-@dataclass(frozen=True)
-class DocumentTally:
-    """One kind of detail document a run relied on (report PDFs, notices, articles)."""
-
-    noun: str
-    requested: int
-    failed: int
-    #: why (a status code or a word) -> how many failed so
-    why: dict[str, int]
-    example: str
-
-    def dead(self, max_failed_share: float) -> bool:
-        """All of them failed, or more than the share with at least MIN_FAILURES failures."""
-        if self.failed == 0:
-            return False
-        if self.failed >= self.requested:
-            return True
-        return self.failed >= MIN_FAILURES and self.failed > max_failed_share * self.requested
-
-    def sentence(self) -> str:
-        """ "55 of 55 report PDFs failed (404), e.g. https://files.ofsted.gov.uk/v1/file/1"."""
-        whys = sorted(self.why.items(), key=lambda pair: (-pair[1], pair[0]))
-        because = ", ".join(why if len(whys) == 1 else f"{why} x{n}" for why, n in whys)
-        return (
-            f"{self.failed} of {self.requested} {self.noun} failed ({because}), e.g. {self.example}"
-        )
-
-    @property
-    def blocked(self) -> bool:
-        return bool(self.why) and max(self.why, key=self.why.__getitem__) == "403"
-
-
-@dataclass(frozen=True)
-class CrawlReport:
-    """What one crawl found, in the words `sendwatch crawl` prints."""
-
-    source: str
-    found: int
-    new: int
-    updated: int
-    seen: int
-    errors: int
-    new_events: int
-    listing_items: int
-    #: ok, failed, blocked (a firewall answered 403), empty (the listing had nothing), or
-    #: stopped (by a signal before it finished: not recorded in the store).
-    result: str
-    #: Why, in a sentence, when the result is not plainly ok.
-    reason: str = ""
-    alarms: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """Nothing for the maintainer to act on in this run itself (an empty listing alarms apart)."""
-        return self.result in ("ok", "empty")
-
-    @classmethod
-    def from_stats(
-        cls, source: str, stats: dict[str, Any], max_failed_share: float = 0.5
-    ) -> CrawlReport:
-        def count(key: str) -> int:
-            return int(stats.get(key, 0) or 0)
-
-        new, updated, seen = (
-            count("sendwatch/new"),
-            count("sendwatch/updated"),
-            count("sendwatch/seen"),
-        )
-        spider_errors = count("spider_exceptions/count")  # a parser that raised: a bug to see
-        result, reason = _verdict(stats, document_tallies(stats), max_failed_share)
-        return cls(
-            source=source,
-            found=new + updated + seen,
-            new=new,
-            updated=updated,
-            seen=seen,
-            errors=count(LISTING_ERRORS) + count(ITEM_ERRORS) + spider_errors,
-            new_events=count("sendwatch/new_events"),
-            listing_items=count(LISTING_ITEMS),
-            result=result,
-            reason=reason,
-        )
-
-    def line(self) -> str:
-        result = "empty_listing" if self.result == "empty" else self.result
-        return (
-            f"source={self.source} found={self.found} new={self.new} updated={self.updated}"
-            f" seen={self.seen} errors={self.errors} result={result}"
-        )
-
-
-def document_tallies(stats: dict[str, Any]) -> list[DocumentTally]:
-    """The run's detail documents by kind, from the spider's sendwatch/docs/<noun>/… stats."""
-    nouns = sorted({key[len(DOCS) :].split("/", 1)[0] for key in stats if key.startswith(DOCS)})
-    tallies = []
-    for noun in nouns:
-        prefix = f"{DOCS}{noun}/"
-        why = {
-            key[len(prefix + "status/") :]: int(value)
-            for key, value in stats.items()
-            if key.startswith(prefix + "status/")
-        }
-        tallies.append(
-            DocumentTally(
-                noun=noun,
-                requested=int(stats.get(prefix + "requested", 0)),
-                failed=int(stats.get(prefix + "failed", 0)),
-                why=why,
-                example=str(stats.get(prefix + "example", "")),
-            )
-        )
-    return tallies
-
-
-def _verdict(
-    stats: dict[str, Any], tallies: list[DocumentTally], max_failed_share: float
-) -> tuple[str, str]:
-    """The run's result and why: "ok" only if the listings *and* the documents were read."""
-    finish_reason = str(stats.get("finish_reason", "unknown"))
-    why, url = stats.get(LISTING_FAILURE) or ("?", "?")
-    if stats.get(BLOCKED):
-        return "blocked", f"blocked: the listing answered 403 (a firewall?) at {url}"
-    if stats.get(LISTING_ERRORS):
-        return "failed", f"listing failed ({why}) at {url}"
-    if stats.get(LAYOUT_CHANGED):
-        return "failed", str(stats[LAYOUT_CHANGED])
-    if finish_reason in STOPPED:
-        return STOPPED_RESULT, "stopped before it finished (a signal, or the daemon stopping)"
-    if finish_reason != "finished":
-        return "failed", FINISH_REASONS.get(finish_reason, f"the crawl stopped: {finish_reason}")
-    for tally in tallies:
-        if tally.dead(max_failed_share):
-            return ("blocked" if tally.blocked else "failed"), tally.sentence()
-    if not stats.get(LISTING_ITEMS):
-        return "empty", "the listing parsed to zero items"
-    notes = [
-        str(stats.get(RUN_NOTE) or ""),
-        *(tally.sentence() for tally in tallies if tally.failed),
-    ]
-    return "ok", "; ".join(note for note in notes if note)
-
-
-FINISH_REASONS = {
-    "closespider_timeout": "stopped at the time limit ([crawler] time_limit_minutes)",
-}
-#: How Scrapy ends a crawl stopped by a signal ("shutdown"; no reason at all when the reactor
-#: stops first). Such a run says nothing of the source's health: it is not recorded, so a
-#: restart of the daemon never counts towards an alarm.
-STOPPED = frozenset({"shutdown", "unknown"})
-STOPPED_RESULT = "stopped"
-
-
 def source_config(settings: Settings, source: str) -> SourceConfig:
-    if source not in SPIDERS:
-        raise SendwatchError(f"unknown source {source!r}; sources: {', '.join(SPIDERS)}")
-    config: SourceConfig = getattr(settings.sources, source)
-    return config
+    """The source's table; an error naming the sources there are when there is no such one."""
+    return settings.sources.of(source)
 
 
 def crawl(settings: Settings, source: str) -> CrawlReport:
@@ -215,7 +46,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
         process = CrawlerProcess(settings=scrapy)
         crawlers = {}
         for source, config in configs.items():
-            crawlers[source] = process.create_crawler(SPIDERS[source])
+            crawlers[source] = process.create_crawler(spider_for(source))
             process.crawl(
                 crawlers[source],
                 base_url=config.base_url,
@@ -231,31 +62,31 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
 
 
 def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> CrawlReport:
+    """The crawl's report, its verdict handed to the store as it is (the store keeps a run's
+    health and decides what an empty listing or a stopped run means to it)."""
     assert crawler.stats is not None
     report = CrawlReport.from_stats(
         source, crawler.stats.get_stats(), settings.crawler.max_failed_share
     )
-    if report.result == STOPPED_RESULT:
-        log.info("%s: %s; not counted", source, report.reason)
-        return report
-    # An empty listing is "ok" to the store, which alarms on it when the source had items.
-    result = "ok" if report.result == "empty" else report.result
     alarms = store.record_run(
-        RunReport(source, result, report.listing_items, report.reason),
+        RunReport(source, report.result, report.listing_items, report.reason),
         settings.crawler.alarm_after_failures,
     )
+    if report.result is CrawlResult.STOPPED:
+        log.info("%s: %s; not counted", source, report.reason)
+        return report
     if not report.ok:
         log.error("%s: %s: %s", source, report.result, report.reason)
     standing = crawler.stats.get_value(STANDING_ALARM)
     # Its own source key: a healthy run of the source resolves the source's alarms, and this
     # one must stay open (one alarm, told once) for as long as the condition lasts.
-    if standing and report.result not in ("failed", "blocked"):
+    if standing and report.result not in (CrawlResult.FAILED, CrawlResult.BLOCKED):
         alarms += store.raise_alarm(f"{source}:standing", "standing", str(standing))
     elif report.ok:
         store.resolve_alarms(f"{source}:standing", "standing")
     for alarm in alarms:
         log.error("alarm: %s", alarm.message)
-    return CrawlReport(**{**report.__dict__, "alarms": tuple(a.message for a in alarms)})
+    return report.with_alarms(tuple(alarm.message for alarm in alarms))
 
 
 class _ScrapyQuiet(logging.Filter):

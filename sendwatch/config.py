@@ -15,17 +15,17 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from sqlalchemy.engine import make_url
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model
 
 from sendwatch.errors import ConfigError
+from sendwatch.masking import MASK, mask_url
+from sendwatch.sources import Source, entry, registered
 
 ENV_PREFIX = "SENDWATCH_"
 CONFIG_ENV = "SENDWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = Path("sendwatch.toml")
-MASK = "********"
 #: Variables under our prefix that are not config keys (test harness settings).
 NON_CONFIG_ENV_PREFIXES = ("SENDWATCH_TEST_",)
 
@@ -37,7 +37,8 @@ class _Section(BaseModel):
 
 
 class SourceConfig(_Section):
-    """One crawled source."""
+    """One crawled source's table, `[sources.<name>]`: these keys, and the source's own options
+    its registry entry declares (`sendwatch.sources`), with the entry's defaults."""
 
     enabled: bool = True
     base_url: str = Field(pattern=r"^https?://[^\s/]+")
@@ -45,60 +46,62 @@ class SourceConfig(_Section):
 
     def spider_options(self) -> dict[str, Any]:
         """The source's own settings its spider takes, as keyword arguments."""
-        return {}
+        common = SourceConfig.model_fields
+        return {name: getattr(self, name) for name in type(self).model_fields if name not in common}
 
 
-class LglConfig(SourceConfig):
-    """Local Government Lawyer, whose news feed holds its whole archive."""
-
-    #: How far back the first crawl reads the feed (later crawls read what is newer).
-    backfill_days: int = Field(default=730, ge=1)
-
-    def spider_options(self) -> dict[str, Any]:
-        return {"backfill_days": self.backfill_days}
-
-
-class ModernGovConfig(SourceConfig):
-    """Councils' meeting papers, through each council's ModernGov web service."""
-
-    #: ONS code -> the council's ModernGov site, over the register's (sites move).
-    sites: dict[
-        Annotated[str, Field(pattern=r"^E\d{8}$")],
-        Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")],
-    ] = {}
-    #: Only these councils (ONS codes); empty: every council with a ModernGov site.
-    councils: list[Annotated[str, Field(pattern=r"^E\d{8}$")]] = []
-    #: The window of meetings read each poll, around today.
-    days_back: int = Field(default=30, ge=0)
-    days_ahead: int = Field(default=60, ge=0)
-    #: The day the window is around, YYYY-MM-DD; empty: today (set it to replay a past day).
-    today: str = Field(default="", pattern=r"^(\d{4}-\d{2}-\d{2})?$")
-
-    def spider_options(self) -> dict[str, Any]:
-        return {
-            "sites": dict(self.sites),
-            "councils": list(self.councils),
-            "days_back": self.days_back,
-            "days_ahead": self.days_ahead,
-            "today": self.today or None,
-        }
-
-
-class SourcesConfig(_Section):
-    """The crawled sources: the real sites unless a test or a mirror points base_url elsewhere."""
-
-    govuk: SourceConfig = SourceConfig(base_url="https://www.gov.uk", interval_minutes=15)
-    ofsted: SourceConfig = SourceConfig(
-        base_url="https://reports.ofsted.gov.uk", interval_minutes=60
+def source_model(source: Source) -> type[SourceConfig]:
+    """The model of one source's table: SourceConfig, with the source's own options if any."""
+    if not source.options:
+        return SourceConfig
+    options: dict[str, Any] = dict(source.options)
+    model: type[SourceConfig] = create_model(
+        f"{source.name.capitalize()}Config",
+        __base__=SourceConfig,
+        __doc__=f"{source.label}: `[sources.{source.name}]`.",
+        **options,
     )
-    lgl: LglConfig = LglConfig(
-        base_url="https://www.localgovernmentlawyer.co.uk", interval_minutes=30
+    return model
+
+
+def default_source_config(source: Source) -> SourceConfig:
+    """A source's table as its registry entry has it: its real site, interval and options."""
+    return source_model(source)(
+        enabled=source.enabled, base_url=source.base_url, interval_minutes=source.interval_minutes
     )
-    moderngov: ModernGovConfig = ModernGovConfig(
-        base_url="https://www.moderngov.co.uk", interval_minutes=1440
-    )
-    #: Ofsted's area SEND statistics (releases on GOV.UK, spreadsheets on its assets host).
-    statistics: SourceConfig = SourceConfig(base_url="https://www.gov.uk", interval_minutes=1440)
+
+
+class _SourcesBase(_Section):
+    """The crawled sources, one table each (`[sources.govuk]`, …), built from the registry:
+    the real sites unless a test or a mirror points base_url elsewhere."""
+
+    def of(self, name: str) -> SourceConfig:
+        """Source `name`'s table; for a source registered after this model was built (in
+        process: a test's), its registry entry's defaults."""
+        config = getattr(self, name, None)
+        if isinstance(config, SourceConfig):
+            return config
+        return default_source_config(entry(name))
+
+    def configured(self) -> list[tuple[str, SourceConfig]]:
+        """(name, table) of every registered source, in the registry's order."""
+        return [(source.name, self.of(source.name)) for source in registered()]
+
+
+def _sources_model() -> type[_SourcesBase]:
+    """`[sources]`: a table per registered source, defaulting to its entry."""
+    tables: dict[str, Any] = {
+        source.name: (source_model(source), default_source_config(source))
+        for source in registered()
+    }
+    model: type[_SourcesBase] = create_model("SourcesConfig", __base__=_SourcesBase, **tables)
+    return model
+
+
+if TYPE_CHECKING:
+    SourcesConfig = _SourcesBase
+else:
+    SourcesConfig = _sources_model()
 
 
 class CrawlerConfig(_Section):
@@ -470,14 +473,6 @@ def render_config(loaded: LoadedConfig) -> str:
         origin = loaded.origins.get(key.dotted, "default")
         out.append(f"{name} = {_toml_value(value)}  # {origin}")
     return "\n".join(out) + "\n"
-
-
-def mask_url(url: str) -> str:
-    """A database URL fit to print: any password replaced."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL may still hold a secret; show none of it
-        return MASK
 
 
 def _toml_value(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""The one vocabulary of event kinds and inspection outcomes.
+"""The one vocabulary of event kinds, inspection outcomes and crawl results.
 
 Crawler, store, alerts, feeds and exports all speak these exact strings; they are
 part of the public interface (CLI flags, feed categories, export columns), so a
@@ -58,3 +58,20 @@ SAME_HAPPENING: dict[Kind, frozenset[Kind]] = {
 def linked_kinds(kind: Kind | str) -> list[str]:
     """The kinds of event a finding of `kind` may join (its own, at least), sorted."""
     return sorted(str(k) for k in SAME_HAPPENING.get(Kind(kind), frozenset({Kind(kind)})))
+
+
+class CrawlResult(StrEnum):
+    """What one crawl of one source came to, in the words `sendwatch crawl` and `sendwatch
+    status` show and the store keeps (decided once, by `crawler.verdict.decide`)."""
+
+    #: The listings and the documents they named were read.
+    OK = "ok"
+    #: The listing named nothing: an alarm when the source had items before, else no failure.
+    #: (`sendwatch crawl` prints it as `empty_listing`.)
+    EMPTY = "empty"
+    #: A listing could not be read, the layout changed, or too many documents failed.
+    FAILED = "failed"
+    #: As failed, but the answer was 403: a firewall in front of the site.
+    BLOCKED = "blocked"
+    #: Stopped by a signal before it finished: says nothing of the source's health, not kept.
+    STOPPED = "stopped"

@@ -7,8 +7,8 @@ keys on, and write transactions that can take the write lock up front
 
 The SQLite file is created readable by its owner only (0600; SQLite gives its WAL
 and shared-memory files the same mode), in a data directory created 0700. Every
-string written to the database passes `sendwatch.logs.mask_secrets`' registered
-secrets first, so an error message quoting a token is never stored in clear.
+string written to the database is masked first (`sendwatch.masking.mask`, by its rule for
+the store), so an error message quoting a token is never stored in clear.
 `DaemonLock` keeps a second daemon off a store that one already runs on.
 """
 
@@ -26,9 +26,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sendwatch.config import MASK, mask_url
 from sendwatch.errors import StoreError
-from sendwatch.logs import stored_secrets
+from sendwatch.masking import mask, mask_url, stored_secrets
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Execution option naming the SQLite BEGIN mode ("DEFERRED" or "IMMEDIATE").
@@ -80,22 +79,20 @@ def _create_sqlite_file(path: Path) -> None:
         raise StoreError(f"cannot create the database file {path}: {exc.strerror or exc}") from None
 
 
-def _mask_value(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, MASK)
-    return value
+def _mask_value(value: Any) -> Any:
+    return mask(value, stored=True) if isinstance(value, str) else value
 
 
-def _mask_row(row: Any, secrets: tuple[str, ...]) -> Any:
+def _mask_row(row: Any) -> Any:
+    """The row's parameters masked; the row itself when none held a secret (the common case)."""
     if isinstance(row, dict):
-        if any(isinstance(v, str) and any(s in v for s in secrets) for v in row.values()):
-            return {k: _mask_value(v, secrets) for k, v in row.items()}
-    elif isinstance(row, tuple | list) and any(
-        isinstance(v, str) and any(s in v for s in secrets) for v in row
-    ):
-        return type(row)(_mask_value(v, secrets) for v in row)
+        masked = {key: _mask_value(value) for key, value in row.items()}
+        if any(masked[key] is not value for key, value in row.items()):
+            return masked
+    elif isinstance(row, tuple | list):
+        values = [_mask_value(value) for value in row]
+        if any(new is not old for new, old in zip(values, row, strict=True)):
+            return type(row)(values)
     return row
 
 
@@ -108,12 +105,11 @@ def _mask_parameters(
     executemany: bool,
 ) -> tuple[str, Any]:
     """No registered secret is ever written to (or looked up in) the database in clear."""
-    secrets = stored_secrets()
-    if not secrets or not parameters:
+    if not stored_secrets() or not parameters:
         return statement, parameters
     if executemany:
-        return statement, [_mask_row(row, secrets) for row in parameters]
-    return statement, _mask_row(parameters, secrets)
+        return statement, [_mask_row(row) for row in parameters]
+    return statement, _mask_row(parameters)
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from sendwatch.case import SAME_HAPPENING_WINDOW
 from sendwatch.errors import StoreError
 from sendwatch.text import xml_safe, xml_safe_data
-from sendwatch.vocab import LINKABLE_KINDS, Kind, Outcome, linked_kinds
+from sendwatch.vocab import LINKABLE_KINDS, CrawlResult, Kind, Outcome, linked_kinds
 from storage.db import check_connection, make_engine, session_factory, write_session
 from storage.las import register
 from storage.migrate import upgrade
@@ -128,15 +128,11 @@ class RunReport:
     """How one crawl of one source went, as the store keeps it for health and alarms."""
 
     source: str
-    #: ok, failed or blocked (a firewall answered 403).
-    result: str
+    #: The crawl's result as its verdict gave it (a `CrawlResult`, or its word).
+    result: CrawlResult | str
     listing_items: int
     #: Why the run ended as it did, in a sentence; empty when it simply went well.
     reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.result == "ok"
 
 
 @dataclass(frozen=True)
@@ -270,10 +266,15 @@ class Store:
     def record_run(self, run: RunReport, alarm_after: int) -> list[Alarm]:
         """Keep the source's health; open an alarm the maintainer must hear about, once.
 
-        A failed run counts towards `alarm_after` failures in a row; a listing that
-        parses to nothing where it used to have items alarms at once (the site has
-        changed under us). A healthy run resolves the source's open alarms.
+        A failed or blocked run counts towards `alarm_after` failures in a row. An empty
+        listing where the source used to have items alarms at once (the site has changed
+        under us) and counts as a failure; a source that never had items and lists none has
+        not failed. A healthy run resolves the source's open alarms. A run stopped by a signal
+        says nothing of the source's health: it is not kept, so a restart never alarms.
         """
+        result = CrawlResult(run.result)
+        if result is CrawlResult.STOPPED:
+            return []
         now = utcnow()
         opened: list[Alarm] = []
         with write_session(self.engine) as session:
@@ -282,11 +283,12 @@ class Store:
             )
             session.add(state)
             state.last_run_at = now
-            emptied = run.ok and run.listing_items == 0 and state.items_seen > 0
+            emptied = result is CrawlResult.EMPTY and state.items_seen > 0
+            healthy = result is CrawlResult.OK or (result is CrawlResult.EMPTY and not emptied)
             # One word, so `sendwatch status` stays a table; the sentence goes in last_reason.
-            state.last_result = "empty" if emptied else run.result
+            state.last_result = str(CrawlResult.OK if healthy else result)
             state.last_reason = run.reason or None
-            if run.ok and not emptied:
+            if healthy:
                 state.consecutive_failures = 0
                 state.last_success_at = now
                 state.items_seen = run.listing_items
@@ -303,7 +305,7 @@ class Store:
                 if state.consecutive_failures >= alarm_after:
                     message = (
                         f"{run.source}: {state.consecutive_failures} failed runs in a row;"
-                        f" last: {run.result}: {run.reason or 'no reason given'}"
+                        f" last: {result}: {run.reason or 'no reason given'}"
                     )
                     opened += _open_alarm(session, run.source, "failing", message)
             session.commit()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urljoin
 
@@ -21,6 +23,20 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
+
+from crawler.extract import Extraction
+from crawler.items import SourceItem
+from crawler.verdict import (
+    DOCS,
+    ITEM_ERRORS,
+    LAYOUT_CHANGED,
+    LISTING_ERRORS,
+    LISTING_FAILED,
+    LISTING_ITEMS,
+    Verdict,
+)
+from sendwatch.sources import find
+from sendwatch.vocab import Kind
 
 log = logging.getLogger(__name__)
 
@@ -40,28 +56,28 @@ _FAILURE_WORDS: tuple[tuple[type[BaseException], str], ...] = (
 #: with an old Last-Modified is fresh for days, and serve it without asking.)
 REVALIDATE = {"Cache-Control": "max-age=0"}
 
-LISTING_ITEMS = "sendwatch/listing_items"
-LISTING_ERRORS = "sendwatch/listing_errors"
-ITEM_ERRORS = "sendwatch/item_errors"
-#: The listing answered 403: a firewall, not a missing page.
-BLOCKED = "sendwatch/blocked"
-#: sendwatch/docs/<noun>/requested, /failed, /status/<why>, /example: each kind of detail
-#: document the run relied on, so the run can tell when it read next to none of them.
-DOCS = "sendwatch/docs/"
-#: A spider's own finding that its pages no longer parse (a layout change), in a sentence.
-LAYOUT_CHANGED = "sendwatch/layout_changed"
-#: A healthy run's own account of itself ("136 councils: 110 reachable, 23 blocked …").
-RUN_NOTE = "sendwatch/run_note"
-#: Something the maintainer should know that does not fail the run (councils behind a
-#: firewall): kept open as one standing alarm while it lasts.
-STANDING_ALARM = "sendwatch/standing_alarm"
-#: (why, url) of the first listing that failed.
-LISTING_FAILURE = "sendwatch/listing_failure"
+#: A request's meta key naming the kind of document it fetches ("report PDFs").
 DOC_NOUN = "sendwatch_noun"
+#: What a check read: each sampled item with its extraction, in the order they came.
+Found = Sequence[tuple[SourceItem, Extraction]]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One thing a crawl relies on, as `sendwatch check` shows it, and whether it was found."""
+
+    name: str
+    ok: bool
+    detail: str
+    url: str = ""
 
 
 class SourceSpider(scrapy.Spider):
     """A spider for one source, starting at `base_url` (the real site unless configured).
+
+    A spider records facts in the crawl's stats (what the listings named, which listing or
+    document failed and why, a layout that no longer parses); `crawler.verdict.decide` alone
+    decides from them what the run came to.
 
     Links are followed to whatever host they name (re-pointing hosts at a mirror or a
     test server is the crawler's `host_map`, below the spider). `marks` maps the
@@ -71,10 +87,10 @@ class SourceSpider(scrapy.Spider):
     """
 
     name = ""
-    #: The source publishes the notices and reports themselves (not news about them).
-    official: ClassVar[bool] = False
     #: What the run's detail documents are called in its report ("report PDFs").
     document_noun: ClassVar[str] = "documents"
+    #: How many documents of a kind (by noun) `sendwatch check` fetches; other kinds: one.
+    check_sample: ClassVar[Mapping[str, int]] = {}
 
     def __init__(
         self,
@@ -91,6 +107,12 @@ class SourceSpider(scrapy.Spider):
         self.baseline = baseline
         #: `sendwatch check`: a sample of each step, not the whole archive.
         self.check = check
+
+    @property
+    def official(self) -> bool:
+        """The source publishes the notices and reports themselves (its registry entry says)."""
+        source = find(self.name)
+        return source is not None and source.official
 
     @property
     def first_run(self) -> bool:
@@ -154,10 +176,17 @@ class SourceSpider(scrapy.Spider):
 
     def listing_failed(self, failure: Failure) -> None:
         """A listing that cannot be fetched fails the run: the maintainer may have to act."""
-        why = failure_reason(failure)
-        if why == "403":
-            self._inc(BLOCKED)
-        self.listing_error(_failed_url(failure), why, failure.getErrorMessage())
+        self.listing_error(_failed_url(failure), failure_reason(failure), failure.getErrorMessage())
+
+    def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
+        """What `sendwatch check` shows of this source beyond its listing and its documents:
+        each thing the crawl relies on, read from the spider's own tallies, the stats and the
+        sampled documents (`found`). None by default."""
+        return []
+
+    def cannot_reach(self, verdict: Verdict) -> str:
+        """The one line `sendwatch check` prints when the verdict says the site never answered."""
+        return f"{self.name}: cannot reach {verdict.url} ({verdict.why})"
 
     def item_failed(self, failure: Failure) -> None:
         """A detail page or PDF that cannot be fetched: logged, counted, the rest go on."""
@@ -168,9 +197,15 @@ class SourceSpider(scrapy.Spider):
         )
 
     def listing_error(self, url: str, why: str, message: str = "") -> None:
-        self._first(LISTING_FAILURE, (why, url))
+        """A listing could not be fetched or read (`why`: its HTTP status, or a word): an error,
+        counted and logged with its URL."""
+        self.listing_failed_at(url, why)
         self._inc(LISTING_ERRORS)
         log.error("%s: %s failed: %s", self.name, url, message or why)
+
+    def listing_failed_at(self, url: str, why: str) -> None:
+        """The fact alone that a listing failed so (the first URL of each `why` is kept)."""
+        self._first(f"{LISTING_FAILED}{why}", url)
 
     def document_failed(
         self, url: str, why: str, message: str = "", noun: str = "", count_error: bool = True
@@ -210,6 +245,34 @@ class SourceSpider(scrapy.Spider):
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+
+def count(stats: Mapping[str, Any], key: str) -> int:
+    """A counting stat, 0 when the run never counted it."""
+    return int(stats.get(key, 0) or 0)
+
+
+def read_row(noun: str, found: Found, what: str) -> Row:
+    """The sampled document, read: its kind, council, date (and, `what` "outcome", outcome)."""
+    if not found:
+        return Row(f"{noun} read", False, "none was read")
+    item, extraction = found[0]
+    la = extraction.local_authority
+    parts = [
+        f"kind {extraction.kind or 'not relevant'}",
+        f"council {la.name if la else 'not found'}",
+        f"date {_iso(extraction.happened_on or extraction.published_on)}",
+    ]
+    if what == "outcome":
+        parts.append(f"outcome {extraction.outcome or 'not found'}")
+    ok = la is not None and (extraction.happened_on or extraction.published_on) is not None
+    if what == "outcome" and extraction.kind is Kind.INSPECTION_REPORT:
+        ok = ok and extraction.outcome is not None  # a full report always states one
+    return Row(f"{noun} read", ok, f"{item.title}: " + ", ".join(parts), item.url)
+
+
+def _iso(day: dt.date | None) -> str:
+    return day.isoformat() if day else "not found"
 
 
 def text_of(selection: Any) -> str:

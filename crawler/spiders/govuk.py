@@ -42,7 +42,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -54,7 +55,16 @@ from twisted.python.failure import Failure
 from crawler.dates import parse_date
 from crawler.extract import lifted_on, note_lifts, note_replaces_with_notice
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import SourceSpider, dicts_in, failure_reason, html_text, json_object
+from crawler.spiders.base import (
+    Found,
+    Row,
+    SourceSpider,
+    dicts_in,
+    failure_reason,
+    html_text,
+    json_object,
+    read_row,
+)
 from sendwatch.vocab import Kind
 
 log = logging.getLogger(__name__)
@@ -108,7 +118,6 @@ class Notice:
 
 class GovukSpider(SourceSpider):
     name = "govuk"
-    official = True
     document_noun = "notices"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -128,6 +137,22 @@ class GovukSpider(SourceSpider):
         self.collections: set[str] = set()
         self.listings_pending = 0
         self.reading_notices = False
+
+    def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
+        """The search's hits, the notices collection read, the notices and directions it
+        lists by group, and one notice read."""
+        groups = Counter(str(title).lower() for title in self.groups.values())
+        counted = ", ".join(f"{title} {n}" for title, n in sorted(groups.items()))
+        return [
+            Row("search", self.search_hits > 0, f"{self.search_hits} notices and directions found"),
+            Row(
+                "collection",
+                bool(self.collections_read),
+                ", ".join(self.collections_read) or "no notices collection found",
+            ),
+            Row("notices and directions", bool(groups), counted or "the collection lists none"),
+            read_row("notice", found, "kind"),
+        ]
 
     async def start(self) -> AsyncIterator[Request]:
         remembered = {

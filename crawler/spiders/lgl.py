@@ -65,7 +65,8 @@ from twisted.python.failure import Failure
 from crawler.dates import parse_date
 from crawler.extract import worth_reading
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import SourceSpider, html_text, text_of
+from crawler.spiders.base import Found, Row, SourceSpider, count, html_text, read_row, text_of
+from crawler.verdict import DOCS, LISTING_ITEMS
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,16 @@ class LglSpider(SourceSpider):
         self._pending = 0
         self._newest: dt.datetime | None = None
         self._oldest_failed: dt.datetime | None = None
+
+    def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
+        """The feed's entries, those about SEND notices or inspections, and one article read."""
+        entries = count(stats, LISTING_ITEMS)
+        relevant = count(stats, f"{DOCS}{self.document_noun}/requested")
+        return [
+            Row("feed", entries > 0, f"{entries} entries"),
+            Row("relevant entries", relevant > 0, f"{relevant} about SEND notices or inspections"),
+            read_row("article", found, "date"),
+        ]
 
     @property
     def watermark(self) -> dt.datetime | None:

@@ -62,9 +62,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from parsel import Selector, SelectorList
 from scrapy import Request
@@ -74,15 +75,8 @@ from twisted.python.failure import Failure
 from crawler.dates import spoken_date
 from crawler.extract import about_the_send_case
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import (
-    BLOCKED,
-    LISTING_FAILURE,
-    RUN_NOTE,
-    STANDING_ALARM,
-    SourceSpider,
-    failure_reason,
-    html_text,
-)
+from crawler.spiders.base import Found, Row, SourceSpider, failure_reason, html_text
+from crawler.verdict import FORBIDDEN, RUN_NOTE, STANDING_ALARM, Verdict
 from sendwatch.vocab import Kind
 from storage.las import meeting_sites, register
 
@@ -119,6 +113,16 @@ _OUTCOME_OF = {
     "timeout": UNREACHABLE,
 }
 STATS = "sendwatch/moderngov/"
+#: A council's outcome as `sendwatch check` shows it, and whether it is as expected: a
+#: firewall or robots.txt is the council's choice (shown, not failing); no answer is not.
+COUNCIL_OUTCOMES = {
+    OK: ("reachable", True),
+    BLOCKED_COUNCIL: ("blocked (403)", True),
+    DISALLOWED: ("disallowed by robots.txt: not polled", True),
+    UNREACHABLE: ("unreachable", False),
+    FAILED: ("not the ModernGov web service's answer", False),
+    NOT_MODERNGOV: ("not ModernGov: not polled", True),
+}
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,8 @@ def polled_sites(overrides: dict[str, str], councils: list[str]) -> dict[str, st
 class ModernGovSpider(SourceSpider):
     name = "moderngov"
     document_noun = "meetings"
+    #: A check reads each council's latest meeting (the spider asks for no more).
+    check_sample: ClassVar[Mapping[str, int]] = {"meetings": 10_000}
 
     def __init__(
         self,
@@ -171,8 +177,8 @@ class ModernGovSpider(SourceSpider):
         self.asked = list(councils or [])
         self.days_back = days_back
         self.days_ahead = days_ahead
-        if isinstance(today, str):
-            today = dt.date.fromisoformat(today)
+        if isinstance(today, str):  # as configured: YYYY-MM-DD, or empty for today
+            today = dt.date.fromisoformat(today) if today else None
         self.today: dt.date = today or dt.date.today()
         #: ONS code -> this poll's outcome: ok, blocked, disallowed, unreachable or failed;
         #: a council asked for (or, asking for none, in the register) with no ModernGov site
@@ -272,7 +278,8 @@ class ModernGovSpider(SourceSpider):
             log.warning("moderngov: %s %s: %s (%s)", code, outcome, url, why)
 
     def closed(self, reason: str) -> None:
-        """Each council's outcome in the stats; the run fails only when no council answered."""
+        """Each council's outcome in the stats, and a listing failure when no council answered
+        (the one that fails the run: a council or two not answering is the councils' affair)."""
         stats = getattr(getattr(self, "crawler", None), "stats", None)
         if stats is not None:
             stats.set_value(STATS + "councils", dict(sorted(self.councils.items())))
@@ -287,17 +294,56 @@ class ModernGovSpider(SourceSpider):
                     f"{len(blocked)} {'council answers' if len(blocked) == 1 else 'councils answer'}"
                     f" 403 (a firewall), their meeting papers unread: {', '.join(blocked)}",
                 )
-        outcomes = set(self.councils.values()) - NOT_POLLED
-        if not outcomes or OK in outcomes:
-            return
+        outcomes = set(self._polled().values())
+        if outcomes and OK not in outcomes:
+            self._no_council_answered(outcomes)
+
+    def _polled(self) -> dict[str, str]:
+        """ONS code -> outcome of each council polled (not those that said no, or have no site)."""
+        return {code: got for code, got in self.councils.items() if got not in NOT_POLLED}
+
+    def _no_council_answered(self, outcomes: set[str]) -> None:
+        """The listing failure of a poll no council answered, with why: 403 when every one was
+        blocked (each was said already: no error more); the first council's network failure
+        when none could be reached; else that no council answered, and the worst reason."""
         if outcomes == {BLOCKED_COUNCIL}:
-            self._inc(BLOCKED)
-            url = self._stat(f"{STATS}example/{BLOCKED_COUNCIL}")
-            self._first(LISTING_FAILURE, ("403", url))
-            return
-        worst = UNREACHABLE if UNREACHABLE in outcomes else FAILED
-        url = self._stat(f"{STATS}example/{worst}")
-        self.listing_error(url, f"no council answered ({worst})")
+            self.listing_failed_at(self._stat(f"{STATS}example/{BLOCKED_COUNCIL}"), FORBIDDEN)
+        elif outcomes == {UNREACHABLE}:
+            why, url = self.reasons[min(self._polled())]
+            self.listing_error(url, why, f"no council answered ({UNREACHABLE}: {why})")
+        else:
+            worst = UNREACHABLE if UNREACHABLE in outcomes else FAILED
+            url = self._stat(f"{STATS}example/{worst}")
+            self.listing_error(url, f"no council answered ({worst})")
+
+    def cannot_reach(self, verdict: Verdict) -> str:
+        """ "moderngov: cannot reach <the first council's URL> (why), nor the other 2 councils'
+        sites": the one line of `sendwatch check` when no council's site answered."""
+        line = super().cannot_reach(verdict)
+        others = len(self._polled()) - 1
+        return f"{line}, nor the other {others} councils' sites" if others > 0 else line
+
+    def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
+        """The councils by outcome, then a row per council: its outcome, and the software it
+        uses instead when it has no ModernGov site."""
+        las = register()
+        outcomes = Counter(self.councils.values())
+        rows = [
+            Row(
+                "councils",
+                outcomes[OK] > 0,
+                ", ".join(f"{n} {COUNCIL_OUTCOMES[o][0]}" for o, n in sorted(outcomes.items()))
+                or "no council polled",
+            )
+        ]
+        sites = meeting_sites()
+        for code, outcome in sorted(self.councils.items(), key=lambda pair: pair[0]):
+            word, ok = COUNCIL_OUTCOMES.get(outcome, (outcome, False))
+            if code in sites and code not in self.sites:  # what it uses instead
+                word = f"{word} ({sites[code].software})"
+            la = las.get(code)
+            rows.append(Row(f"{la.name if la else code}", ok, word, self.sites.get(code, "")))
+        return rows
 
     def _names(self, outcome: str) -> list[str]:
         las = register()

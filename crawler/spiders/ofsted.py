@@ -35,9 +35,9 @@ report is newer than the one last handled, and a PDF only once.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from scrapy import Request
@@ -47,7 +47,8 @@ from twisted.python.failure import Failure
 from crawler.dates import parse_date
 from crawler.items import MarkItem, SourceItem
 from crawler.pdf import pdf_text
-from crawler.spiders.base import SourceSpider, text_of
+from crawler.spiders.base import Found, Row, SourceSpider, count, read_row, text_of
+from crawler.verdict import DOCS, LISTING_ITEMS
 from sendwatch.vocab import Kind
 
 SEARCH_PARAMS = {
@@ -83,8 +84,9 @@ class _Provider:
 
 class OfstedSpider(SourceSpider):
     name = "ofsted"
-    official = True
     document_noun = "report PDFs"
+    #: A check reads a few provider pages: one may list no area SEND report.
+    check_sample: ClassVar[Mapping[str, int]] = {"provider pages": 3}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -92,6 +94,22 @@ class OfstedSpider(SourceSpider):
         #: Provider pages read, and those listing an area SEND report (for `sendwatch check`).
         self.pages_read = 0
         self.pages_with_send = 0
+
+    def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
+        """The councils the search lists, the provider pages read (and those with area SEND
+        reports), and one report PDF read with its outcome."""
+        listed = count(stats, LISTING_ITEMS)
+        reports = count(stats, f"{DOCS}{self.document_noun}/requested")
+        return [
+            Row("search", listed > 0, f"{listed} local authorities listed"),
+            Row(
+                "provider pages",
+                self.pages_with_send > 0,
+                f"{self.pages_read} read, {self.pages_with_send} with area SEND reports"
+                f" ({reports} reports)",
+            ),
+            read_row("report PDF", found, "outcome"),
+        ]
 
     async def start(self) -> AsyncIterator[Request]:
         yield self._search_request(0)

@@ -43,7 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -56,13 +56,16 @@ from crawler.dates import spoken_date
 from crawler.items import MarkItem, SourceItem
 from crawler.ods import DataSheet, Inspection, NotASpreadsheet, UnknownLayout, read_workbook
 from crawler.spiders.base import (
-    RUN_NOTE,
-    STANDING_ALARM,
+    Found,
+    Row,
     SourceSpider,
+    count,
     dicts_in,
     failure_reason,
     json_object,
+    read_row,
 )
+from crawler.verdict import LAYOUT_CHANGED, LISTING_ITEMS, RUN_NOTE, STANDING_ALARM
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, register
 
@@ -133,10 +136,6 @@ class _Tally:
 
 class StatisticsSpider(SourceSpider):
     name = "statistics"
-    #: Ofsted's own data, but not the report: when the report PDF is found too, its title
-    #: and words describe the event (an authoritative finding takes over a non-authoritative
-    #: event's title, never the other way round).
-    official = False
     document_noun = "releases"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -153,6 +152,38 @@ class StatisticsSpider(SourceSpider):
         self.tally = _Tally()
         #: Identities yielded this run: every release repeats the rows of those before it.
         self.yielded: set[str] = set()
+
+    def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
+        """Ofsted's releases found, the newest one's spreadsheet read (its data sheet found by
+        its header row), every row placed with a council, and one row read as a finding."""
+        tally = self.tally
+        releases = count(stats, LISTING_ITEMS)
+        rows = [
+            Row("search", self.search_hits > 0, f"{self.search_hits} releases found"),
+            Row(
+                "collection",
+                self.collection_read,
+                COLLECTION_PATH
+                if self.collection_read
+                else "not found: only the search names releases",
+            ),
+            Row("releases", releases > 0, f"{releases} releases listed"),
+        ]
+        if tally.sheets:
+            url, sheet = tally.sheets[0]
+            detail = (
+                f"sheet {sheet.name!r} ({sheet.layout.name}), header on row {sheet.header_row},"
+                f" {len(sheet.inspections)} rows"
+            )
+            rows.append(Row("spreadsheet read", bool(sheet.inspections), detail, url))
+        else:
+            why = str(stats.get(LAYOUT_CHANGED) or "none was read")
+            rows.append(Row("spreadsheet read", False, why))
+        trouble = [*(f"council {name} not recognised" for name in tally.unmatched), *tally.problems]
+        placed = f"{tally.rows - len(tally.unmatched)} of {tally.rows} rows placed with a council"
+        rows.append(Row("councils", not trouble, f"{placed}; {trouble[0]}" if trouble else placed))
+        rows.append(read_row("row", found, "outcome"))
+        return rows
 
     async def start(self) -> AsyncIterator[Request]:
         self.listings_pending = 2

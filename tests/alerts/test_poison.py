@@ -17,7 +17,8 @@ from alerts import dispatch
 from alerts.channels import Outgoing
 from alerts.dispatch import Dispatcher, DispatchReport, channels_for
 from alerts.email import SmtpChannel
-from sendwatch.config import MASK, Settings
+from sendwatch.config import Settings
+from sendwatch.masking import MASK
 from storage import outbox
 from storage.models import Delivery, Subscription
 from storage.store import Store

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from alerts.dispatch import Dispatcher, channels_for
 from alerts.telegram import TOKEN_REJECTED
-from sendwatch.config import MASK, Settings
+from sendwatch.config import Settings
 from sendwatch.errors import EXIT_FATAL_CONFIG
-from sendwatch.logs import mask_secrets, register_secrets
+from sendwatch.masking import MASK, mask, register_secrets
 from storage import outbox
 from storage.models import Delivery
 from storage.store import Store
@@ -125,13 +125,13 @@ def test_tracebacks_and_uncaught_exceptions_are_masked(tmp_path: Path) -> None:
     assert done.stderr.count(MASK) >= 4
 
 
-def test_mask_secrets_hides_registered_secrets_and_token_shapes() -> None:
+def test_mask_hides_registered_secrets_and_token_shapes() -> None:
     register_secrets(["s3cret-value-for-tests"])
-    assert mask_secrets("password s3cret-value-for-tests!") == f"password {MASK}!"
-    assert WRONG not in mask_secrets(f"https://api.telegram.org/bot{WRONG}/getMe")
-    assert mask_secrets("The token `1:x` was rejected") == f"The token `{MASK}` was rejected"
-    assert mask_secrets(f"bare {WRONG}") == f"bare {MASK}"
-    assert mask_secrets("https://www.gov.uk/bottles/x") == "https://www.gov.uk/bottles/x"
+    assert mask("password s3cret-value-for-tests!") == f"password {MASK}!"
+    assert WRONG not in mask(f"https://api.telegram.org/bot{WRONG}/getMe")
+    assert mask("The token `1:x` was rejected") == f"The token `{MASK}` was rejected"
+    assert mask(f"bare {WRONG}") == f"bare {MASK}"
+    assert mask("https://www.gov.uk/bottles/x") == "https://www.gov.uk/bottles/x"
 
 
 def test_nothing_written_to_the_store_holds_a_registered_secret(store: Store) -> None:
@@ -140,3 +140,16 @@ def test_nothing_written_to_the_store_holds_a_registered_secret(store: Store) ->
     store.raise_alarm("telegram", "test", f"failed with {secret} in it")
     (alarm,) = [a for a in store.open_alarms() if a.kind == "test"]
     assert alarm.message == f"failed with {MASK} in it"
+
+
+def test_the_store_masks_only_longer_secrets_and_no_shapes() -> None:
+    """What the store keeps is scraped text as often as not: a short secret or a token-shaped
+    string there is left alone; logs mask both."""
+    shaped = "7000000002:AAHneverRegisteredTokenShape_abcdefghi"
+    register_secrets(["s3ct", "a-longer-s3cret-value"])
+    text = f"s3ct, a-longer-s3cret-value and bare {shaped}"
+    assert mask(text, stored=True) == f"s3ct, {MASK} and bare {shaped}"
+    assert mask(text) == f"{MASK}, {MASK} and bare {MASK}"
+    assert mask("one extra value", ["extra"]) == f"one {MASK} value"
+    plain = "nothing secret here"
+    assert mask(plain, stored=True) is plain

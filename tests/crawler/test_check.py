@@ -134,9 +134,9 @@ def test_offline_each_source_is_one_line(tmp_path: Path, env: dict[str, str]) ->
 def test_a_full_report_read_without_its_outcome_is_failing() -> None:
     import datetime as dt
 
-    from crawler.check import _read
     from crawler.extract import Extraction
     from crawler.items import SourceItem
+    from crawler.spiders.base import read_row
     from sendwatch.vocab import Kind, Outcome
     from storage.las import register
 
@@ -147,7 +147,7 @@ def test_a_full_report_read_without_its_outcome_is_failing() -> None:
         extraction = Extraction(
             "Bexley", kind, bexley, dt.date(2024, 2, 23), dt.date(2024, 2, 23), outcome=outcome
         )
-        return _read("report PDF", [(item, extraction)], "outcome").ok
+        return read_row("report PDF", [(item, extraction)], "outcome").ok
 
     assert read(Kind.INSPECTION_REPORT, Outcome.SIGNIFICANT_CONCERNS)
     assert not read(Kind.INSPECTION_REPORT, None)  # the PDF's text no longer parses

@@ -380,3 +380,31 @@ def test_council_papers_and_ofsted_statistics_through_a_proxy(
         if s.path.endswith("/GetMeeting") or s.host == "assets.publishing.service.gov.uk"
     ]
     assert again == []
+
+
+def test_crawl_json_prints_one_object_a_source_with_the_documented_fields(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    import json
+
+    site.fail("/search", 403)
+    result = subprocess.run(
+        [*COMMAND, "crawl", "--json", "govuk", "ofsted"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr  # ofsted was blocked
+    govuk, ofsted = (json.loads(line) for line in result.stdout.splitlines())
+    fields = ["source", "found", "new", "updated", "seen", "errors", "new_events"]
+    fields += ["result", "reason", "alarms"]
+    assert list(govuk) == list(ofsted) == fields
+    assert govuk["source"] == "govuk" and govuk["result"] == "ok"
+    assert govuk["found"] == govuk["new"] > 0 and govuk["alarms"] == []
+    assert ofsted["source"] == "ofsted" and ofsted["result"] == "blocked"
+    assert ofsted["reason"].startswith(
+        "blocked: the listing answered 403 (a firewall?) at https://"
+    )
+    assert ofsted["found"] == 0 and ofsted["errors"] == 1

@@ -10,9 +10,9 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from crawler.middlewares import BACKOFF_META, BackoffRetryMiddleware, DocumentErrorsMiddleware
-from crawler.runner import CrawlReport
-from crawler.spiders.base import LISTING_ITEMS
+from crawler.report import CrawlReport
 from crawler.spiders.ofsted import OfstedSpider
+from crawler.verdict import LISTING_ITEMS
 
 
 def _middleware() -> BackoffRetryMiddleware:

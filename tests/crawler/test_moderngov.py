@@ -15,7 +15,8 @@ from twisted.python.failure import Failure
 
 from crawler.items import MarkItem, SourceItem
 from crawler.spiders.moderngov import Meeting, ModernGovSpider
-from sendwatch.vocab import Kind
+from crawler.verdict import decide, listing_failures
+from sendwatch.vocab import CrawlResult, Kind
 from tests.crawler.conftest import file_response
 
 LBBD, LBBD_CODE = "https://lbbd.moderngov.co.uk", "E09000002"
@@ -303,23 +304,26 @@ def test_a_council_that_does_not_answer(error: BaseException, outcome: str) -> N
     assert spider.councils == {BARNET_CODE: outcome}
 
 
+class _Stats:
+    """Scrapy's stats collector, as much of it as the spider uses."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set_value(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + count
+
+
 def test_the_run_fails_only_when_no_council_answered() -> None:
-    class Stats:
-        def __init__(self) -> None:
-            self.values: dict[str, Any] = {}
-
-        def get_value(self, key: str, default: Any = None) -> Any:
-            return self.values.get(key, default)
-
-        def set_value(self, key: str, value: Any) -> None:
-            self.values[key] = value
-
-        def inc_value(self, key: str, count: int = 1) -> None:
-            self.values[key] = self.values.get(key, 0) + count
-
     def close(councils: dict[str, str]) -> dict[str, Any]:
         spider = _spider()
-        spider.crawler = type("C", (), {"stats": Stats()})()  # type: ignore[assignment]
+        spider.crawler = type("C", (), {"stats": _Stats()})()  # type: ignore[assignment]
         spider.councils = councils
         spider.closed("finished")
         values: dict[str, Any] = spider.crawler.stats.values  # type: ignore[attr-defined]
@@ -333,7 +337,39 @@ def test_the_run_fails_only_when_no_council_answered() -> None:
         LBBD_CODE: "ok",
         WOR_CODE: "disallowed",
     }
-    assert "sendwatch/blocked" not in stats and "sendwatch/listing_errors" not in stats
-    assert close({BARNET_CODE: "blocked"})["sendwatch/blocked"] == 1
-    assert close({BARNET_CODE: "blocked", LBBD_CODE: "unreachable"})["sendwatch/listing_errors"]
+    assert not listing_failures(stats) and "sendwatch/listing_errors" not in stats
+    listed = {"finish_reason": "finished", "sendwatch/listing_items": 2}
+    assert decide(stats | listed).result is CrawlResult.OK
+    # Every council blocked: the fact of a listing answering 403, which the verdict calls blocked.
+    blocked = close({BARNET_CODE: "blocked"})
+    assert listing_failures(blocked) == {"403": "?"} and "sendwatch/listing_errors" not in blocked
+    assert decide(blocked).result is CrawlResult.BLOCKED
+    mixed = close({BARNET_CODE: "blocked", LBBD_CODE: "unreachable"})
+    assert list(listing_failures(mixed)) == ["no council answered (unreachable)"]
+    assert mixed["sendwatch/listing_errors"] == 1
+    assert (decide(mixed).result, decide(mixed).unreachable) == (CrawlResult.FAILED, False)
     assert "sendwatch/listing_errors" not in close({WOR_CODE: "disallowed"})
+
+
+def test_no_council_reached_is_a_site_never_reached() -> None:
+    """Every polled council unreachable: the first one's failure is the listing's, so the
+    verdict says the site was never reached, and `sendwatch check` says it in one line."""
+    spider = _spider()
+    spider.crawler = type("C", (), {"stats": _Stats()})()  # type: ignore[assignment]
+    spider.councils = {
+        WOR_CODE: "unreachable",
+        LBBD_CODE: "unreachable",
+        "E08000025": "not ModernGov",
+    }
+    spider.reasons = {
+        WOR_CODE: ("timeout", f"{WOR}/x"),
+        LBBD_CODE: ("connection refused", f"{LBBD}/x"),
+    }
+    spider.closed("finished")
+    stats: dict[str, Any] = spider.crawler.stats.values  # type: ignore[attr-defined]
+    verdict = decide(stats)
+    assert (verdict.result, verdict.unreachable) == (CrawlResult.FAILED, True)
+    assert verdict.reason == f"listing failed (connection refused) at {LBBD}/x"
+    assert spider.cannot_reach(verdict) == (
+        f"moderngov: cannot reach {LBBD}/x (connection refused), nor the other 1 councils' sites"
+    )

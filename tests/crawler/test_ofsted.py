@@ -112,8 +112,8 @@ def test_a_pdf_that_is_not_a_pdf_is_an_item_error() -> None:
 def test_many_provider_pages_without_a_report_link_fail_the_run() -> None:
     from scrapy.utils.test import get_crawler
 
-    from crawler.runner import CrawlReport
-    from crawler.spiders.base import LISTING_ITEMS
+    from crawler.report import CrawlReport
+    from crawler.verdict import LISTING_ITEMS
 
     crawler = get_crawler(OfstedSpider)
     spider = OfstedSpider.from_crawler(crawler, base_url=BASE)

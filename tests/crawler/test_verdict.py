@@ -6,8 +6,19 @@ from typing import Any
 
 import pytest
 
-from crawler.runner import CrawlReport
-from crawler.spiders.base import BLOCKED, DOCS, LISTING_ERRORS, LISTING_FAILURE, LISTING_ITEMS
+from crawler.report import CrawlReport
+from crawler.verdict import (
+    DOCS,
+    ITEMS_SCRAPED,
+    LAYOUT_CHANGED,
+    LISTING_ERRORS,
+    LISTING_FAILED,
+    LISTING_ITEMS,
+    RUN_NOTE,
+    Verdict,
+    decide,
+)
+from sendwatch.vocab import CrawlResult
 
 PDFS = f"{DOCS}report PDFs/"
 
@@ -58,9 +69,7 @@ def test_the_share_is_configurable() -> None:
 
 
 def test_listings_first() -> None:
-    blocked = _stats(
-        0, {}, **{BLOCKED: 1, LISTING_ERRORS: 1, LISTING_FAILURE: ("403", "https://x/")}
-    )
+    blocked = _stats(0, {}, **{LISTING_ERRORS: 1, LISTING_FAILED + "403": "https://x/"})
     report = CrawlReport.from_stats("ofsted", blocked)
     assert (report.result, report.reason) == (
         "blocked",
@@ -131,3 +140,88 @@ def test_a_crawl_stopped_by_a_signal_is_not_counted(tmp_path: Any) -> None:
     with store.sessions() as session:
         assert session.scalars(select(SourceState)).all() == []
     store.close()
+
+
+def _listing_failed(*failures: tuple[str, str], **extra: Any) -> dict[str, Any]:
+    """Stats of a run whose listings failed so, in this order."""
+    return (
+        _stats(0, {}, **{LISTING_ERRORS: len(failures), LISTING_ITEMS: 0})
+        | {LISTING_FAILED + why: url for why, url in failures}
+        | extra
+    )
+
+
+def test_a_403_anywhere_among_the_listings_is_blocked_at_its_own_url() -> None:
+    verdict = decide(_listing_failed(("500", "https://x/a"), ("403", "https://x/b")))
+    assert (verdict.result, verdict.why, verdict.url) == (CrawlResult.BLOCKED, "403", "https://x/b")
+    assert verdict.reason == "blocked: the listing answered 403 (a firewall?) at https://x/b"
+    assert not verdict.unreachable
+
+
+@pytest.mark.parametrize(
+    ("why", "listed", "unreachable"),
+    [
+        ("connection refused", {}, True),
+        ("DNS lookup failed", {}, True),
+        ("timeout", {}, True),
+        ("connection refused", {LISTING_ITEMS: 4}, False),  # another listing answered
+        ("connection refused", {ITEMS_SCRAPED: 1}, False),  # something was read
+        ("500", {}, False),  # the site answered, badly
+        ("not JSON", {}, False),
+    ],
+)
+def test_a_site_never_reached_is_said_by_the_verdict(
+    why: str, listed: dict[str, int], unreachable: bool
+) -> None:
+    verdict = decide(_listing_failed((why, "https://x/a"), ("502", "https://x/b"), **listed))
+    assert (verdict.result, verdict.why, verdict.url) == (CrawlResult.FAILED, why, "https://x/a")
+    assert verdict.reason == f"listing failed ({why}) at https://x/a"
+    assert verdict.unreachable is unreachable
+
+
+def test_the_order_of_the_rules() -> None:
+    layout = _stats(10, {"404": 10}, **{LAYOUT_CHANGED: "no report on any page"})
+    assert decide(layout) == Verdict(CrawlResult.FAILED, "no report on any page")
+    stopped = decide(_stats(10, {"404": 10}, finish_reason="shutdown"))
+    assert stopped.result is CrawlResult.STOPPED
+    other = decide(_stats(1, {}, finish_reason="memusage_exceeded"))
+    assert other == Verdict(CrawlResult.FAILED, "the crawl stopped: memusage_exceeded")
+    assert decide(_stats(0, {}, **{LISTING_ITEMS: 0})).result is CrawlResult.EMPTY
+    healthy = decide(_stats(10, {"404": 1}, **{RUN_NOTE: "3 councils: 3 ok"}))
+    assert healthy.result is CrawlResult.OK
+    assert healthy.reason == (
+        "3 councils: 3 ok; 1 of 10 report PDFs failed (404),"
+        " e.g. https://files.ofsted.gov.uk/v1/file/50252437"
+    )
+
+
+def test_the_json_report_has_the_documented_fields_and_reads_back() -> None:
+    from crawler.report import JSON_FIELDS, read_report
+
+    report = CrawlReport.from_stats("ofsted", _stats(0, {}, **{LISTING_ITEMS: 0}))
+    data = report.to_json()
+    assert (
+        list(data)
+        == list(JSON_FIELDS)
+        == [
+            "source",
+            "found",
+            "new",
+            "updated",
+            "seen",
+            "errors",
+            "new_events",
+            "result",
+            "reason",
+            "alarms",
+        ]
+    )
+    assert (data["result"], data["reason"], data["alarms"]) == (
+        "empty",
+        "the listing parsed to zero items",
+        [],
+    )
+    output = f"noise\n{report.json_line()}\n"
+    assert read_report("ofsted", output) == report
+    assert read_report("govuk", output) is None
+    assert read_report("ofsted", '{"source": "ofsted", "result": "nonsense"}') is None
