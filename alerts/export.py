@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from alerts.filters import resolve_kind, resolve_la
@@ -38,7 +38,7 @@ from sendwatch.case import CaseState, EventFacts
 from sendwatch.errors import SendwatchError
 from storage.las import LocalAuthority, register
 from storage.models import Event
-from storage.queries import event_facts
+from storage.queries import HAPPENED_DAY, event_facts
 from storage.store import Store
 
 CSV_COLUMNS = (
@@ -114,7 +114,7 @@ class EventFilter:
     def apply(self, query: Any) -> Any:
         if self.since:
             query = query.where(
-                func.coalesce(Event.happened_on, func.date(Event.created_at)) >= self.since
+                self.since <= HAPPENED_DAY
             )
         if self.la_code:
             query = query.where(Event.la_code == self.la_code)
@@ -142,10 +142,6 @@ def select_events(
         return list(session.scalars(query))
 
 
-#: When an event happened, as the API and /recent order by it: the day it happened, else the
-#: day sendwatch first saw it. Computed by the database, cursor included, so paging agrees
-#: with the order whatever the backend's time zone.
-HAPPENED_DAY = func.coalesce(Event.happened_on, func.date(Event.created_at))
 
 
 def newest_events(

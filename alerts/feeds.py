@@ -165,12 +165,12 @@ def stylesheet() -> bytes:
 
 
 def published(event: Event) -> dt.datetime:
-    """When the event happened (midnight UTC that day), else when a source first published
-    it, else when sendwatch first saw it: the entry's `published`, which readers sort by."""
-    days = [finding.published_on for finding in event.findings if finding.published_on]
-    day = event.happened_on or min(days, default=None)
-    if day is None:
+    """When the event happened (midnight UTC that day), else when sendwatch first saw it: the
+    entry's `published`, which readers sort by (the day as `sendwatch.case.event_day` has it,
+    as /recent and the API order by it)."""
+    if event.happened_on is None:
         return event.created_at  # aware: storage.models.UTCDateTime
+    day = event.happened_on
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 

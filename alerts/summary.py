@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sendwatch.case import FULL, MONITORING, CaseState, EventFacts, Thread, lone_facts
+from sendwatch.sources import labels as source_labels
 from sendwatch.text import web_url, xml_safe
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, register
@@ -42,10 +43,6 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.WSOA_REQUIRED: "A Written Statement of Action is required",
     Outcome.NO_WSOA: "No Written Statement of Action required",
 }
-# Each source's label is its registry entry's (imported here, beside its one use).
-from sendwatch.sources import labels as _source_labels  # noqa: E402
-
-SOURCE_LABELS: dict[str, str] = _source_labels()
 
 
 @dataclass(frozen=True)
@@ -150,8 +147,9 @@ def summarise(
     # Cleaned again here, whatever the store holds: every channel renders from this.
     title = xml_safe(event.title)
     label = kind_label(event.kind, facts.lifts)
+    named = source_labels()  # each source's label is its registry entry's
     links = [
-        Link(SOURCE_LABELS.get(finding.source, finding.source), xml_safe(finding.url))
+        Link(named.get(finding.source, finding.source), xml_safe(finding.url))
         for finding in event.findings
     ]
     return Summary(

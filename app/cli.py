@@ -25,6 +25,7 @@ from sendwatch.errors import SendwatchError
 from sendwatch.logs import describe_network_error, network_error, setup_logging
 from sendwatch.masking import mask, register_secrets, url_secrets
 from sendwatch.sources import names as source_names
+from sendwatch.vocab import CrawlResult
 from storage.las import register
 from storage.store import SourceSummary, Store
 
@@ -132,7 +133,7 @@ def las_command(query: str) -> None:
     reg = register()
     found = reg.search(query)
     if not found:
-        hint = ", ".join(la.name for la in reg.suggest(query))
+        hint = ", ".join(la.name for la in reg.suggestions(query, limit=3))
         message = f"no local authority matches {query!r}"
         raise SendwatchError(f"{message}; did you mean: {hint}?" if hint else message)
     _echo_table(
@@ -239,8 +240,9 @@ def _echo_outbox_reasons(ctx: click.Context, store: Store) -> None:
         click.echo(f"warning: {unconfigured_warning(channel, problems[channel])}")
 
 
-#: The words a run's result is told in (see `crawler.runner.CrawlReport.result`).
-RESULTS = ("ok", "empty", "failed", "blocked")
+#: The words a run's result is told in (`sendwatch.vocab.CrawlResult`, decided by
+#: `crawler.verdict.decide`).
+RESULTS = tuple(str(result) for result in CrawlResult)
 
 
 def result_words(result: str | None, reason: str | None) -> tuple[str, str]:

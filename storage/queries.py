@@ -132,12 +132,18 @@ def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield values[start : start + size]
 
 
+#: When an event happened, as the database computes it (so that ordering, paging and date
+#: filters agree whatever the backend's time zone): `sendwatch.case.event_day` in SQL, the day
+#: it happened, else the day sendwatch first saw it.
+HAPPENED_DAY = func.coalesce(Event.happened_on, func.date(Event.created_at))
+
+
 def monthly_counts(store: Store, since: dt.date) -> Counter[tuple[str, str]]:
     """Events per ("YYYY-MM", kind) since a date, by when they happened."""
     with store.sessions() as session:
         rows = session.execute(
             select(Event.kind, Event.happened_on, Event.created_at).where(
-                func.coalesce(Event.happened_on, Event.created_at) >= since
+                since <= HAPPENED_DAY
             )
         ).all()
     counts: Counter[tuple[str, str]] = Counter()
@@ -159,7 +165,7 @@ def events_page(
         total = session.scalar(count) or 0
         events = session.scalars(
             query.options(selectinload(Event.findings))
-            .order_by(func.coalesce(Event.happened_on, Event.created_at).desc(), Event.id.desc())
+            .order_by(HAPPENED_DAY.desc(), Event.id.desc())
             .offset((page - 1) * per_page)
             .limit(per_page)
         ).all()
