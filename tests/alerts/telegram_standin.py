@@ -10,14 +10,18 @@ InvalidToken, quoting the token).
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.paths import COMMAND
 
 TOKEN = "123456:TEST-token-not-real"
 #: Telegram's limit on a message's text (UTF-16 code units, as Telegram counts).
@@ -178,3 +182,25 @@ def running(standin: TelegramStandIn | None = None) -> Iterator[TelegramStandIn]
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def bot_process(
+    standin: TelegramStandIn, env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`sendwatch bot` polling `standin`, with `env` (the store's settings) and Telegram on,
+    its output in `log`, until the block ends."""
+    bot_env = {k: v for k, v in env.items()} | {
+        "SENDWATCH_TELEGRAM_ENABLED": "true",
+        "SENDWATCH_TELEGRAM_BASE_URL": standin.base_url,
+        "SENDWATCH_TELEGRAM_TOKEN": TOKEN,
+    }
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [*COMMAND, "bot"], env=bot_env, cwd=cwd, stdout=handle, stderr=handle
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=15)

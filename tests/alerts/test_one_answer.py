@@ -38,7 +38,7 @@ from app.cli import cli
 from app.demo.site import FixtureSite, serve
 from storage.las import LocalAuthority, register
 from tests.alerts.conftest import Mailbox
-from tests.alerts.telegram_standin import TOKEN, TelegramStandIn, running
+from tests.alerts.telegram_standin import TelegramStandIn, bot_process, running
 from tests.paths import COMMAND, served
 from tests.world import (
     MODERNGOV_TODAY,
@@ -268,21 +268,8 @@ def _bot_replies(
     tmp_path: Path, env: dict[str, str], councils: list[LocalAuthority]
 ) -> dict[str, str]:
     """Each council's `/status <council>` reply, from the bot running against a Bot API stand-in."""
-    with running() as standin:
-        bot_env = env | {
-            "SENDWATCH_TELEGRAM_ENABLED": "true",
-            "SENDWATCH_TELEGRAM_BASE_URL": standin.base_url,
-            "SENDWATCH_TELEGRAM_TOKEN": TOKEN,
-        }
-        with (tmp_path / "bot.log").open("w") as log:
-            process = subprocess.Popen(
-                [*COMMAND, "bot"], env=bot_env, cwd=tmp_path, stdout=log, stderr=log
-            )
-            try:
-                return _ask_bot(standin, councils)
-            finally:
-                process.terminate()
-                process.wait(timeout=15)
+    with running() as standin, bot_process(standin, env, tmp_path, tmp_path / "bot.log"):
+        return _ask_bot(standin, councils)
 
 
 def _ask_bot(standin: TelegramStandIn, councils: list[LocalAuthority]) -> dict[str, str]:

@@ -15,7 +15,7 @@ from alerts.dispatch import Dispatcher, channels_for
 from sendwatch.config import Settings
 from storage import outbox
 from storage.store import Store
-from tests.alerts.telegram_standin import TOKEN, TelegramStandIn, running
+from tests.alerts.telegram_standin import TOKEN, TelegramStandIn, bot_process, running
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, notice
 from tests.paths import COMMAND
 
@@ -127,22 +127,12 @@ def bot(
     env |= {
         "SENDWATCH_DATABASE_URL": database_url,
         "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
-        "SENDWATCH_TELEGRAM_ENABLED": "true",
-        "SENDWATCH_TELEGRAM_BASE_URL": standin.base_url,
-        "SENDWATCH_TELEGRAM_TOKEN": TOKEN,
         "SENDWATCH_TELEGRAM_ADMIN_CHAT_IDS": str(ADMIN),
         "SENDWATCH_LOG_LEVEL": "DEBUG",
     }
     log = tmp_path / "bot.log"
-    with log.open("w") as handle:
-        process = subprocess.Popen(
-            [*COMMAND, "bot"], env=env, cwd=tmp_path, stderr=handle, stdout=handle
-        )
-        try:
-            yield standin
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with bot_process(standin, env, tmp_path, log):
+        yield standin
     assert TOKEN not in log.read_text()  # the token never reaches the logs
 
 

@@ -6,7 +6,6 @@ subscription stores is what it is matched by)."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -19,8 +18,8 @@ from app.cli import cli
 from storage import outbox
 from storage.las import LocalAuthority, register
 from storage.store import Store
-from tests.alerts.telegram_standin import TOKEN, TelegramStandIn, running
-from tests.paths import COMMAND, served
+from tests.alerts.telegram_standin import TelegramStandIn, bot_process, running
+from tests.paths import served
 
 
 def _names() -> dict[str, LocalAuthority | None]:
@@ -78,24 +77,10 @@ def test_every_name_finds_the_same_council_on_the_web_and_the_command_line(
 
 @pytest.fixture
 def bot(tmp_path: Path, database_url: str) -> Iterator[TelegramStandIn]:
-    with running() as standin:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
-        env |= {
-            "SENDWATCH_DATABASE_URL": database_url,
-            "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
-            "SENDWATCH_TELEGRAM_ENABLED": "true",
-            "SENDWATCH_TELEGRAM_BASE_URL": standin.base_url,
-            "SENDWATCH_TELEGRAM_TOKEN": TOKEN,
-        }
-        with (tmp_path / "bot.log").open("w") as log:
-            process = subprocess.Popen(
-                [*COMMAND, "bot"], env=env, cwd=tmp_path, stderr=log, stdout=log
-            )
-            try:
-                yield standin
-            finally:
-                process.terminate()
-                process.wait(timeout=15)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
+    env |= {"SENDWATCH_DATABASE_URL": database_url, "SENDWATCH_DATA_DIR": str(tmp_path / "data")}
+    with running() as standin, bot_process(standin, env, tmp_path, tmp_path / "bot.log"):
+        yield standin
 
 
 def test_every_name_finds_the_same_council_through_the_bot(
