@@ -39,7 +39,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from sendwatch.vocab import Kind, Outcome
 
@@ -87,6 +88,8 @@ FIRST_CYCLE_ENDS = dt.date(2027, 12, 31)
 OLD_FRAMEWORK_OUTCOMES: frozenset[str] = frozenset({Outcome.WSOA_REQUIRED, Outcome.NO_WSOA})
 #: Which inspection is due next (`CaseState.next_inspection_kind`, `/api/las`).
 FULL, MONITORING = "full", "monitoring"
+#: The findings' fields the case reads: an issue's deadline, what a report states is due.
+CASE_FIELDS = ("deadline", "next_inspection_within_months", "monitoring_within_months")
 #: The longest interval a report may state and be believed (ten years).
 MAX_STATED_MONTHS = 120
 
@@ -94,9 +97,9 @@ MAX_STATED_MONTHS = 120
 # -- one event -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CaseEvent:
-    """What the case needs of one recorded event: the store's event as plain data."""
+class CaseEvent(NamedTuple):
+    """What the case needs of one recorded event: the store's event as plain data (a tuple:
+    a page of the whole register makes thousands)."""
 
     id: int
     kind: str
@@ -104,8 +107,8 @@ class CaseEvent:
     day: dt.date
     outcome: str | None = None
     title: str = ""
-    #: Its findings' extracted fields, merged (`merge_fields`).
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    #: Its findings' extracted fields, merged (`merge_fields`); read, never changed.
+    fields: Mapping[str, Any] = MappingProxyType({})
     #: The day its sources give (None: `day` is the day it was first seen).
     happened_on: dt.date | None = None
 
@@ -269,7 +272,14 @@ class CaseState:
     full_inspection_due: dt.date | None = None
     monitoring_due: dt.date | None = None
     latest_event_on: dt.date | None = None
-    facts_by_event: Mapping[int, EventFacts] = field(default_factory=dict)
+    #: The council's events in the order they happened, and how each issue or lifting ended
+    #: (event id -> the notice, lifted): what `facts` reads, when asked.
+    timeline: tuple[CaseEvent, ...] = field(default=(), repr=False, compare=False)
+    ends: Mapping[int, Notice] = field(default_factory=dict, repr=False, compare=False)
+    #: Each event's thread (and each event by id), worked out for all of them the first time
+    #: one is asked for.
+    _threads: dict[int, Thread | None] = field(default_factory=dict, repr=False, compare=False)
+    _events: dict[int, CaseEvent] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def notice_in_force(self) -> bool:
@@ -300,8 +310,15 @@ class CaseState:
         return due is not None and due < self.as_of
 
     def facts(self, event_id: int) -> EventFacts:
-        """What the case says of one of its events (nothing, for an event not in it)."""
-        return self.facts_by_event.get(event_id, EventFacts())
+        """What the case says of one of its events (nothing, for an event not in it). Worked
+        out when asked: a page of the whole register needs the cases, not every event's."""
+        if not self._events and self.timeline:
+            self._threads.update(_threads(self.timeline))
+            self._events.update((event.id, event) for event in self.timeline)
+        event = self._events.get(event_id)
+        if event is None:
+            return EventFacts()
+        return _facts(event, self, self._threads[event_id], self.ends.get(event_id))
 
 
 def _passed(deadline: dt.date | None, today: dt.date) -> bool:
@@ -311,11 +328,11 @@ def _passed(deadline: dt.date | None, today: dt.date) -> bool:
 def case_of(events: Iterable[CaseEvent], today: dt.date) -> CaseState:
     """The case one council's events make, as of `today`."""
     timeline = sorted(events, key=lambda e: (e.day, e.id))
-    notice, liftings = _notice_in_force(timeline)
+    notice, ends = _notice_in_force(timeline)
     inspection = _latest_inspection(timeline)
     monitoring_on = _monitoring_since(timeline, inspection)
     full_due, monitoring_due = _due_after(timeline, inspection, monitoring_on)
-    state = CaseState(
+    return CaseState(
         as_of=today,
         notice=notice,
         inspection=inspection,
@@ -323,13 +340,9 @@ def case_of(events: Iterable[CaseEvent], today: dt.date) -> CaseState:
         full_inspection_due=full_due,
         monitoring_due=monitoring_due,
         latest_event_on=max((e.day for e in timeline), default=None),
+        timeline=tuple(timeline),
+        ends=ends,
     )
-    threads = _threads(timeline)
-    facts = {
-        event.id: _facts(event, state, threads.get(event.id), liftings.get(event.id))
-        for event in timeline
-    }
-    return CaseState(**{**state.__dict__, "facts_by_event": facts})
 
 
 def lone_facts(event: CaseEvent, today: dt.date) -> EventFacts:

@@ -8,14 +8,16 @@ thousands of events fit easily, and one pass beats 153 queries.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from sendwatch.case import (
+    CASE_FIELDS,
     INSPECTION_KINDS,
     NOTICE_KINDS,
     CaseEvent,
@@ -59,20 +61,21 @@ def cases(
             .where(wanted)
             .order_by(Event.id)
         ).all()
-        detailed = [row.id for row in rows if row.kind in DETAILED_KINDS]
-        fields = _fields_of(session, detailed)
+        fields = _fields_of(session, wanted)
     by_council: dict[str, list[CaseEvent]] = defaultdict(list)
-    for row in rows:
-        assert row.la_code is not None
-        by_council[row.la_code].append(
+    none: dict[str, Any] = {}
+    # Tuples unpacked, not attributes read: a page of the whole register reads thousands.
+    for event_id, kind, la_code, happened_on, created_at, outcome, title in rows:
+        assert la_code is not None  # asked for
+        by_council[la_code].append(
             CaseEvent(
-                id=row.id,
-                kind=row.kind,
-                day=event_day(row.happened_on, row.created_at),
-                outcome=row.outcome,
-                title=row.title,
-                fields=fields.get(row.id, {}),
-                happened_on=row.happened_on,
+                event_id,
+                kind,
+                event_day(happened_on, created_at),
+                outcome,
+                title,
+                fields.get(event_id, none),
+                happened_on,
             )
         )
     return {code: case_of(events, as_of) for code, events in by_council.items()}
@@ -111,25 +114,38 @@ def case_event(event: Event) -> CaseEvent:
 DETAILED_KINDS = frozenset(NOTICE_KINDS | INSPECTION_KINDS)
 
 
-def _fields_of(session: Session, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Each event's findings' fields, merged as the case merges them (oldest finding first)."""
-    if not event_ids:
+def _fields_of(session: Session, wanted: Any) -> dict[int, dict[str, Any]]:
+    """What the case reads of the findings' fields (`CASE_FIELDS`) of the events `wanted`
+    selects whose details it reads, merged as the case merges them (oldest finding first).
+    Fields that state none of them are not even read out: on a page of the whole register,
+    that is most of them."""
+    text = cast(Finding.fields, Text)
+    found: dict[int, list[Any]] = defaultdict(list)
+    for event_id, fields in session.execute(
+        select(Finding.event_id, text)
+        .join(Event, Event.id == Finding.event_id)
+        .where(
+            wanted,
+            Event.kind.in_(sorted(DETAILED_KINDS)),
+            or_(*(text.contains(f'"{name}"') for name in CASE_FIELDS)),
+        )
+        .order_by(Finding.id)
+    ):
+        read = _case_fields(fields)
+        if read:
+            found[event_id].append(read)
+    return {event_id: merge_fields(fields) for event_id, fields in found.items()}
+
+
+def _case_fields(stored: str | None) -> dict[str, Any]:
+    """The fields the case reads from one finding's stored fields (JSON text)."""
+    try:
+        decoded = json.loads(stored) if stored else None
+    except ValueError:
         return {}
-    ordered: dict[int, list[Any]] = defaultdict(list)
-    for chunk in _chunks(event_ids, 500):
-        for event_id, fields in session.execute(
-            select(Finding.event_id, Finding.fields)
-            .where(Finding.event_id.in_(chunk))
-            .order_by(Finding.id)
-        ):
-            ordered[event_id].append(fields)
-    return {event_id: merge_fields(found) for event_id, found in ordered.items()}
-
-
-def _chunks(values: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    """Bounded IN lists: SQLite caps bound parameters per statement."""
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+    if not isinstance(decoded, dict):
+        return {}
+    return {name: decoded[name] for name in CASE_FIELDS if decoded.get(name) is not None}
 
 
 #: When an event happened, as the database computes it (so that ordering, paging and date
