@@ -278,8 +278,8 @@ class CaseState:
     ends: Mapping[int, Notice] = field(default_factory=dict, repr=False, compare=False)
     #: Each event's thread (and each event by id), worked out for all of them the first time
     #: one is asked for.
-    _threads: dict[int, Thread | None] = field(default_factory=dict, repr=False, compare=False)
-    _events: dict[int, CaseEvent] = field(default_factory=dict, repr=False, compare=False)
+    _thread_of: dict[int, Thread | None] = field(default_factory=dict, repr=False, compare=False)
+    _event_of: dict[int, CaseEvent] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def notice_in_force(self) -> bool:
@@ -312,13 +312,13 @@ class CaseState:
     def facts(self, event_id: int) -> EventFacts:
         """What the case says of one of its events (nothing, for an event not in it). Worked
         out when asked: a page of the whole register needs the cases, not every event's."""
-        if not self._events and self.timeline:
-            self._threads.update(_threads(self.timeline))
-            self._events.update((event.id, event) for event in self.timeline)
-        event = self._events.get(event_id)
+        if not self._event_of and self.timeline:
+            self._thread_of.update(_threads(self.timeline))
+            self._event_of.update((event.id, event) for event in self.timeline)
+        event = self._event_of.get(event_id)
         if event is None:
             return EventFacts()
-        return _facts(event, self, self._threads[event_id], self.ends.get(event_id))
+        return _facts(event, self, self._thread_of[event_id], self.ends.get(event_id))
 
 
 def _passed(deadline: dt.date | None, today: dt.date) -> bool:
