@@ -113,9 +113,7 @@ class EventFilter:
 
     def apply(self, query: Any) -> Any:
         if self.since:
-            query = query.where(
-                self.since <= HAPPENED_DAY
-            )
+            query = query.where(self.since <= HAPPENED_DAY)
         if self.la_code:
             query = query.where(Event.la_code == self.la_code)
         if self.kind:
@@ -140,8 +138,6 @@ def select_events(
         if limit is not None:
             query = query.limit(limit)
         return list(session.scalars(query))
-
-
 
 
 def newest_events(

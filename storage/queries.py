@@ -158,9 +158,7 @@ def monthly_counts(store: Store, since: dt.date) -> Counter[tuple[str, str]]:
     """Events per ("YYYY-MM", kind) since a date, by when they happened."""
     with store.sessions() as session:
         rows = session.execute(
-            select(Event.kind, Event.happened_on, Event.created_at).where(
-                since <= HAPPENED_DAY
-            )
+            select(Event.kind, Event.happened_on, Event.created_at).where(since <= HAPPENED_DAY)
         ).all()
     counts: Counter[tuple[str, str]] = Counter()
     for kind, happened_on, created_at in rows:
