@@ -34,7 +34,7 @@ KIND_LABELS: dict[str, str] = {
 #: A lifting, by what it lifted (the case knows): a direction is never called a notice.
 LIFTED_LABELS: dict[str, str] = {
     Kind.IMPROVEMENT_NOTICE: "Improvement notice lifted",
-    Kind.STATUTORY_DIRECTION: "Statutory direction lifted",
+    Kind.STATUTORY_DIRECTION: "Statutory direction revoked",
 }
 OUTCOME_LABELS: dict[str, str] = {
     Outcome.POSITIVE: "Positive experiences and outcomes (the best of three outcomes)",
@@ -167,7 +167,7 @@ def summarise(
         updated_at=event.updated_at,
         follows=follows(facts.thread) if event.kind == Kind.COUNCIL_PAPER else None,
         deadline_passed=facts.deadline_passed,
-        facts=fact_lines(event.happened_on, event.outcome, facts),
+        facts=fact_lines(event.kind, event.happened_on, event.outcome, facts),
         next_inspection_due=facts.next_inspection_due,
         overdue=facts.overdue,
         lifts=facts.lifts,
@@ -175,14 +175,14 @@ def summarise(
 
 
 def fact_lines(
-    happened_on: dt.date | None, outcome: str | None, facts: EventFacts
+    kind: str, happened_on: dt.date | None, outcome: str | None, facts: EventFacts
 ) -> tuple[Fact, ...]:
     """What the case says of an event, worded once for every channel."""
     lines = [Fact("When", format_date(happened_on))]
     if outcome:
         lines.append(Fact("Outcome", OUTCOME_LABELS.get(outcome, outcome)))
     if facts.in_force is not None:
-        lines.append(Fact("Status", _status(facts)))
+        lines.append(Fact("Status", _status(kind, facts)))
     if facts.deadline:
         passed = facts.deadline_passed
         lines.append(
@@ -224,10 +224,10 @@ def _notice_line(state: CaseState | None) -> Fact:
     notice = state.notice if state else None
     if state is None or notice is None:
         return Fact(CASE_NOTICE, "none recorded")
-    what = kind_label(notice.kind).removesuffix(" issued") if notice.kind else ""
     if not notice.in_force:
-        lifted = f"{what or 'Improvement notice or direction'} lifted"
+        lifted = LIFTED_LABELS.get(notice.kind or "", "Improvement notice or direction lifted")
         return Fact(CASE_NOTICE, f"{lifted} on {format_date(notice.lifted_on)}")
+    what = kind_label(notice.kind or "").removesuffix(" issued")
     words = f"{what} in force since {format_date(notice.issued_on)}"
     if notice.deadline is None:
         return Fact(CASE_NOTICE, words)
@@ -252,11 +252,13 @@ def _next_line(state: CaseState | None) -> Fact:
     return Fact(CASE_NEXT, words, state.overdue)
 
 
-def _status(facts: EventFacts) -> str:
+def _status(kind: str, facts: EventFacts) -> str:
+    """A notice's or direction's status: in force, lifted (a direction: revoked), or replaced."""
     if facts.in_force:
         return "in force"
     if facts.lifted_on:
-        return f"lifted on {format_date(facts.lifted_on)}"
+        ended = "revoked" if kind == Kind.STATUTORY_DIRECTION else "lifted"
+        return f"{ended} on {format_date(facts.lifted_on)}"
     return "no longer in force: a later notice or direction replaced it"
 
 

@@ -99,7 +99,7 @@ def read_case_words(lines: list[str]) -> Answers:
             "deadline": _day(deadline) if deadline else None,
             "deadline_passed": bool(passed),
         }
-    elif found := re.fullmatch(rf".+ lifted on {DATE}", notice):
+    elif found := re.fullmatch(rf".+ (?:lifted|revoked) on {DATE}", notice):
         answers["lifted_on"] = _day(found[1])
     else:
         assert notice == "none recorded", notice
@@ -159,7 +159,7 @@ def read_events_told(events: list[Told]) -> Answers:
     lifted = [
         _day(found[1])
         for event in events
-        if (found := re.fullmatch(rf"lifted on {DATE}", event.facts.get("Status", "")))
+        if (found := re.fullmatch(rf"(?:lifted|revoked) on {DATE}", event.facts.get("Status", "")))
     ]
     if lifted and not in_force:
         answers["lifted_on"] = max(lifted)
@@ -372,7 +372,7 @@ KIND_OF_HEADLINE = {
     "Improvement notice issued": "improvement_notice",
     "Statutory direction issued": "statutory_direction",
     "Improvement notice lifted": "notice_lifted",
-    "Statutory direction lifted": "notice_lifted",
+    "Statutory direction revoked": "notice_lifted",
     "Area SEND inspection report": "inspection_report",
     "Area SEND monitoring inspection": "monitoring_inspection",
     "Written Statement of Action": "wsoa",
