@@ -98,9 +98,44 @@ def _loaded(ctx: click.Context) -> LoadedConfig:
 
 
 def _store(ctx: click.Context) -> Store:
+    """The store, created (with its data directory) when there is none yet."""
     store = Store(_loaded(ctx).settings.effective_database_url)
     ctx.call_on_close(store.close)
     return store
+
+
+def _store_to_read(ctx: click.Context) -> Store:
+    """The store of a command that only reads (`status`, `outbox`, `export`, `reconcile`,
+    `subscribers`): never created by it. Where there is none, one line says the path looked
+    at and the setting that moves it, rather than an empty store made in whatever directory
+    the command was run from."""
+    from storage.db import sqlite_file
+
+    path = sqlite_file(_loaded(ctx).settings.effective_database_url)
+    if path is not None and not path.is_file():
+        raise NoStore(_no_store_here(ctx, path))
+    return _store(ctx)
+
+
+class NoStore(SendwatchError):
+    """A command that only reads found no store where it looked."""
+
+
+def _no_store_here(ctx: click.Context, path: Path) -> str:
+    """ "no store at /srv/sendwatch/data/sendwatch.db (…)": where, and what moves it."""
+    loaded = _loaded(ctx)
+    if loaded.settings.database_url:
+        origin = loaded.origins.get("database_url", "default")
+        where = f"database_url, from {origin}"
+    else:
+        origin = loaded.origins.get("data_dir", "the default, relative to this directory")
+        where = f"data_dir = {loaded.settings.data_dir}, from {origin}"
+    return (
+        f"no store at {path.resolve()} ({where}): nothing is recorded there yet."
+        " Run this where the daemon runs, or point at its store with [data_dir] in the"
+        " settings file (--config) or SENDWATCH_DATA_DIR (or SENDWATCH_DATABASE_URL);"
+        " `sendwatch run` or `sendwatch db upgrade` creates a new one"
+    )
 
 
 @cli.command("config")
@@ -154,28 +189,16 @@ def las_command(query: str) -> None:
 @click.pass_context
 def status_command(ctx: click.Context, la_name: str | None, as_json: bool) -> None:
     """Show each source's last run and what the store holds, or (--la) one council's case."""
-    from storage.migrate import current_revision, head_revision
-
     if as_json and la_name is None:
         raise click.UsageError("--json goes with --la")
-    store = _store(ctx)
-    store.check()
     if la_name is not None:
-        _echo_case(store, la_name, as_json)
+        _echo_case(_store_to_read(ctx), la_name, as_json)
         return
-    revision = current_revision(store.engine)
-    if revision is None:
-        click.echo("database not initialised yet: `sendwatch db upgrade` creates it", err=True)
-        summaries = {}
-    elif revision != head_revision():
-        raise SendwatchError(
-            f"the database schema is at revision {revision}, not {head_revision()}:"
-            " run `sendwatch db upgrade` (the daemon does this on start)"
-        )
-    else:
-        summaries = {summary.source: summary for summary in store.source_summaries()}
+    store = _open_for_status(ctx)
+    known = _source_summaries(store)
     settings = _loaded(ctx).settings
     rows = []
+    summaries = dict(known or {})
     for name, source in settings.sources:
         summary = summaries.pop(name, None) or SourceSummary(name, None, None, 0, 0, 0)
         rows.append(_status_row(summary, "yes" if source.enabled else "no"))
@@ -194,7 +217,7 @@ def status_command(ctx: click.Context, la_name: str | None, as_json: bool) -> No
         ),
         rows,
     )
-    if revision:
+    if store is not None and known is not None:
         from storage.outbox import outbox_counts
 
         counts = outbox_counts(store)
@@ -207,6 +230,36 @@ def status_command(ctx: click.Context, la_name: str | None, as_json: bool) -> No
             click.echo(f"alarm since {_when(alarm.opened_at)}: {alarm.message}")
 
 
+def _open_for_status(ctx: click.Context) -> Store | None:
+    """The store, or None when there is none yet (said on stderr, with the path looked at):
+    the sources and their settings are worth a look before the first crawl."""
+    try:
+        store = _store_to_read(ctx)
+    except NoStore as exc:
+        click.echo(f"sendwatch: note: {exc}", err=True)
+        return None
+    store.check()
+    return store
+
+
+def _source_summaries(store: Store | None) -> dict[str, SourceSummary] | None:
+    """Each source's last run, as the store has it; None where the store has no schema yet."""
+    from storage.migrate import current_revision, head_revision
+
+    if store is None:
+        return None
+    revision = current_revision(store.engine)
+    if revision is None:
+        click.echo("database not initialised yet: `sendwatch db upgrade` creates it", err=True)
+        return None
+    if revision != head_revision():
+        raise SendwatchError(
+            f"the database schema is at revision {revision}, not {head_revision()}:"
+            " run `sendwatch db upgrade` (the daemon does this on start)"
+        )
+    return {summary.source: summary for summary in store.source_summaries()}
+
+
 def _echo_case(store: Store, la_name: str, as_json: bool) -> None:
     """One council's case, as its page and the bot's /status word it (or as /api/las has it)."""
     from alerts.export import case_record
@@ -216,7 +269,7 @@ def _echo_case(store: Store, la_name: str, as_json: bool) -> None:
 
     la = register().get(resolve_la(la_name))
     assert la is not None
-    store.upgrade()  # a store never crawled has no case to show, not a missing table
+    store.upgrade()  # an older schema read as the daemon would have it
     state = cases(store, [la.ons_code]).get(la.ons_code)
     if as_json:
         click.echo(json.dumps(case_record(la, state), indent=2, ensure_ascii=False))
@@ -328,8 +381,8 @@ def reconcile_command(ctx: click.Context, as_json: bool) -> None:
     """Compare Ofsted's statistics with the reports crawled; print each discrepancy; exit 1 if any."""
     from storage.reconcile import reconcile
 
-    store = _store(ctx)
-    store.upgrade()  # as a crawl does: a store never crawled has nothing to compare yet
+    store = _store_to_read(ctx)
+    store.upgrade()  # an older schema read as the daemon would have it
     result = reconcile(store)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
@@ -541,7 +594,7 @@ def subscribers_command(ctx: click.Context) -> None:
     from alerts.filters import Filters
     from storage.outbox import subscriptions
 
-    store = _store(ctx)
+    store = _store_to_read(ctx)
     store.upgrade()
     rows = [
         (
@@ -588,7 +641,7 @@ def outbox_command(ctx: click.Context, failed_only: bool) -> None:
     from alerts.channels import channel_problems
     from storage.outbox import delivery_rows
 
-    store = _store(ctx)
+    store = _store_to_read(ctx)
     store.upgrade()
     problems = channel_problems(_loaded(ctx).settings)
     rows = delivery_rows(store, failed_only=failed_only)
@@ -761,7 +814,7 @@ def export_command(
         raise click.BadParameter(
             str(exc).split(": ", 1)[1], param_hint=f"--{exc.parameter}"
         ) from None
-    store = _store(ctx)
+    store = _store_to_read(ctx)
     store.upgrade()
     records = records_of(store, select_events(store, where))
     text = to_json(records) if fmt == "json" else to_csv(records)

@@ -59,6 +59,21 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for another database, or SQLite in memory): where a
+    command that only reads looks before opening, since opening creates it."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def _create_sqlite_file(path: Path) -> None:
     """The data directory (0700 when created here) and an empty database file, owner-only."""
     directory = path.parent

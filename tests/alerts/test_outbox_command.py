@@ -165,5 +165,6 @@ def test_status_counts_by_reason_and_outbox_lists_every_delivery(
 
 
 def test_outbox_when_there_is_nothing_to_list(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
     assert run(tmp_path, "outbox").stdout == "the outbox is empty\n"
     assert run(tmp_path, "outbox", "--failed").stdout == "no failed or retrying deliveries\n"

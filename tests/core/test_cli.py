@@ -62,7 +62,8 @@ def test_bad_config_is_one_line_and_exit_1(tmp_path: Path) -> None:
 def test_db_upgrade_then_status_on_the_default_sqlite(tmp_path: Path) -> None:
     before = sendwatch("status", cwd=tmp_path)
     assert before.returncode == 0
-    assert "not initialised" in before.stderr
+    assert f"no store at {tmp_path / 'data' / 'sendwatch.db'}" in before.stderr
+    assert not (tmp_path / "data").exists()  # status reads; it never creates a store
 
     first = sendwatch("db", "upgrade", cwd=tmp_path)
     second = sendwatch("db", "upgrade", cwd=tmp_path)

@@ -46,7 +46,9 @@ def _blocker(tmp_path: Path) -> Path:
     return blocker
 
 
-@pytest.mark.parametrize("command", [["run"], ["db", "upgrade"], ["status"]])
+@pytest.mark.parametrize(
+    "command", [["run"], ["db", "upgrade"], ["subscribe", "email", "a@example.org"]]
+)
 def test_uncreatable_data_directory_is_one_line(tmp_path: Path, command: list[str]) -> None:
     data_dir = _blocker(tmp_path) / "data"
     _one_line_error(_run(tmp_path, data_dir, *command), str(data_dir))
@@ -65,6 +67,7 @@ def test_read_only_data_directory_is_one_line(tmp_path: Path) -> None:
 
 def test_unwritable_export_output_is_one_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    assert _run(tmp_path, data_dir, "db", "upgrade").returncode == 0  # export reads a store
     output = _blocker(tmp_path) / "events.json"
     _one_line_error(_run(tmp_path, data_dir, "export", "--output", str(output)), str(output))
     directory = tmp_path / "a-directory"
