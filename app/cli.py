@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Collection, Sequence
@@ -47,6 +48,10 @@ class _Group(click.Group):
         except SendwatchError as exc:
             click.echo(f"sendwatch: error: {mask(str(exc))}", err=True)
             ctx.exit(getattr(exc, "exit_code", 1))
+        except BrokenPipeError:
+            # The reader stopped reading (`sendwatch las | head`): nothing is wrong.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except OSError as exc:
             if exc.filename is None:  # not about a file: a network failure, else a bug
                 _network_failure(ctx, exc)

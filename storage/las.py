@@ -215,7 +215,9 @@ class Register:
         return counts
 
     def search(self, query: str) -> list[LocalAuthority]:
-        """LAs whose code is the query, or whose name, alias or region has a word starting with it.
+        """LAs whose code is the query, or whose name, alias or region has a word starting with it:
+        the council so named first, then those whose name starts with it, then the rest
+        ("york": York, then North Yorkshire and the region's other councils).
 
         Word starts, not substrings, so "hull" lists Hull and not Solihull.
         """
@@ -224,8 +226,9 @@ class Register:
         exact = self.get(query)
         if exact:
             return [exact]
-        needle = re.compile(rf"(?<![a-z0-9]){re.escape(normalise(query).strip())}")
-        return [
+        wanted = normalise(query).strip()
+        needle = re.compile(rf"(?<![a-z0-9]){re.escape(wanted)}")
+        found = [
             la
             for la in self.authorities
             if any(
@@ -233,6 +236,7 @@ class Register:
                 for name in (la.name, la.region, *la.aliases, *la.qualified_aliases)
             )
         ]
+        return sorted(found, key=lambda la: (_closeness(la, wanted), la.name))
 
     def suggest(self, query: str, limit: int = 3) -> list[LocalAuthority]:
         """The closest LA names to a misspelt query ("Bexly" -> Bexley)."""
@@ -246,6 +250,14 @@ class Register:
             if by_name[name] not in found:
                 found.append(by_name[name])
         return found[:limit]
+
+
+def _closeness(la: LocalAuthority, wanted: str) -> int:
+    """0: the query is its name or an alias; 1: its name starts with the query; 2: otherwise."""
+    names = [normalise(name) for name in (la.name, *la.aliases, *la.qualified_aliases)]
+    if wanted in names:
+        return 0
+    return 1 if names[0].startswith(wanted) else 2
 
 
 def _unique_names(authorities: Iterable[LocalAuthority]) -> dict[str, LocalAuthority]:

@@ -157,3 +157,14 @@ def test_slugs(las: Register) -> None:
     assert la is not None
     assert la.slug == "bournemouth-christchurch-and-poole"
     assert la.region_slug == "south-west"
+
+
+def test_search_puts_the_council_so_named_first_then_names_that_start_with_it() -> None:
+    las = register()
+    york = [la.name for la in las.search("york")]
+    assert york[0] == "York" and len(york) == 15  # then the region's other councils
+    north = [la.name for la in las.search("north")]
+    starting = [name for name in north if name.startswith("North")]
+    assert north[: len(starting)] == starting  # "North …" before the North East's others
+    assert len(north) > len(starting)
+    assert [la.name for la in las.search("Hull")][0] == "Kingston upon Hull"
