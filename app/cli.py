@@ -781,12 +781,15 @@ def feeds_write(ctx: click.Context, directory: Path) -> None:
 
 
 @cli.command("demo")
+@click.option(
+    "--keep", is_flag=True, help="Keep the demo's directory (store, feeds) to browse it afterwards."
+)
 @click.pass_context
-def demo_command(ctx: click.Context) -> None:
+def demo_command(ctx: click.Context, keep: bool) -> None:
     """See it all work offline: sample sites, a baseline crawl, one new notice, its alert, the feeds."""
     from app.demo import run_demo
 
-    run_demo(_loaded(ctx), click.echo)
+    run_demo(_loaded(ctx), click.echo, keep=keep)
 
 
 @cli.command("export")

@@ -12,16 +12,21 @@ opened: a fictional notice must not reach a real person or spoil a real baseline
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
+from alerts.signing import KEY_FILE
 from app.demo.sink import smtp_sink
 from app.demo.site import GOVUK, SAMPLES, FixtureSite, publish_sample_notice, serve
 from sendwatch.config import LoadedConfig, Settings
@@ -64,11 +69,24 @@ def _demo_settings(data_dir: Path, smtp_port: int, loaded: LoadedConfig) -> Sett
                 "security": "none",
                 "from_address": FROM_ADDRESS,
             },
+            # Its email's unsubscribe link names the address `sendwatch serve` listens on; the
+            # key it is signed with is made in the demo's own data directory, so serving that
+            # directory (`--keep`, then the hint printed at the end) makes the link work.
             "alerts": {"public_url": f"http://{web.host}:{web.port}"},
-            # The demo's own key: unsubscribe links in its email are signed with it.
-            "secret_key": secrets.token_hex(32),
+            "secret_key": _demo_key(data_dir),
         }
     )
+
+
+def _demo_key(data_dir: Path) -> str:
+    """The demo's own signing key, kept in its data directory (owner-only) where `sendwatch
+    serve` finds it when that directory is served."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    descriptor = os.open(data_dir / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key)
+    return key
 
 
 def _child_env(data_dir: Path, site: FixtureSite) -> dict[str, str]:
@@ -82,14 +100,49 @@ def _child_env(data_dir: Path, site: FixtureSite) -> dict[str, str]:
     }
 
 
-def run_demo(loaded: LoadedConfig, say: Callable[[str], None]) -> int:
-    """Run the demo in a new directory; returns how many new events the sample publication made."""
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The demo's output is its own steps: the mail server's chatter (aiosmtpd's `mail.log`),
+    the dispatcher's and the migration's INFO lines are kept out, unless DEBUG was asked for."""
+    root = logging.getLogger()
+    mail = logging.getLogger("mail.log")
+    levels = root.level, mail.level
+    if root.getEffectiveLevel() > logging.DEBUG:
+        root.setLevel(logging.WARNING)
+        mail.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.setLevel(levels[0])
+        mail.setLevel(levels[1])
+
+
+def command_as_run() -> str:
+    """The command as the user typed it (".venv/bin/sendwatch"), for the hints the demo prints."""
+    typed = sys.argv[0] if sys.argv else ""
+    return typed if Path(typed).name == "sendwatch" else "sendwatch"
+
+
+def run_demo(loaded: LoadedConfig, say: Callable[[str], None], *, keep: bool = False) -> int:
+    """Run the demo in a new directory, removed at the end unless `keep`; returns how many new
+    events the sample publication made."""
+    workdir = Path(tempfile.mkdtemp(prefix="sendwatch-demo-"))
+    try:
+        with _quiet():
+            new = _demo(workdir, loaded, say, keep)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return new
+
+
+def _demo(workdir: Path, loaded: LoadedConfig, say: Callable[[str], None], keep: bool) -> int:
     from alerts.dispatch import Dispatcher, channels_for
     from alerts.feeds import write_feeds
     from storage.outbox import events, subscribe
 
-    workdir = Path(tempfile.mkdtemp(prefix="sendwatch-demo-"))
     data_dir = workdir / "data"
+    command = command_as_run()
     # The samples as bundled, under a folder of the demo's own for what it publishes.
     with serve(FixtureSite(roots=(workdir / "site", SAMPLES))) as site, smtp_sink() as sink:
         settings = _demo_settings(data_dir, sink.port, loaded)
@@ -114,17 +167,38 @@ def run_demo(loaded: LoadedConfig, say: Callable[[str], None]) -> int:
         report = Dispatcher(settings, store, channels_for(settings)).run_once()
         say(f"    {report.line()}")
         for message in sink.messages:
-            body = message.get_body(("plain",))
-            text = body.get_content() if body is not None else ""
-            say(f"\n    To: {message['To']}\n    Subject: {message['Subject']}\n")
-            say("    " + text.strip().replace("\n", "\n    ") + "\n")
+            say(_shown(message, keep))
         feeds = data_dir / "feeds"
         count = write_feeds(settings, store, feeds)
         store.close()
-    say(f"5/5 Wrote {count} feeds to {feeds} (all events: {feeds / 'all.atom'}).")
-    say(
-        f"Nothing real was touched. To browse the demo: SENDWATCH_DATA_DIR={data_dir}"
-        " sendwatch serve"
-    )
-    say("Then, for real: `sendwatch status`, `sendwatch subscribe email YOUR-ADDRESS`.")
+    if keep:
+        say(f"5/5 Wrote {count} feeds to {feeds} (all events: {feeds / 'all.atom'}).")
+        web = loaded.settings.web
+        say(
+            f"Nothing real was touched. To browse the demo (its email's links work there):"
+            f" SENDWATCH_DATA_DIR={data_dir} {command} serve --port {web.port}"
+        )
+    else:
+        say(
+            f"5/5 Wrote {count} feeds, then removed the demo's directory ({command} demo --keep"
+            " keeps it, to browse)."
+        )
+        say("Nothing real was touched.")
+    say(f"Then, for real: `{command} status`, `{command} subscribe email YOUR-ADDRESS`.")
     return len(new)
+
+
+def _shown(message: Any, keep: bool) -> str:
+    """The email as delivered; its unsubscribe link only where it can work (the demo's
+    directory kept, to be served), not a link that answers 404."""
+    body = message.get_body(("plain",))
+    text = body.get_content() if body is not None else ""
+    if not keep:
+        text = "\n".join(
+            line
+            if not line.startswith("Unsubscribe: ")
+            else "Unsubscribe: (a link of the demo's own, shown with --keep)"
+            for line in text.splitlines()
+        )
+    indented = "    " + text.strip().replace("\n", "\n    ")
+    return f"\n    To: {message['To']}\n    Subject: {message['Subject']}\n\n{indented}\n"

@@ -167,4 +167,4 @@ def test_search_puts_the_council_so_named_first_then_names_that_start_with_it() 
     starting = [name for name in north if name.startswith("North")]
     assert north[: len(starting)] == starting  # "North …" before the North East's others
     assert len(north) > len(starting)
-    assert [la.name for la in las.search("Hull")][0] == "Kingston upon Hull"
+    assert next(la.name for la in las.search("Hull")) == "Kingston upon Hull"
