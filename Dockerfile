@@ -2,10 +2,17 @@
 #
 #   docker build -t sendwatch .
 #   docker run -d --name sendwatch -v sendwatch-data:/var/lib/sendwatch -p 8080:8080 \
-#     -e SENDWATCH_WEB_ENABLED=true -e SENDWATCH_WEB_HOST=0.0.0.0 \
-#     -e SENDWATCH_ALERTS_PUBLIC_URL=https://sendwatch.example.org \
-#     -e SENDWATCH_SMTP_HOST=smtp.example.org -e SENDWATCH_SMTP_FROM_ADDRESS=alerts@example.org \
-#     -e SENDWATCH_SMTP_PASSWORD=... -e SENDWATCH_SECRET_KEY=... sendwatch
+#     --env-file /etc/sendwatch/sendwatch.env sendwatch
+#
+# Settings and secrets come from the env file (mode 600), never from `-e` on the command line,
+# which `ps` and shell history keep. For example:
+#   SENDWATCH_WEB_HOST=0.0.0.0
+#   SENDWATCH_ALERTS_PUBLIC_URL=https://sendwatch.example.org
+#   SENDWATCH_CRAWLER_CONTACT=sendwatch@example.org
+#   SENDWATCH_SMTP_HOST=smtp.example.org
+#   SENDWATCH_SMTP_FROM_ADDRESS=alerts@example.org
+#   SENDWATCH_SMTP_PASSWORD=...
+#   SENDWATCH_SECRET_KEY=...
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

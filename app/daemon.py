@@ -169,6 +169,7 @@ class Daemon:
         self.store_lock.acquire()
         self.store.upgrade()
         log.info("store ready at %s", self.store.engine.url.render_as_string(hide_password=True))
+        self._warn_no_contact()
         self._schedule_crawls()
         self.scheduler.add_job(
             self.dispatch,
@@ -249,6 +250,16 @@ class Daemon:
             child.ensure_running()
         if self.children:
             self.scheduler.add_job(self.supervise, IntervalTrigger(seconds=15), id="supervise")
+
+    def _warn_no_contact(self) -> None:
+        """Sites ask a crawler for a way to reach whoever runs it: say so while there is none."""
+        crawling = any(source.enabled for _, source in self.settings.sources)
+        if crawling and not self.settings.crawler.contact.strip():
+            log.warning(
+                "[crawler] contact is empty: set an address the sites' operators can write to"
+                " (contact in the [crawler] section of the settings file, or"
+                " SENDWATCH_CRAWLER_CONTACT); it goes in the User-Agent, as sites ask of crawlers"
+            )
 
     def _log_maintainer(self) -> None:
         """Say where the maintainer's alarms go; an Apprise URL by its scheme and host only."""
