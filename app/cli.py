@@ -429,13 +429,23 @@ def check_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="The document's publication date, YYYY-MM-DD, when the file does not say.",
 )
-def extract_command(path: Path, url: str | None, date: dt.datetime | None) -> None:
+@click.pass_context
+def extract_command(
+    ctx: click.Context, path: Path, url: str | None, date: dt.datetime | None
+) -> None:
     """Run the extraction on a saved HTML, PDF, JSON, text or spreadsheet file; print JSON.
 
-    A spreadsheet (an Ofsted statistics release) prints a list: one extraction per row."""
+    A spreadsheet (an Ofsted statistics release) prints a list: one extraction per row. The
+    file is parsed within the limits a crawl's documents are ([crawler] parse_memory_mb, …)."""
+    from crawler.bounded import limits_of
     from crawler.files import extract_path
 
-    extracted = extract_path(path, url=url, date=date.date() if date else None)
+    extracted = extract_path(
+        path,
+        url=url,
+        date=date.date() if date else None,
+        limits=limits_of(_loaded(ctx).settings),
+    )
     click.echo(json.dumps(extracted, indent=2, ensure_ascii=False))
 
 

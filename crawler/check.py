@@ -20,6 +20,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.crawler import Crawler, CrawlerProcess
 
+from crawler.bounded import limits_of
 from crawler.extract import Extraction, extract
 from crawler.items import SourceItem
 from crawler.pipelines import document_of
@@ -130,7 +131,11 @@ def check_sources(settings: Settings, sources: Sequence[str]) -> list[SourceChec
     for source, config in configs.items():
         crawlers[source] = process.create_crawler(spider_for(source))
         process.crawl(
-            crawlers[source], base_url=config.base_url, check=True, **config.spider_options()
+            crawlers[source],
+            base_url=config.base_url,
+            check=True,
+            parse_limits=limits_of(settings),
+            **config.spider_options(),
         )
     process.start()
     share = settings.crawler.max_failed_share

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from scrapy.http import HtmlResponse, TextResponse
 
+from crawler.bounded import BoundedParser, Limits
 from crawler.dates import parse_date
 from crawler.extract import Document, Extraction, extract
 from crawler.items import SourceItem
-from crawler.pdf import pdf_text
 from crawler.pipelines import document_of
 from crawler.spiders.base import SourceSpider
 from crawler.spiders.govuk import CANONICAL_HOST as GOVUK
@@ -44,24 +46,31 @@ def is_official(spider: type[SourceSpider]) -> bool:
 
 
 def extract_path(
-    path: Path, url: str | None = None, date: dt.date | None = None
+    path: Path,
+    url: str | None = None,
+    date: dt.date | None = None,
+    limits: Limits | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """What `sendwatch extract` prints: one extraction, or for a spreadsheet one per row."""
+    """What `sendwatch extract` prints: one extraction, or for a spreadsheet one per row. The
+    file is parsed within the limits a crawl's documents are (`crawler.bounded`)."""
     data = _read(path)
-    if path.suffix.lower() in SPREADSHEET_SUFFIXES or data.startswith(SPREADSHEET_MAGIC):
-        return extract_spreadsheet(data, path, url)
-    return extract_file(path, url=url, date=date).to_json()
+    with BoundedParser(limits) as parser:
+        if path.suffix.lower() in SPREADSHEET_SUFFIXES or data.startswith(SPREADSHEET_MAGIC):
+            return extract_spreadsheet(data, path, url, parser)
+        return extract_file(path, url=url, date=date, parser=parser).to_json()
 
 
-def extract_spreadsheet(data: bytes, path: Path, url: str | None = None) -> list[dict[str, Any]]:
+def extract_spreadsheet(
+    data: bytes, path: Path, url: str | None = None, parser: BoundedParser | None = None
+) -> list[dict[str, Any]]:
     """Each row of an Ofsted statistics release, as the statistics spider records it: the
     finding's identity and sheet row, then its extraction (kind, council, date, outcome)."""
-    from crawler.ods import NotASpreadsheet, UnknownLayout, read_workbook
     from crawler.spiders.statistics import StatisticsSpider, release_for
 
     try:
-        sheet = read_workbook(data)
-    except (NotASpreadsheet, UnknownLayout) as exc:
+        with _parser(parser) as bounded:
+            sheet = bounded.read_workbook(data)
+    except ValueError as exc:  # not a spreadsheet, no known layout, over a limit
         raise SendwatchError(f"{path}: {exc}") from None
     spider = StatisticsSpider(base_url=GOVUK)
     release = release_for(url or f"/{path.name}")
@@ -74,9 +83,15 @@ def extract_spreadsheet(data: bytes, path: Path, url: str | None = None) -> list
     return rows
 
 
-def extract_file(path: Path, url: str | None = None, date: dt.date | None = None) -> Extraction:
+def extract_file(
+    path: Path,
+    url: str | None = None,
+    date: dt.date | None = None,
+    parser: BoundedParser | None = None,
+) -> Extraction:
     data = _read(path)
-    document = _document(data, path, url)
+    with _parser(parser) as bounded:
+        document = _document(data, path, url, bounded)
     # Ofsted's report files are named like "..._-_23_february_2024.pdf": their publication date.
     date = date or parse_date(path.stem.replace("_", " "))
     if date and not document.published_on:
@@ -94,10 +109,20 @@ def _read(path: Path) -> bytes:
     return data
 
 
-def _document(data: bytes, path: Path, url: str | None) -> Document:
+@contextmanager
+def _parser(given: BoundedParser | None) -> Iterator[BoundedParser]:
+    """The parser given, or one of its own for this file (closed after it)."""
+    if given is not None:
+        yield given
+        return
+    with BoundedParser() as own:
+        yield own
+
+
+def _document(data: bytes, path: Path, url: str | None, parser: BoundedParser) -> Document:
     if data.lstrip()[:5] == b"%PDF-":
         try:
-            text = pdf_text(data)
+            text = parser.pdf_text(data)
         except ValueError as exc:
             raise SendwatchError(f"{path}: {exc}") from None
         # A PDF is read as the ofsted spider reads its reports: an official publication.

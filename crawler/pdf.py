@@ -6,6 +6,21 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 
 
+def page_count(data: bytes) -> int:
+    """How many pages a PDF declares (read from its page tree, before any page is), or
+    ValueError when the bytes are not a readable PDF."""
+    if not data.lstrip()[:5] == b"%PDF-":
+        raise ValueError("not a PDF")
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise ValueError(f"unreadable PDF: {exc}") from None
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
 def pdf_text(data: bytes) -> str:
     """All pages' text, one line per line; ValueError when the bytes are not a readable PDF."""
     if not data.lstrip()[:5] == b"%PDF-":

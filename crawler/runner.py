@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from scrapy.crawler import Crawler, CrawlerProcess
 
+from crawler.bounded import limits_of
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.spiders import spider_for
@@ -53,6 +54,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
                 marks=store.marks(source),
                 # Until a source has once been crawled whole, what it finds is history, not news.
                 baseline=not store.has_succeeded(source),
+                parse_limits=limits_of(settings),
                 **config.spider_options(),
             )
         process.start()

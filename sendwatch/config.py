@@ -126,6 +126,14 @@ class CrawlerConfig(_Section):
     #: A run whose detail documents (report PDFs, notices, articles) failed in a larger
     #: share than this, with at least 3 failures, or all of them, has failed.
     max_failed_share: float = Field(default=0.5, ge=0, le=1)
+    #: What one untrusted document (a report PDF, a statistics spreadsheet) may cost: it is
+    #: parsed in a worker process with this much memory and time; past a limit it is one failed
+    #: document, with its reason, and the crawl goes on.
+    parse_memory_mb: int = Field(default=512, ge=64)
+    parse_seconds: float = Field(default=60.0, gt=0)
+    max_pdf_pages: int = Field(default=300, ge=1)
+    max_sheet_cells: int = Field(default=200_000, ge=1)
+    max_unzipped_mb: int = Field(default=100, ge=1)
     #: Real host -> the server that answers for it (a mirror, a test server). Empty: every
     #: link is fetched at the host it names. From the environment: host=url,host=url.
     host_map: dict[str, Annotated[str, Field(pattern=r"^https?://[^\s/]+/?$")]] = {}

@@ -24,6 +24,7 @@ from scrapy.http import Response
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
+from crawler.bounded import BoundedParser, Limits
 from crawler.extract import Extraction
 from crawler.items import SourceItem
 from crawler.verdict import (
@@ -98,6 +99,7 @@ class SourceSpider(scrapy.Spider):
         marks: Mapping[str, str] | None = None,
         baseline: bool = False,
         check: bool = False,
+        parse_limits: Limits | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -107,6 +109,22 @@ class SourceSpider(scrapy.Spider):
         self.baseline = baseline
         #: `sendwatch check`: a sample of each step, not the whole archive.
         self.check = check
+        #: What one untrusted document may cost to parse (`[crawler] parse_memory_mb`, …).
+        self.parse_limits = parse_limits or Limits()
+        self._parser: BoundedParser | None = None
+
+    @property
+    def parser(self) -> BoundedParser:
+        """The worker that parses this crawl's documents within `parse_limits`, started when
+        the first document comes and ended with the crawl."""
+        if self._parser is None:
+            self._parser = BoundedParser(self.parse_limits)
+        return self._parser
+
+    def closed(self, reason: str) -> None:
+        """The crawl is over: its parsing worker goes with it."""
+        if self._parser is not None:
+            self._parser.close()
 
     @property
     def official(self) -> bool:

@@ -44,9 +44,9 @@ from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.bounded import DocumentRefused
 from crawler.dates import parse_date
 from crawler.items import MarkItem, SourceItem
-from crawler.pdf import pdf_text
 from crawler.spiders.base import Found, Row, SourceSpider, count, read_row, text_of
 from crawler.verdict import DOCS, LISTING_ITEMS
 from sendwatch.vocab import Kind
@@ -191,6 +191,7 @@ class OfstedSpider(SourceSpider):
     def closed(self, reason: str) -> None:
         """Every council has had an area SEND inspection since 2016: many provider pages read
         and not one report link found means the page layout changed, not a quiet week."""
+        super().closed(reason)
         if self.pages_read >= MIN_PAGES_FOR_LAYOUT and not self.pages_with_send:
             self.layout_changed(
                 f"{self.pages_read} provider pages read and none lists an area SEND report:"
@@ -208,7 +209,11 @@ class OfstedSpider(SourceSpider):
         urn: str,
     ) -> Iterator[SourceItem | MarkItem]:
         try:
-            text = pdf_text(response.body)
+            text = self.parser.pdf_text(response.body)
+        except DocumentRefused as exc:  # over a limit: one failed report, the crawl goes on
+            self.document_failed(response.url, "refused", str(exc))
+            yield from self._report_done(urn, ok=False)
+            return
         except ValueError as exc:
             self.item_error(response.url, str(exc))
             yield from self._report_done(urn, ok=False)

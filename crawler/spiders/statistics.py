@@ -52,9 +52,10 @@ from scrapy import Request
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.bounded import DocumentRefused
 from crawler.dates import spoken_date
 from crawler.items import MarkItem, SourceItem
-from crawler.ods import DataSheet, Inspection, NotASpreadsheet, UnknownLayout, read_workbook
+from crawler.ods import DataSheet, Inspection, NotASpreadsheet, UnknownLayout
 from crawler.spiders.base import (
     Found,
     Row,
@@ -299,7 +300,11 @@ class StatisticsSpider(SourceSpider):
 
     def parse_spreadsheet(self, response: Response, release: str) -> Iterator[Any]:
         try:
-            sheet = read_workbook(response.body)
+            sheet = self.parser.read_workbook(response.body)
+        except DocumentRefused as exc:  # over a limit: one failed spreadsheet
+            self.document_failed(response.url, "refused", str(exc), "spreadsheets")
+            yield from self._release_done(release, ok=False)
+            return
         except NotASpreadsheet as exc:
             self.document_failed(response.url, "unreadable", str(exc), "spreadsheets")
             yield from self._release_done(release, ok=False)
@@ -452,6 +457,7 @@ class StatisticsSpider(SourceSpider):
 
     def closed(self, reason: str) -> None:
         """The run's note (what was read), and a standing alarm while rows cannot be placed."""
+        super().closed(reason)
         stats = getattr(getattr(self, "crawler", None), "stats", None)
         if stats is None:
             return

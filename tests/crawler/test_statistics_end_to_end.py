@@ -122,6 +122,8 @@ def test_statistics_join_the_reports_and_reconcile_names_what_the_crawl_missed(
 def test_no_discrepancies_is_one_line_and_exit_0(
     tmp_path: Path, site: FixtureSite, env: dict[str, str]
 ) -> None:
+    created = subprocess.run([*COMMAND, "db", "upgrade"], env=env, cwd=tmp_path, timeout=60)
+    assert created.returncode == 0  # reconcile reads a store; it never creates one
     result = reconcile(env, tmp_path)
     assert (result.returncode, result.stdout) == (
         0,
