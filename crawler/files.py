@@ -50,14 +50,16 @@ def extract_path(
     url: str | None = None,
     date: dt.date | None = None,
     limits: Limits | None = None,
+    parser: BoundedParser | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
     """What `sendwatch extract` prints: one extraction, or for a spreadsheet one per row. The
-    file is parsed within the limits a crawl's documents are (`crawler.bounded`)."""
+    file is parsed within the limits a crawl's documents are (`crawler.bounded`): by `parser`
+    when given (a worker kept for many files), else by one of its own with `limits`."""
     data = _read(path)
-    with BoundedParser(limits) as parser:
+    with _parser(parser, limits) as bounded:
         if path.suffix.lower() in SPREADSHEET_SUFFIXES or data.startswith(SPREADSHEET_MAGIC):
-            return extract_spreadsheet(data, path, url, parser)
-        return extract_file(path, url=url, date=date, parser=parser).to_json()
+            return extract_spreadsheet(data, path, url, bounded)
+        return extract_file(path, url=url, date=date, parser=bounded).to_json()
 
 
 def extract_spreadsheet(
@@ -110,12 +112,12 @@ def _read(path: Path) -> bytes:
 
 
 @contextmanager
-def _parser(given: BoundedParser | None) -> Iterator[BoundedParser]:
+def _parser(given: BoundedParser | None, limits: Limits | None = None) -> Iterator[BoundedParser]:
     """The parser given, or one of its own for this file (closed after it)."""
     if given is not None:
         yield given
         return
-    with BoundedParser() as own:
+    with BoundedParser(limits) as own:
         yield own
 
 
