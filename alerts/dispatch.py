@@ -47,6 +47,7 @@ from alerts.filters import matches
 from alerts.sealing import unseal
 from alerts.signing import secret_key, unsubscribe_url
 from alerts.summary import Summary, summarise
+from alerts.webhook import open_target
 from sendwatch.case import EventFacts
 from sendwatch.config import Settings
 from sendwatch.logs import secret_values
@@ -246,15 +247,16 @@ class Dispatcher:
                     summary = summaries[item.event.id]
                     if isinstance(summary, Exception):
                         raise summary
+                    address, secret = self._target_of(item.subscription)
                     messages.append(
                         Outgoing(
                             delivery_id=item.delivery_id,
-                            address=item.subscription.address,
+                            address=address,
                             summaries=(summary,),
                             unsubscribe_url=unsubscribe_url(
                                 self.settings, self.key, item.subscription.id
                             ),
-                            secret=self._secret_of(item.subscription),
+                            secret=secret,
                             records=_records_of(records, [item.event.id]),
                         )
                     )
@@ -263,14 +265,18 @@ class Dispatcher:
             claims = {item.delivery_id: [item] for item in items}
             self._send(channel, messages, claims, report)
 
-    def _secret_of(self, subscription: Subscription) -> str | None:
-        """The subscription's secret unsealed (an Apprise URL, a webhook's signing secret),
-        registered at once so that no log line or stored error can show it."""
+    def _target_of(self, subscription: Subscription) -> tuple[str, str | None]:
+        """(where to send, the secret it needs) for a subscription, unsealed and registered at
+        once so that no log line or stored error can show them: an Apprise subscription's URL
+        (its address is a label); a webhook's URL and signing secret (its address is a label
+        too, but for an older version's, the URL itself)."""
         if subscription.secret is None:
-            return None
+            return subscription.address, None
+        if subscription.channel == "webhook":
+            return open_target(self.key, subscription.address, subscription.secret)
         value = unseal(self.key, subscription.secret)
         register_secrets(url_secrets(value) if subscription.channel == "apprise" else [value])
-        return value
+        return subscription.address, value
 
     def _records(
         self, channel: Channel, events: Sequence[Event]
@@ -507,15 +513,16 @@ class Dispatcher:
                     continue
                 try:
                     records = self._records(channel, [item.event for item in items])
+                    address, secret = self._target_of(subscription)
                     digest = Outgoing(
                         delivery_id=min(item.delivery_id for item in items),
-                        address=subscription.address,
+                        address=address,
                         summaries=tuple(
                             summarise(item.event, facts.get(item.event.id)) for item in items
                         ),
                         unsubscribe_url=unsubscribe_url(self.settings, self.key, subscription.id),
                         digest=True,
-                        secret=self._secret_of(subscription),
+                        secret=secret,
                         records=_records_of(records, [item.event.id for item in items]),
                     )
                 except Exception as exc:

@@ -22,6 +22,7 @@ import email.utils
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import urllib.error
 import urllib.parse
@@ -30,10 +31,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
+from alerts.sealing import fingerprint, seal, unseal
 from sendwatch import __version__
 from sendwatch.errors import SendwatchError
 from sendwatch.logs import describe_network_error
-from sendwatch.masking import mask
+from sendwatch.masking import mask, mask_service_url, register_secrets, url_secrets
+from storage import outbox
+from storage.store import Store
 
 TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Sendwatch-Signature"
@@ -41,6 +45,11 @@ DELIVERY_HEADER = "X-Sendwatch-Delivery"
 KIND_HEADER = "X-Sendwatch-Kind"
 #: The longest URL a subscription's address column holds.
 MAX_URL = 320
+
+
+#: How a webhook is shown and looked up: "https://hooks.example.org#1f0c9a77d2" (its scheme and
+#: host and a keyed fingerprint of the whole URL, whose path or query may hold a token).
+_LABEL = re.compile(r"^https?://[^/?#\s]*#[0-9a-f]{10}$")
 
 
 class BadWebhookUrl(SendwatchError):
@@ -161,8 +170,62 @@ class WebhookChannel:
         except (OSError, urllib.error.URLError) as exc:  # refused, reset, DNS, timeout
             reason = getattr(exc, "reason", exc)
             text = describe_network_error(reason) if isinstance(reason, BaseException) else reason
-            return Retry(mask(f"cannot reach {outgoing.address}: {text}"))
+            return Retry(mask(f"cannot reach {mask_service_url(outgoing.address)}: {text}"))
 
     def notify(self, address: str, subject: str, text: str) -> None:
         """Webhooks carry events, not the maintainer's alarms (`[alerts] maintainer_urls` do)."""
         raise SendwatchError("the maintainer is told through email, Telegram or Apprise URLs")
+
+
+# -- the URL sealed, like an Apprise URL -----------------------------------------------------
+
+
+def webhook_label(key: bytes, url: str) -> str:
+    """What stands for a webhook's URL wherever it is stored in clear, shown or looked up."""
+    return f"{mask_service_url(url)}#{fingerprint(key, url.strip())}"
+
+
+def is_label(address: str) -> bool:
+    return bool(_LABEL.match(address))
+
+
+def shown_address(channel: str, address: str) -> str:
+    """A subscription's address as commands print it: a webhook an older version stored with
+    its URL in clear by scheme and host only, until a command that writes seals it."""
+    if channel == "webhook" and not is_label(address):
+        return f"{mask_service_url(address)}#…"
+    return address
+
+
+def seal_target(key: bytes, url: str, secret: str) -> str:
+    """The URL and its signing secret, sealed together: what the store keeps of a webhook."""
+    return seal(key, json.dumps({"url": url, "secret": secret}, separators=(",", ":")))
+
+
+def open_target(key: bytes, address: str, sealed: str) -> tuple[str, str]:
+    """(URL, signing secret) of a webhook subscription, registered as secrets at once so that
+    no log line or stored error shows them. A subscription an older version stored (the URL in
+    clear as its address, the secret alone sealed) reads too."""
+    value = unseal(key, sealed)
+    url, secret = address, value
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("url"), str):
+        url, secret = data["url"], str(data.get("secret", ""))
+    register_secrets([*url_secrets(url), secret])
+    return url, secret
+
+
+def reseal_legacy(store: Store, key: bytes) -> int:
+    """Webhook subscriptions an older version stored with their URL in clear, sealed as they are
+    now (the address becomes the label); their signing secret is kept. How many were."""
+    resealed = 0
+    for found in outbox.subscriptions(store):
+        if found.channel != "webhook" or is_label(found.address) or found.secret is None:
+            continue
+        url, secret = open_target(key, found.address, found.secret)
+        outbox.readdress(store, found.id, webhook_label(key, url), seal_target(key, url, secret))
+        resealed += 1
+    return resealed

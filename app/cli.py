@@ -475,24 +475,28 @@ def _check_address(channel: str, address: str) -> str:
 
 
 def _stored_address(ctx: click.Context, store: Store, channel: str, address: str) -> str:
-    """The address as the store keeps it: an Apprise URL by its label ("ntfy://host#id",
-    `apprise_label`), never the URL, which holds a token; the label itself is taken too."""
-    if channel != "apprise":
+    """The address as the store keeps it: an Apprise or webhook URL by its label
+    ("ntfy://host#id", "https://hooks.example.org#id"), never the URL, whose path or query
+    may hold a token; the label itself is taken too."""
+    if channel not in ("apprise", "webhook"):
         return address
     from alerts.apprise_channel import apprise_label
     from alerts.signing import secret_key
+    from alerts.webhook import webhook_label
     from storage.outbox import subscription
 
     if subscription(store, channel, address) is not None:
         return address  # the label, as `sendwatch subscribers` shows it
-    return apprise_label(secret_key(_loaded(ctx).settings), address)
+    label = apprise_label if channel == "apprise" else webhook_label
+    return label(secret_key(_loaded(ctx).settings), address)
 
 
 def _sealed_secret(
     ctx: click.Context, store: Store, channel: str, address: str, renew: bool
 ) -> tuple[str | None, str | None]:
     """(what to store sealed, a new webhook secret to show once) for a subscription: an
-    Apprise URL itself; a webhook's signing secret, made when it has none (or `renew`)."""
+    Apprise URL itself; a webhook's URL and signing secret, the secret made when it has none
+    (or `renew`)."""
     from alerts.sealing import seal
     from alerts.signing import secret_key
 
@@ -501,15 +505,23 @@ def _sealed_secret(
         return seal(key, address), None
     if channel != "webhook":
         return None, None
-    from alerts.webhook import new_secret
+    from alerts.webhook import new_secret, seal_target, webhook_label
     from storage.outbox import subscription
 
-    existing = subscription(store, channel, address)
+    existing = subscription(store, channel, webhook_label(key, address))
     if existing is not None and existing.secret is not None and not renew:
         return None, None  # the receiver already has it
     secret = new_secret()
     register_secrets([secret])
-    return seal(key, secret), secret
+    return seal_target(key, address, secret), secret
+
+
+def _reseal_webhooks(ctx: click.Context, store: Store) -> None:
+    """Webhook URLs an older version kept in clear, sealed before anything else reads them."""
+    from alerts.signing import secret_key
+    from alerts.webhook import reseal_legacy
+
+    reseal_legacy(store, secret_key(_loaded(ctx).settings))
 
 
 @cli.command("subscribe")
@@ -546,6 +558,7 @@ def subscribe_command(
     filters = parse_filters(las, regions, kinds)
     store = _store(ctx)
     store.upgrade()
+    _reseal_webhooks(ctx, store)
     sealed, shown_secret = _sealed_secret(ctx, store, channel, address, new_secret)
     stored = _stored_address(ctx, store, channel, address)
     _, created = subscribe(
@@ -594,7 +607,8 @@ def unsubscribe_command(ctx: click.Context, channel: str, address: str) -> None:
 
     store = _store(ctx)
     store.upgrade()
-    if channel == "apprise":
+    _reseal_webhooks(ctx, store)
+    if channel in ("apprise", "webhook"):
         register_secrets(url_secrets(address))
     stored = _stored_address(ctx, store, channel, address.strip())
     if not unsubscribe(store, channel, stored):
@@ -607,6 +621,7 @@ def unsubscribe_command(ctx: click.Context, channel: str, address: str) -> None:
 def subscribers_command(ctx: click.Context) -> None:
     """List the subscriptions and their filters."""
     from alerts.filters import Filters
+    from alerts.webhook import shown_address
     from storage.outbox import subscriptions
 
     store = _store_to_read(ctx)
@@ -614,7 +629,7 @@ def subscribers_command(ctx: click.Context) -> None:
     rows = [
         (
             s.channel,
-            s.address,
+            shown_address(s.channel, s.address),
             s.state,
             "yes" if s.digest else "no",
             Filters(tuple(s.la_codes), tuple(s.regions), tuple(s.kinds)).describe(),
@@ -634,6 +649,7 @@ def dispatch_command(ctx: click.Context, digest: bool) -> None:
     settings = _loaded(ctx).settings
     store = _store(ctx)
     store.upgrade()
+    _reseal_webhooks(ctx, store)
     dispatcher = Dispatcher(settings, store, channels_for(settings))
     report = dispatcher.send_digests() if digest else dispatcher.run_once()
     click.echo(report.line())
@@ -674,8 +690,11 @@ TITLE_LENGTH = 40
 
 
 def _outbox_row(row: DeliveryRow, problems: dict[str, str]) -> tuple[str, ...]:
-    """One delivery in words. Its state says why it has not gone: "waiting" (its channel is
-    not configured; LAST_ERROR says what is missing), "retrying" (after an error), "pending"."""
+    """One delivery in words (a webhook by its label, never its URL). Its state says why it
+    has not gone: "waiting" (its channel is not configured; LAST_ERROR says what is missing),
+    "retrying" (after an error), "pending"."""
+    from alerts.webhook import shown_address
+
     state, error = row.state, " ".join((row.last_error or "").split())
     if state == "pending" and row.channel in problems:
         state, error = "waiting", error or f"not sent: {problems[row.channel]}"
@@ -688,7 +707,7 @@ def _outbox_row(row: DeliveryRow, problems: dict[str, str]) -> tuple[str, ...]:
     return (
         str(row.id),
         row.channel,
-        row.address,
+        shown_address(row.channel, row.address),
         f"#{row.event_id} {title}",
         state,
         str(row.attempts),

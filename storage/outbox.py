@@ -171,6 +171,16 @@ def subscription(store: Store, channel: str, address: str) -> Subscription | Non
         ).one_or_none()
 
 
+def readdress(store: Store, subscription_id: int, address: str, secret: str | None) -> None:
+    """A subscription's stored address and sealed secret replaced (an older version's webhook
+    URL, kept in clear, sealed the way they are now); its filters and history stay."""
+    with write_session(store.engine) as session:
+        found = session.get(Subscription, subscription_id)
+        if found is not None:
+            found.address, found.secret = address, secret
+        session.commit()
+
+
 # -- events -----------------------------------------------------------------------------
 
 

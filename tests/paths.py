@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -39,10 +40,15 @@ def fixture(relative: str) -> Path:
 
 
 @contextmanager
-def serving(port: int, env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """`sendwatch serve` on 127.0.0.1:`port` until the block ends; yields its base URL."""
+def serving(
+    port: int, env: dict[str, str], cwd: Path, output: IO[str] | None = None
+) -> Iterator[str]:
+    """`sendwatch serve` on 127.0.0.1:`port` until the block ends (its output to `output`
+    when given); yields its base URL."""
     base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([*COMMAND, "serve", "--port", str(port)], env=env, cwd=cwd)
+    process = subprocess.Popen(
+        [*COMMAND, "serve", "--port", str(port)], env=env, cwd=cwd, stdout=output, stderr=output
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

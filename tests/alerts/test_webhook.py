@@ -23,7 +23,14 @@ from alerts.dispatch import Dispatcher, channels_for
 from alerts.export import EventFilter, records_of, select_events
 from alerts.sealing import seal
 from alerts.signing import secret_key
-from alerts.webhook import WebhookChannel, new_secret, retry_after
+from alerts.webhook import (
+    WebhookChannel,
+    new_secret,
+    reseal_legacy,
+    retry_after,
+    seal_target,
+    webhook_label,
+)
 from sendwatch.config import Settings
 from storage import outbox
 from storage.models import Delivery, Subscription
@@ -126,10 +133,15 @@ def webhook_settings(tmp_path: Path, **alerts: Any) -> Settings:
 def subscribe_webhook(
     store: Store, settings: Settings, url: str, **filters: Any
 ) -> tuple[Subscription, str]:
-    """A webhook subscription as `sendwatch subscribe webhook` makes it; returns its secret."""
-    secret = new_secret()
+    """A webhook subscription as `sendwatch subscribe webhook` makes it (its URL sealed with the
+    signing secret, its address the label); returns its secret."""
+    secret, key = new_secret(), secret_key(settings)
     subscription, _ = outbox.subscribe(
-        store, "webhook", url, secret=seal(secret_key(settings), secret), **filters
+        store,
+        "webhook",
+        webhook_label(key, url),
+        secret=seal_target(key, url, secret),
+        **filters,
     )
     return subscription, secret
 
@@ -280,3 +292,25 @@ def test_webhook_digest_is_one_signed_post_of_the_days_records(
     assert [e["local_authority"]["ons_code"] for e in body["events"]] == [BEXLEY, WIRRAL]
     assert request.delivery == str(min(d.id for d in deliveries(store)))
     assert verifies(secret, request)
+
+
+def test_an_older_version_s_webhook_in_clear_is_sealed_and_still_delivered(
+    tmp_path: Path, store: Store, receiver: Receiver
+) -> None:
+    """Before, a webhook's URL was its address, in clear; its signing secret alone sealed."""
+    settings = webhook_settings(tmp_path)
+    url = receiver.url("/hook?token=abcdef123456")
+    secret, key = new_secret(), secret_key(settings)
+    outbox.subscribe(store, "webhook", url, secret=seal(key, secret))
+
+    assert reseal_legacy(store, key) == 1
+    (sealed,) = outbox.subscriptions(store)
+    assert sealed.address == webhook_label(key, url) and "abcdef123456" not in sealed.address
+    assert sealed.secret is not None and "abcdef123456" not in sealed.secret
+    assert reseal_legacy(store, key) == 0  # once
+
+    store.record(notice(BEXLEY, "bexley"))
+    report = Dispatcher(settings, store, channels_for(settings)).run_once()
+    assert report.sent == 1
+    (request,) = receiver.to("/hook?token=abcdef123456")
+    assert verifies(secret, request)  # the receiver's secret did not change
