@@ -25,6 +25,7 @@ from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
 from alerts.render import Email, render_digest, render_email
 from sendwatch.config import SmtpConfig
 from sendwatch.errors import SendwatchError
+from sendwatch.text import quoted
 
 log = logging.getLogger(__name__)
 TIMEOUT = 30
@@ -43,7 +44,7 @@ def parse_address(text: str) -> str:
     """
     text = text.strip()
     if not text or len(text) > 254 or "=?" in text or not text.isprintable():
-        raise BadAddress(f"not an email address: {text!r}")
+        raise BadAddress(f"not an email address: {quoted(text)}")
     try:
         valid = validate_email(
             text,
@@ -54,13 +55,13 @@ def parse_address(text: str) -> str:
             allow_display_name=False,
         )
     except EmailNotValidError as exc:
-        raise BadAddress(f"not an email address: {text!r} ({exc})") from None
+        raise BadAddress(f"not an email address: {quoted(text)} ({exc})") from None
     address = valid.ascii_email or valid.normalized
     # Belt and braces: the email library that writes the To: header must read one mailbox, the same.
     header = default_policy.header_factory("To", address)
     mailboxes: tuple[Any, ...] = tuple(getattr(header, "addresses", ()))
     if len(mailboxes) != 1 or mailboxes[0].addr_spec != address or "=?" in address:
-        raise BadAddress(f"not an email address: {text!r}")
+        raise BadAddress(f"not an email address: {quoted(text)}")
     return address
 
 

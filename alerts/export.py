@@ -36,6 +36,7 @@ from sqlalchemy.orm import selectinload
 from alerts.filters import resolve_kind, resolve_la
 from sendwatch.case import CaseState, EventFacts
 from sendwatch.errors import SendwatchError
+from sendwatch.text import quoted
 from storage.las import LocalAuthority, register
 from storage.models import Event
 from storage.queries import HAPPENED_DAY, event_facts
@@ -81,8 +82,7 @@ def whole_number(parameter: str, raw: str, low: int, high: int) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))) or not (
         low <= int(raw) <= high
     ):
-        shown = raw if len(raw) <= 40 else raw[:40] + "…"
-        raise BadParameter(parameter, f"a whole number from {low} to {high}, not {shown!r}")
+        raise BadParameter(parameter, f"a whole number from {low} to {high}, not {quoted(raw)}")
     return int(raw)
 
 
@@ -100,7 +100,7 @@ class EventFilter:
             try:
                 day = dt.date.fromisoformat(since)
             except ValueError:
-                raise BadParameter("since", f"not a date (YYYY-MM-DD): {since!r}") from None
+                raise BadParameter("since", f"not a date (YYYY-MM-DD): {quoted(since)}") from None
         try:
             la_code = resolve_la(la) if la else None
         except SendwatchError as exc:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sendwatch.errors import SendwatchError
+from sendwatch.text import quoted
 from sendwatch.vocab import Kind
 from storage.las import register, slugify
 from storage.models import Event, Subscription
@@ -70,7 +71,7 @@ def resolve_la(text: str) -> str:
     la = las.lookup(text)
     if la is None:
         hint = ", ".join(candidate.name for candidate in las.suggestions(text, limit=3))
-        message = f"no local authority called {text!r}"
+        message = f"no local authority called {quoted(text)}"
         raise SendwatchError(f"{message}; did you mean: {hint}?" if hint else message)
     return la.ons_code
 
@@ -80,7 +81,7 @@ def resolve_region(text: str) -> str:
     for region in regions:
         if slugify(region) == slugify(text):
             return region
-    raise SendwatchError(f"no region called {text!r}; regions: {', '.join(regions)}")
+    raise SendwatchError(f"no region called {quoted(text)}; regions: {', '.join(regions)}")
 
 
 def resolve_kind(text: str) -> str:
@@ -91,7 +92,7 @@ def resolve_kind(text: str) -> str:
         return str(Kind(value))
     except ValueError:
         names = ", ".join([*(str(kind) for kind in Kind), *KIND_ALIASES])
-        raise SendwatchError(f"no event kind {text!r}; kinds: {names}") from None
+        raise SendwatchError(f"no event kind {quoted(text)}; kinds: {names}") from None
 
 
 def parse_filters(

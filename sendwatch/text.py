@@ -45,3 +45,14 @@ def web_url(url: str) -> str | None:
     except ValueError:
         return None
     return url if parts.scheme.lower() in _WEB_SCHEMES and parts.hostname else None
+
+
+#: The most of what someone typed that an error message quotes back.
+QUOTED = 100
+
+
+def quoted(text: str, limit: int = QUOTED) -> str:
+    """`text` quoted for an error message, cut to `limit` characters: an error reply never
+    echoes a whole 100 KB parameter back."""
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    return repr(shown)

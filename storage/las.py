@@ -171,6 +171,8 @@ class Register:
     def suggestions(self, query: str, limit: int = 8) -> list[LocalAuthority]:
         """The councils to offer when `lookup` finds none: those a word of theirs starts with the
         query, else the closest names to a misspelt one ("Bexly")."""
+        if len(query) > MAX_LOOKUP:
+            return []
         found = self.search(query) if query.strip() else []
         return found[:limit] or self.suggest(query, limit=max(1, limit // 2))
 
@@ -223,6 +225,8 @@ class Register:
         """
         if not query.strip():
             return list(self.authorities)
+        if len(query) > MAX_LOOKUP:
+            return []  # no council is called that: nothing to search for
         exact = self.get(query)
         if exact:
             return [exact]
