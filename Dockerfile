@@ -2,7 +2,7 @@
 #
 #   docker build -t sendwatch .
 #   docker run -d --name sendwatch -v sendwatch-data:/var/lib/sendwatch -p 8080:8080 \
-#     -e SENDWATCH_WEB_ENABLED=true -e SENDWATCH_WEB_HOST=0.0.0.0 \
+#     -e SENDWATCH_WEB_HOST=0.0.0.0 \
 #     -e SENDWATCH_ALERTS_PUBLIC_URL=https://sendwatch.example.org \
 #     -e SENDWATCH_SMTP_HOST=smtp.example.org -e SENDWATCH_SMTP_FROM_ADDRESS=alerts@example.org \
 #     -e SENDWATCH_SMTP_PASSWORD=... -e SENDWATCH_SECRET_KEY=... sendwatch
