@@ -9,6 +9,11 @@ With no event to draw (a new store, or none in these three years) nothing is ask
 its axes need a series, and versions differ in what they do without one (3.1 raises). The
 chart is then a plain drawing of its own that says there is nothing yet, and so does the
 sentence in place of the table.
+
+pygal is imported only to draw: on import it adds a finder of its own to `sys.meta_path` (an
+old-style one, with no `find_spec`), which code that walks the import hooks trips on (pytest's
+importlib import mode, for one); a process that reads the chart's constants, or draws nothing,
+never gets it.
 """
 
 from __future__ import annotations
@@ -18,14 +23,16 @@ import html
 import re
 from dataclasses import dataclass
 from math import ceil
-
-import pygal
-from pygal.style import Style
+from typing import TYPE_CHECKING
 
 from alerts.summary import KIND_LABELS
 from sendwatch.vocab import Kind
 from storage.queries import has_events, monthly_counts
 from storage.store import Store
+
+if TYPE_CHECKING:
+    import pygal
+    from pygal.style import Style
 
 #: The pages' own font (base.html), so the chart reads as part of the page.
 FONT = "Arial, Helvetica, sans-serif"
@@ -112,6 +119,8 @@ def empty_svg(text: str) -> str:
 
 def _svg(months: list[dt.date], series: dict[Kind, list[int]], highest: int) -> str:
     """The bars, by pygal: only ever with a series to draw (see the module's docstring)."""
+    import pygal
+
     chart = pygal.StackedBar(_config(highest, len(series)), style=_style(list(series)))
     labels = [f"{m:%b %Y}" for m in months]
     chart.x_labels = labels
@@ -130,6 +139,8 @@ def y_labels(highest: int) -> list[int]:
 
 
 def _config(highest: int, kinds: int) -> pygal.Config:
+    import pygal
+
     labels = y_labels(highest)
     return pygal.Config(
         js=[],
@@ -152,6 +163,8 @@ def _config(highest: int, kinds: int) -> pygal.Config:
 
 
 def _style(kinds: list[Kind]) -> Style:
+    from pygal.style import Style
+
     colours = tuple(COLOURS[list(Kind).index(kind) % len(COLOURS)] for kind in kinds)
     return Style(
         font_family=FONT,

@@ -280,6 +280,7 @@ def test_every_page_answers_with_one_event_of_each_kind(
     assert sorted(event["kind"] for event in events) == sorted(Kind)  # one event of each kind
     home = parsed["/"]
     assert 'class="numbers"' in home and "No events recorded yet" not in home
+    assert 'class="legends"' in home  # the bars, drawn by pygal
     for kind in Kind:
         for fmt in ("atom", "rss"):
             assert len(parsed[f"/feeds/kind/{kind}.{fmt}"].entries) == 1, (kind, fmt)
@@ -299,7 +300,5 @@ def test_the_chart_with_nothing_to_draw_says_so(store: Store) -> None:
     old = events_chart(store)
     assert (old.rows, old.nothing) == ((), NOTHING_THESE_YEARS)
     assert f">{NOTHING_THESE_YEARS}</text>" in old.svg
-
-    store.record(notice(KENT, "kent-now", happened_on=days_ago(30)), alert=False)
-    drawn = events_chart(store)
-    assert drawn.nothing == "" and len(drawn.rows) == 1 and 'class="legends"' in drawn.svg
+    # (A chart with bars is drawn on the served pages above, not here: pygal is kept out of
+    # the test process, see alerts.chart.)
