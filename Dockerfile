@@ -23,13 +23,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --create-home --home-dir /var/lib/sendwatch sendwatch
 
 WORKDIR /src
-COPY pyproject.toml README.md scheduler.py ./
+COPY pyproject.toml constraints.txt README.md scheduler.py ./
 COPY sendwatch ./sendwatch
 COPY crawler ./crawler
 COPY storage ./storage
 COPY alerts ./alerts
 COPY app ./app
-RUN pip install . && rm -rf /src
+# The versions the tests passed with (README.md, "The lock").
+RUN pip install -c constraints.txt . && rm -rf /src
 
 USER sendwatch
 WORKDIR /var/lib/sendwatch

@@ -4,6 +4,16 @@ The SVG is drawn for sighted readers: whole-number axis, the page's font, a lege
 kinds that occur, labels that fit. It is one image to assistive technology (role="img" with
 a name); the table beneath it carries the numbers for screen readers and for anyone who
 wants them exactly.
+
+With no event to draw (a new store, or none in these three years) nothing is asked of pygal:
+its axes need a series, and versions differ in what they do without one (3.1 raises). The
+chart is then a plain drawing of its own that says there is nothing yet, and so does the
+sentence in place of the table.
+
+pygal is imported only to draw: on import it adds a finder of its own to `sys.meta_path` (an
+old-style one, with no `find_spec`), which code that walks the import hooks trips on (pytest's
+importlib import mode, for one); a process that reads the chart's constants, or draws nothing,
+never gets it.
 """
 
 from __future__ import annotations
@@ -13,14 +23,16 @@ import html
 import re
 from dataclasses import dataclass
 from math import ceil
-
-import pygal
-from pygal.style import Style
+from typing import TYPE_CHECKING
 
 from alerts.summary import KIND_LABELS
 from sendwatch.vocab import Kind
-from storage.queries import monthly_counts
+from storage.queries import has_events, monthly_counts
 from storage.store import Store
+
+if TYPE_CHECKING:
+    import pygal
+    from pygal.style import Style
 
 #: The pages' own font (base.html), so the chart reads as part of the page.
 FONT = "Arial, Helvetica, sans-serif"
@@ -29,6 +41,12 @@ COLOURS = ("#d4351c", "#00703c", "#6f3f91", "#1d70b8", "#b58105", "#912b88", "#2
 NAME = "Bar chart of SEND events per month over the last three years, by kind. The same numbers are in the table below it."
 SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
 YEARS = 3
+WIDTH = 680
+#: The height of the chart that has nothing to draw: a line of text in a frame.
+EMPTY_HEIGHT = 160
+#: What the chart and the sentence in place of its table say when there is nothing to draw.
+NOTHING_YET = "No events recorded yet"
+NOTHING_THESE_YEARS = "No events in the last three years"
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,8 @@ class Chart:
     kinds: tuple[str, ...]
     #: The months that had any event, oldest first (the others are all zeros).
     rows: tuple[MonthRow, ...]
+    #: When there are no rows, what the chart says instead (NOTHING_YET, NOTHING_THESE_YEARS).
+    nothing: str = ""
 
 
 def months_since(start: dt.date, today: dt.date) -> list[dt.date]:
@@ -74,11 +94,33 @@ def events_chart(store: Store, today: dt.date | None = None) -> Chart:
         for i, m in enumerate(months)
         if (total := sum(series[k][i] for k in present))
     )
-    svg = _svg(months, series, max((row.total for row in rows), default=0))
+    if not rows:
+        nothing = NOTHING_THESE_YEARS if has_events(store) else NOTHING_YET
+        return Chart(empty_svg(nothing), (), (), nothing)
+    svg = _svg(months, series, max(row.total for row in rows))
     return Chart(svg, tuple(KIND_LABELS[kind] for kind in present), rows)
 
 
+def empty_svg(text: str) -> str:
+    """The chart with nothing to draw, drawn without pygal: `text` in a frame the page's width,
+    one image named by that text (as the drawn chart is named by NAME)."""
+    name = html.escape(text, quote=True)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{name}"'
+        f' viewBox="0 0 {WIDTH} {EMPTY_HEIGHT}" width="{WIDTH}" height="{EMPTY_HEIGHT}">'
+        f"<title>{name}</title>"
+        f'<rect x="0.5" y="0.5" width="{WIDTH - 1}" height="{EMPTY_HEIGHT - 1}"'
+        ' fill="#ffffff" stroke="#b1b4b6"/>'
+        f'<text x="{WIDTH // 2}" y="{EMPTY_HEIGHT // 2}" text-anchor="middle"'
+        f' dominant-baseline="middle" font-family="{FONT}" font-size="20" fill="#0b0c0c">'
+        f"{name}</text></svg>"
+    )
+
+
 def _svg(months: list[dt.date], series: dict[Kind, list[int]], highest: int) -> str:
+    """The bars, by pygal: only ever with a series to draw (see the module's docstring)."""
+    import pygal
+
     chart = pygal.StackedBar(_config(highest, len(series)), style=_style(list(series)))
     labels = [f"{m:%b %Y}" for m in months]
     chart.x_labels = labels
@@ -97,11 +139,13 @@ def y_labels(highest: int) -> list[int]:
 
 
 def _config(highest: int, kinds: int) -> pygal.Config:
+    import pygal
+
     labels = y_labels(highest)
     return pygal.Config(
         js=[],
         disable_xml_declaration=True,
-        width=680,
+        width=WIDTH,
         height=380 + 26 * ceil(kinds / 2),
         show_legend=True,
         legend_at_bottom=True,
@@ -115,18 +159,18 @@ def _config(highest: int, kinds: int) -> pygal.Config:
         margin=16,
         spacing=12,
         tooltip_border_radius=0,
-        no_data_text="No events in these three years",
     )
 
 
 def _style(kinds: list[Kind]) -> Style:
+    from pygal.style import Style
+
     colours = tuple(COLOURS[list(Kind).index(kind) % len(COLOURS)] for kind in kinds)
     return Style(
         font_family=FONT,
         label_font_size=13,
         major_label_font_size=13,
         legend_font_size=14,
-        no_data_font_size=20,
         background="#ffffff",
         plot_background="#ffffff",
         foreground="#0b0c0c",
@@ -134,7 +178,7 @@ def _style(kinds: list[Kind]) -> Style:
         foreground_subtle="#b1b4b6",
         opacity="1",
         opacity_hover="1",
-        colors=colours or ("#505a5f",),
+        colors=colours,
     )
 
 

@@ -786,9 +786,14 @@ SERVED = (
 def served_addresses(host: str, port: int, routes: Collection[str]) -> list[str]:
     """Each address `sendwatch serve` serves, as "label  URL" lines for people to open; only
     those whose route the app has, so no line names a page that is not there."""
-    shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
+    base = http_base(host, port)
     return [f"{label:<5}  {base}{path}" for label, path, route in SERVED if route in routes]
+
+
+def http_base(host: str, port: int) -> str:
+    """The address to open for a server on host:port (an IPv6 host in brackets)."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 @cli.group()

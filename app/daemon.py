@@ -142,6 +142,33 @@ class Child:
                 self.process.kill()
 
 
+#: The channels that need no settings: each subscription carries all they need.
+UNCONFIGURED_CHANNELS = ("apprise", "webhook")
+
+
+def channel_lines(settings: Settings, problems: dict[str, str], in_use: set[str]) -> list[str]:
+    """What the daemon says at start-up about where events go, a line each, every one true:
+    the channels that can send (email and Telegram when configured; Apprise and webhooks, which
+    need no settings, when subscribers use them), static feeds when written; or, with none,
+    where events can still be seen (the pages and feeds served, if they are)."""
+    lines = []
+    if "email" not in problems:
+        lines.append(f"email via {settings.smtp.host}:{settings.smtp.port}")
+    if "telegram" not in problems:
+        lines.append("telegram")
+    lines += [name for name in UNCONFIGURED_CHANNELS if name in in_use]
+    if settings.web.static_dir:
+        lines.append(f"static feeds in {settings.web.static_dir}")
+    if lines:
+        return lines
+    if settings.web.enabled:
+        return ["none configured: events are recorded, and shown on the pages and in the feeds"]
+    return [
+        "none configured: events are recorded in the store only"
+        " ([web] enabled is false: no pages or feeds are served)"
+    ]
+
+
 @dataclass
 class Daemon:
     loaded: LoadedConfig
@@ -219,31 +246,24 @@ class Daemon:
 
     def _start_children(self) -> None:
         from alerts.channels import channel_problems
+        from app.cli import http_base
+        from storage.outbox import channels_in_use
 
         settings = self.settings
         problems = channel_problems(settings)
-        channels = []
-        if "email" not in problems:
-            channels.append(f"email via {settings.smtp.host}:{settings.smtp.port}")
-        if "telegram" not in problems:
-            channels.append("telegram")
-            if settings.telegram.bot:
-                self.children.append(
-                    Child(
-                        "telegram bot",
-                        sendwatch_command(self.loaded, "bot"),
-                        on_fatal=self._bot_token_rejected,
-                    )
-                )
         if settings.web.enabled:
-            channels.append(
-                f"feeds on http://{settings.web.host}:{settings.web.port}/feeds/all.atom"
-            )
+            log.info("web: pages and feeds on %s/", http_base(settings.web.host, settings.web.port))
             self.children.append(Child("feed server", sendwatch_command(self.loaded, "serve")))
-        if settings.web.static_dir:
-            channels.append(f"static feeds in {settings.web.static_dir}")
-        for channel in channels or ["none configured: events are recorded and shown in feeds only"]:
-            log.info("channel: %s", channel)
+        if "telegram" not in problems and settings.telegram.bot:
+            self.children.append(
+                Child(
+                    "telegram bot",
+                    sendwatch_command(self.loaded, "bot"),
+                    on_fatal=self._bot_token_rejected,
+                )
+            )
+        for line in channel_lines(settings, problems, channels_in_use(self.store)):
+            log.info("channel: %s", line)
         self._log_maintainer()
         self._warn_unconfigured(problems)
         for child in self.children:

@@ -199,8 +199,9 @@ class AlertsConfig(_Section):
 class WebConfig(_Section):
     """`sendwatch serve`: the feeds and the unsubscribe page over HTTP."""
 
-    #: Whether `sendwatch run` also serves the feeds (as `sendwatch serve` would).
-    enabled: bool = False
+    #: Whether `sendwatch run` also serves the pages, feeds and API (as `sendwatch serve` would),
+    #: on host:port: by default it does, so a fresh install shows something at once.
+    enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     #: If set, the daemon writes every feed here as static files after new events.

@@ -166,6 +166,12 @@ def monthly_counts(store: Store, since: dt.date) -> Counter[tuple[str, str]]:
     return counts
 
 
+def has_events(store: Store) -> bool:
+    """Whether any event has been recorded at all (a new store has none)."""
+    with store.sessions() as session:
+        return session.scalar(select(Event.id).limit(1)) is not None
+
+
 def events_page(
     store: Store, *, page: int, per_page: int, la_codes: tuple[str, ...] = ()
 ) -> tuple[list[Event], int]:

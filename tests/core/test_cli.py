@@ -157,6 +157,7 @@ def test_run_migrates_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
     for source in ("GOVUK", "OFSTED", "LGL"):  # no network here: crawl nothing
         env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
+    env["SENDWATCH_WEB_ENABLED"] = "false"  # no web server on 8080 (tests run side by side)
     process = subprocess.Popen(
         [*COMMAND, "run"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
     )

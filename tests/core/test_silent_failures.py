@@ -154,6 +154,7 @@ def test_the_daemon_says_at_start_up_which_channels_cannot_send(tmp_path: Path) 
         "SENDWATCH_DATA_DIR": str(tmp_path / "data"),
         "SENDWATCH_SECRET_KEY": "a test key, long enough to sign links",
         "SENDWATCH_TELEGRAM_ENABLED": "true",  # but no token
+        "SENDWATCH_WEB_ENABLED": "false",  # and no pages served: events are in the store only
     }
     for source in ("GOVUK", "OFSTED", "LGL", "MODERNGOV", "STATISTICS"):
         env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
@@ -173,9 +174,10 @@ def test_the_daemon_says_at_start_up_which_channels_cannot_send(tmp_path: Path) 
             process.kill()
     lines = log_lines(log.read_text())
     assert (
-        "INFO sendwatch.scheduler: channel: none configured: events are recorded and shown"
-        " in feeds only"
+        "INFO sendwatch.scheduler: channel: none configured: events are recorded in the store"
+        " only ([web] enabled is false: no pages or feeds are served)"
     ) in lines
+    assert not [line for line in lines if "web: " in line or "feed server" in line]
     warnings = [line for line in lines if line.startswith("WARNING sendwatch.scheduler: ")]
     assert warnings == [
         "WARNING sendwatch.scheduler: no source is enabled: nothing will be crawled",

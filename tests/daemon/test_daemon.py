@@ -113,6 +113,9 @@ def daemon_env(
         "SENDWATCH_ALERTS_RETRY_BASE_SECONDS": "1",
         "SENDWATCH_ALERTS_CLAIM_LEASE_SECONDS": "3",
         "SENDWATCH_ALERTS_MAINTAINER_EMAIL": "ops@example.org",
+        # The pages are served by default, on 8080: not here, where tests run side by side
+        # (a test of the web server gives it a free port).
+        "SENDWATCH_WEB_ENABLED": "false",
     }
     env["SENDWATCH_CRAWLER_HOST_MAP"] = site.host_map
     env["SENDWATCH_SOURCES_MODERNGOV_COUNCILS"] = MODERNGOV_COUNCILS

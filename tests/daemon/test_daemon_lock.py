@@ -16,6 +16,7 @@ from tests.paths import COMMAND
 def _env(data_dir: Path, database_url: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
     env["SENDWATCH_DATA_DIR"] = str(data_dir)
+    env["SENDWATCH_WEB_ENABLED"] = "false"  # no web server on 8080 (tests run side by side)
     if database_url:
         env["SENDWATCH_DATABASE_URL"] = database_url
     for source in SOURCES:

@@ -38,6 +38,7 @@ def test_sigkill_mid_webhook_batch_every_receiver_gets_every_event_with_stable_i
         "SENDWATCH_ALERTS_DISPATCH_INTERVAL_SECONDS": "1",
         "SENDWATCH_ALERTS_RETRY_BASE_SECONDS": "1",
         "SENDWATCH_ALERTS_CLAIM_LEASE_SECONDS": "3",
+        "SENDWATCH_WEB_ENABLED": "false",  # no web server on 8080 (tests run side by side)
     }
     for source in SOURCES:
         env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
