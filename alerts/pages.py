@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from alerts.calendar import ALL as EVERY_COUNCIL
 from alerts.calendar import CalendarSpec, calendar_url
 from alerts.calendar import spec_for as calendar_for
+from alerts.channels import channel_problems
 from alerts.chart import Chart, events_chart
 from alerts.email import BadAddress, parse_address
 from alerts.export import BadParameter, whole_number
@@ -204,10 +205,13 @@ class Pages:
             "suggestions": [],
         }
         context = defaults | context
+        la = context["la"]
         html = templates.get_template(f"web/{name}").render(
             csrf=csrf_token(self.key, session),
             max_query=MAX_QUERY,
             signup=self.send_email is not None,
+            signup_problem=channel_problems(self.settings).get("email", ""),
+            follow=council_follow(la, self.base) if la else everything_follow(self.base),
             outcome_labels=OUTCOME_LABELS,
             kind_labels=KIND_LABELS,
             **context,
@@ -395,12 +399,7 @@ class Pages:
                 email=email,
             )
         if self.send_email is None:
-            return self._message(
-                request,
-                503,
-                "Sign-up unavailable",
-                "Email sign-up is not available on this server.",
-            )
+            return self._message(request, 503, "Sign-up unavailable", la=la)
         try:
             address = parse_address(email)
         except BadAddress:

@@ -29,6 +29,7 @@ from alerts.calendar import ALL as ALL_COUNCILS
 from alerts.calendar import CONTENT_TYPE as CALENDAR_TYPE
 from alerts.calendar import CalendarSpec, render_calendar
 from alerts.calendar import spec_for as calendar_for
+from alerts.channels import channel_problems
 from alerts.export import (
     MAX_ID,
     MAX_LIMIT,
@@ -260,7 +261,7 @@ def _cursor(raw: str | None) -> tuple[dt.date, int] | None:
 
 def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:
     """Sends the sign-up confirmation; None when no SMTP server is configured."""
-    if not settings.smtp.host or not settings.smtp.from_address:
+    if "email" in channel_problems(settings):
         return None
     from alerts.email import SmtpChannel
 

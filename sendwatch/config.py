@@ -248,6 +248,18 @@ def listening_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+def where_to_set(dotted: str) -> str:
+    """How a person sets the key `dotted` ("smtp.host"), said after naming it: in the file or
+    from its environment variable; a secret, named by its variable (the only way it is set),
+    from the environment only, as `load_config` accepts it."""
+    key = next((key for key in schema_keys() if key.dotted == dotted), None)
+    if key is None:
+        raise KeyError(dotted)
+    if key.secret:
+        return "set it in the environment, never in sendwatch.toml"
+    return f"set it in sendwatch.toml or {key.env_name}"
+
+
 @dataclass(frozen=True)
 class Key:
     """One leaf of the schema, with where its value may come from."""

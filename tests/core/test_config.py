@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sendwatch.config import load_config, render_config, schema_keys
+from sendwatch.config import load_config, render_config, schema_keys, where_to_set
 from sendwatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,3 +197,10 @@ def test_own_url_is_public_url_when_set_else_where_the_server_listens(tmp_path: 
     for bad in ("send.example.org", "ftp://send.example.org", "https://send.example.org/?x=1"):
         with pytest.raises(ConfigError, match=r"SENDWATCH_ALERTS_PUBLIC_URL: alerts\.public_url"):
             load_config(env={"SENDWATCH_ALERTS_PUBLIC_URL": bad})
+
+
+def test_where_to_set_names_the_file_and_the_variable() -> None:
+    assert where_to_set("smtp.host") == "set it in sendwatch.toml or SENDWATCH_SMTP_HOST"
+    assert where_to_set("telegram.token") == "set it in the environment, never in sendwatch.toml"
+    with pytest.raises(KeyError):
+        where_to_set("smtp.hostname")
