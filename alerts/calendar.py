@@ -5,8 +5,8 @@ full area SEND inspections, for one council, one region or every council.
 (served by alerts.web, with the feeds' ETag and 304).
 Each date is an all-day event (`DTSTART;VALUE=DATE`, `DTEND` the day after, as Outlook
 wants) whose UID is made of the council, what is due and the id of the event it follows
-(the notice, or the inspection report), on the host of `[alerts] public_url`: the same on
-every request and after restarts, so a calendar app updates an entry rather than adding a
+(the notice, or the inspection report), on the host of sendwatch's own address
+(`Settings.own_url`): the same on every request and after restarts, so a calendar app updates an entry rather than adding a
 second one when a date moves. DTSTAMP is when that event last changed, so a calendar
 nothing changed in is the same bytes (and the same ETag).
 
@@ -62,10 +62,18 @@ class Due:
 
 @dataclass(frozen=True)
 class CalendarSpec:
-    """Which councils a calendar covers, and what it is called."""
+    """Which councils a calendar covers, what it is called, its path under /calendar/ (without
+    ".ics") and the name it downloads as."""
 
     name: str
     la_codes: tuple[str, ...] | None  # None: every council
+    path: str
+    filename: str
+
+
+def calendar_url(base: str, spec: CalendarSpec) -> str:
+    """The calendar's address on sendwatch's own address `base`."""
+    return f"{base}/calendar/{spec.path}.ics"
 
 
 def spec_for(section: str, key: str) -> CalendarSpec | None:
@@ -75,18 +83,23 @@ def spec_for(section: str, key: str) -> CalendarSpec | None:
         la = las.lookup(key)
         if la is None:
             return None
-        return CalendarSpec(f"sendwatch: {la.name}, SEND dates", (la.ons_code,))
+        return CalendarSpec(
+            f"sendwatch: {la.name}, SEND dates", (la.ons_code,), f"la/{la.slug}", f"{la.slug}.ics"
+        )
     if section == "region":
         members = [la for la in las if la.region_slug == key]
         if not members:
             return None
         return CalendarSpec(
-            f"sendwatch: {members[0].region}, SEND dates", tuple(la.ons_code for la in members)
+            f"sendwatch: {members[0].region}, SEND dates",
+            tuple(la.ons_code for la in members),
+            f"region/{key}",
+            f"{key}.ics",
         )
     return None
 
 
-ALL = CalendarSpec("sendwatch: SEND dates, every council in England", None)
+ALL = CalendarSpec("sendwatch: SEND dates, every council in England", None, "all", "england.ics")
 
 
 def dues_of(la: LocalAuthority, state: CaseState, page: str) -> list[Due]:
@@ -144,9 +157,12 @@ def uid(due: Due, domain: str) -> str:
     return f"{due.la.ons_code}-{due.what}-{due.event_id}@{domain}"
 
 
-def render_calendar(settings: Settings, store: Store, spec: CalendarSpec) -> bytes:
-    """The calendar as iCalendar bytes (CRLF lines, folded at 75 octets)."""
-    base = settings.alerts.public_url.rstrip("/")
+def render_calendar(
+    settings: Settings, store: Store, spec: CalendarSpec, base: str | None = None
+) -> bytes:
+    """The calendar as iCalendar bytes (CRLF lines, folded at 75 octets); its links and UIDs on
+    `base`, sendwatch's own address (default: `Settings.own_url` without a listening address)."""
+    base = (base or settings.own_url()).rstrip("/")
     domain = urlsplit(base).hostname or "sendwatch"
     states = cases(store, spec.la_codes)
     wanted = set(spec.la_codes) if spec.la_codes is not None else None

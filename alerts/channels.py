@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from alerts.summary import Summary
-from sendwatch.config import Settings
+from sendwatch.config import Settings, where_to_set
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,24 @@ class Channel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Missing:
+    """A setting a channel cannot send without: what is missing, in words, and its key."""
+
+    words: str
+    key: str
+
+
+SMTP_HOST = Missing("[smtp] host is not set", "smtp.host")
+SMTP_FROM = Missing("[smtp] from_address is not set", "smtp.from_address")
+TELEGRAM_ENABLED = Missing("[telegram] enabled is not true", "telegram.enabled")
+TELEGRAM_TOKEN = Missing("SENDWATCH_TELEGRAM_TOKEN is not set", "telegram.token")
+_KEYS = {
+    missing.words: missing.key
+    for missing in (SMTP_HOST, SMTP_FROM, TELEGRAM_ENABLED, TELEGRAM_TOKEN)
+}
+
+
 def channel_problems(settings: Settings) -> dict[str, str]:
     """Each channel that cannot send, and what in the configuration is missing.
 
@@ -74,16 +92,24 @@ def channel_problems(settings: Settings) -> dict[str, str]:
     """
     problems: dict[str, str] = {}
     if not settings.smtp.host:
-        problems["email"] = "[smtp] host is not set"
+        problems["email"] = SMTP_HOST.words
     elif not settings.smtp.from_address:
-        problems["email"] = "[smtp] from_address is not set"
+        problems["email"] = SMTP_FROM.words
     if not settings.telegram.enabled:
-        problems["telegram"] = "[telegram] enabled is not true"
+        problems["telegram"] = TELEGRAM_ENABLED.words
     elif settings.telegram.token is None or not settings.telegram.token.get_secret_value():
-        problems["telegram"] = "SENDWATCH_TELEGRAM_TOKEN is not set"
+        problems["telegram"] = TELEGRAM_TOKEN.words
     return problems
+
+
+def with_remedy(problem: str) -> str:
+    """A problem `channel_problems` names, with what to set and where, so that a warning is
+    one step from its fix: "[smtp] host is not set (set it in sendwatch.toml or
+    SENDWATCH_SMTP_HOST)"."""
+    key = _KEYS.get(problem)
+    return f"{problem} ({where_to_set(key)})" if key else problem
 
 
 def unconfigured_warning(channel: str, problem: str) -> str:
     """The one sentence every command uses for a channel that cannot send."""
-    return f"{channel} alerts are queued but {problem}: nothing will be sent"
+    return f"{channel} alerts are queued but {with_remedy(problem)}: nothing will be sent"

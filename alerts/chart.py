@@ -41,7 +41,17 @@ COLOURS = ("#d4351c", "#00703c", "#6f3f91", "#1d70b8", "#b58105", "#912b88", "#2
 NAME = "Bar chart of SEND events per month over the last three years, by kind. The same numbers are in the table below it."
 SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
 YEARS = 3
-WIDTH = 680
+#: The drawing's width, in its own units. The page scales it to fit (base.html: the whole width,
+#: at most 560 px), so its text is sized for the narrowest it is shown at.
+WIDTH = 400
+#: The narrowest the page shows the chart: a 390 px phone, less the page's margins (base.html).
+NARROWEST = 366
+#: The smallest text anyone should have to read on the chart, in CSS pixels, at its narrowest.
+SMALLEST_TEXT = 12
+#: The chart's text size in the drawing's units: SMALLEST_TEXT once scaled down to NARROWEST.
+TEXT = ceil(SMALLEST_TEXT * WIDTH / NARROWEST)
+#: Months between the axis's labels: as many as fit across WIDTH at TEXT.
+LABEL_EVERY = 12
 #: The height of the chart that has nothing to draw: a line of text in a frame.
 EMPTY_HEIGHT = 160
 #: What the chart and the sentence in place of its table say when there is nothing to draw.
@@ -124,7 +134,7 @@ def _svg(months: list[dt.date], series: dict[Kind, list[int]], highest: int) -> 
     chart = pygal.StackedBar(_config(highest, len(series)), style=_style(list(series)))
     labels = [f"{m:%b %Y}" for m in months]
     chart.x_labels = labels
-    chart.x_labels_major = labels[::6]
+    chart.x_labels_major = labels[::LABEL_EVERY]
     for kind, values in series.items():
         chart.add(KIND_LABELS[kind], values)
     svg: str = chart.render(is_unicode=True)
@@ -146,10 +156,10 @@ def _config(highest: int, kinds: int) -> pygal.Config:
         js=[],
         disable_xml_declaration=True,
         width=WIDTH,
-        height=380 + 26 * ceil(kinds / 2),
+        height=WIDTH * 3 // 4 + ceil(1.5 * TEXT) * kinds,  # a legend line per kind
         show_legend=True,
         legend_at_bottom=True,
-        legend_at_bottom_columns=2,
+        legend_at_bottom_columns=1,
         truncate_legend=-1,  # never cut a kind's name short
         truncate_label=-1,
         y_labels=labels,
@@ -157,6 +167,7 @@ def _config(highest: int, kinds: int) -> pygal.Config:
         show_minor_x_labels=False,
         x_label_rotation=0,
         margin=16,
+        margin_right=3 * TEXT,  # half the last month's label, centred on the last bar
         spacing=12,
         tooltip_border_radius=0,
     )
@@ -168,9 +179,9 @@ def _style(kinds: list[Kind]) -> Style:
     colours = tuple(COLOURS[list(Kind).index(kind) % len(COLOURS)] for kind in kinds)
     return Style(
         font_family=FONT,
-        label_font_size=13,
-        major_label_font_size=13,
-        legend_font_size=14,
+        label_font_size=TEXT,
+        major_label_font_size=TEXT,
+        legend_font_size=TEXT,
         background="#ffffff",
         plot_background="#ffffff",
         foreground="#0b0c0c",

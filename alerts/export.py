@@ -39,7 +39,7 @@ from sendwatch.errors import SendwatchError
 from sendwatch.text import quoted
 from storage.las import LocalAuthority, register
 from storage.models import Event
-from storage.queries import HAPPENED_DAY, event_facts
+from storage.queries import HAPPENED_DAY, NEWEST_HAPPENED_FIRST, event_facts
 from storage.store import Store
 
 CSV_COLUMNS = (
@@ -158,7 +158,7 @@ def newest_events(
         if before is not None:
             day, event_id = before
             query = query.where(or_(happened < day, and_(happened == day, Event.id < event_id)))
-        query = query.order_by(happened.desc(), Event.id.desc()).limit(limit)
+        query = query.order_by(*NEWEST_HAPPENED_FIRST).limit(limit)
         return [(event, _as_date(day)) for event, day in session.execute(query)]
 
 

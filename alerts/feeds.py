@@ -1,15 +1,13 @@
 """Atom and RSS 2.0 feeds of events (feedgen): everything, and per LA, region and kind.
 
-An entry's id is the event's own (a tag URI on the feed's host), so a reader
+An entry's id is the event's own (a tag URI on sendwatch's host), so a reader
 shows an event once however many sources report it; an update to the event moves
 its `updated`, never its id. An entry is `published` when the event happened (else
 when its first source published it), and `updated` when sendwatch last changed it.
+Entries run newest happened first, as /recent and /api/events list events.
 
-The host of ids and self links is `[alerts] public_url`; when that is left at its
-default, a served feed takes the address it was asked at instead (`base_url`).
-
-Every feed names an XSLT stylesheet (`feed.xsl`, beside the feeds: `/feeds/feed.xsl`),
-so a feed opened in a browser reads as a page; feed readers ignore the instruction.
+Ids and links are on sendwatch's own address (`Settings.own_url`): the same bytes
+whoever asks, so a feed can be cached. The `/feeds` page lists every feed (`alerts.pages`).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ import datetime as dt
 import html
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,20 +23,14 @@ from feedgen.feed import FeedGenerator
 
 from alerts.filters import COUNCIL_ONLY_KINDS
 from alerts.summary import KIND_LABELS, Summary, summarise
-from sendwatch.config import AlertsConfig, Settings
+from sendwatch.config import Settings
 from sendwatch.vocab import Kind
-from storage import outbox
 from storage.las import register, slugify
 from storage.models import Event
-from storage.queries import event_facts
+from storage.queries import event_facts, newest_happened
 from storage.store import Store
 
 FORMATS = ("atom", "rss")
-#: The stylesheet that shows a feed as a page in a browser, served and written beside the feeds.
-STYLESHEET = "feed.xsl"
-STYLESHEET_TYPE = "text/xsl; charset=utf-8"
-#: `[alerts] public_url` when nobody set it: then a served feed names the address it was asked at.
-DEFAULT_PUBLIC_URL: str = AlertsConfig.model_fields["public_url"].default
 
 
 @dataclass(frozen=True)
@@ -105,22 +96,19 @@ def every_spec() -> Iterator[FeedSpec]:
         yield spec_for("kind", str(kind))  # type: ignore[misc]
 
 
-def base_url(settings: Settings, request_base: str | None = None) -> str:
-    """Where the feeds are reached: `public_url`, unless it was left at its default and the
-    feed is being served, when the address the request came to (scheme and host) is truer."""
-    configured = settings.alerts.public_url.rstrip("/")
-    if request_base and configured == DEFAULT_PUBLIC_URL.rstrip("/"):
-        return request_base.rstrip("/")
-    return configured
+def feed_url(base: str, spec: FeedSpec, fmt: str) -> str:
+    """The feed's address on sendwatch's own address `base`."""
+    return f"{base}/feeds/{spec.path}.{fmt}"
 
 
 def render_feed(
     settings: Settings, store: Store, spec: FeedSpec, fmt: str, base: str | None = None
 ) -> bytes:
-    """The feed as Atom or RSS bytes; ids and links on `base` (default: `public_url`)."""
-    base = (base or settings.alerts.public_url).rstrip("/")
+    """The feed as Atom or RSS bytes; ids and links on `base`, sendwatch's own address
+    (default: `Settings.own_url` without a listening address: what `feeds write` has)."""
+    base = (base or settings.own_url()).rstrip("/")
     host = urlsplit(base).hostname or "sendwatch"
-    events = outbox.events(
+    events = newest_happened(
         store, la_codes=spec.la_codes, kinds=spec.kinds, limit=settings.web.feed_entries
     )
     facts = event_facts(store, events)
@@ -130,7 +118,7 @@ def render_feed(
     feed.subtitle(
         "Improvement notices, directions and area SEND inspection reports, from sendwatch"
     )
-    feed.link(href=f"{base}/feeds/{spec.path}.{fmt}", rel="self")
+    feed.link(href=feed_url(base, spec, fmt), rel="self")
     feed.link(href=f"{base}{spec.page}", rel="alternate")
     feed.language("en-GB")
     feed.generator("sendwatch")
@@ -141,27 +129,7 @@ def render_feed(
     for event in reversed(events):  # feedgen prepends: oldest first gives newest on top
         _entry(feed, summarise(event, facts.get(event.id)), published(event), host)
     body: bytes = feed.atom_str(pretty=True) if fmt == "atom" else feed.rss_str(pretty=True)
-    return with_stylesheet(body, spec)
-
-
-def with_stylesheet(body: bytes, spec: FeedSpec) -> bytes:
-    """The feed with an xml-stylesheet instruction after its XML declaration.
-
-    The href is relative to the feed ("feed.xsl", "../feed.xsl"), so it resolves to
-    /feeds/feed.xsl when served and to the written file beside static feeds, wherever
-    a web server puts that directory.
-    """
-    href = "../" * spec.path.count("/") + STYLESHEET
-    declaration, newline, rest = body.partition(b"\n")
-    instruction = f'<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
-    if not declaration.startswith(b"<?xml "):
-        return instruction + b"\n" + body
-    return declaration + newline + instruction + b"\n" + rest
-
-
-def stylesheet() -> bytes:
-    """The XSLT stylesheet (one for Atom and RSS) that shows a feed as a page in a browser."""
-    return resources.files("alerts").joinpath(f"templates/{STYLESHEET}").read_bytes()
+    return body
 
 
 def published(event: Event) -> dt.datetime:
@@ -219,10 +187,9 @@ def _html(summary: Summary) -> str:
 
 
 def write_feeds(settings: Settings, store: Store, directory: Path) -> int:
-    """Every feed as a static file under `directory` (for nginx and friends), on `public_url`,
-    and the stylesheet that shows them in a browser; returns the count of feeds."""
+    """Every feed as a static file under `directory` (for nginx and friends), on sendwatch's
+    own address; returns the count of feeds."""
     directory.mkdir(parents=True, exist_ok=True)
-    _write(directory / STYLESHEET, stylesheet())
     written = 0
     for spec in every_spec():
         for fmt in FORMATS:

@@ -1,4 +1,5 @@
-"""The public web pages: every council's SEND state, its timeline, recent events, and email sign-up.
+"""The public web pages: every council's SEND state, its timeline, recent events, every feed and
+calendar (`/feeds`), and email sign-up.
 
 Server-rendered (Jinja2, autoescaped), no JavaScript needed. Sign-up is double
 opt-in, and so is every change asked for on the web: the form (its CSRF token signed
@@ -30,9 +31,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from alerts.calendar import ALL as EVERY_COUNCIL
+from alerts.calendar import CalendarSpec, calendar_url
+from alerts.calendar import spec_for as calendar_for
+from alerts.channels import channel_problems
 from alerts.chart import Chart, events_chart
 from alerts.email import BadAddress, parse_address
 from alerts.export import BadParameter, whole_number
+from alerts.feeds import ALL as EVERYTHING
+from alerts.feeds import FeedSpec, feed_url
+from alerts.feeds import spec_for as feed_for
 from alerts.render import templates
 from alerts.signing import csrf_ok, csrf_token, sign_text, signed_text, verify_token
 from alerts.summary import (
@@ -53,7 +61,7 @@ from sendwatch.case import (
     event_day,
 )
 from sendwatch.config import Settings
-from sendwatch.vocab import Outcome
+from sendwatch.vocab import Kind, Outcome
 from storage import outbox
 from storage.las import LocalAuthority, register, slugify
 from storage.models import Event, Subscription
@@ -157,8 +165,12 @@ class Pages:
         key: bytes,
         send_email: Callable[[str, str, str], None] | None,
         today: Callable[[], dt.date] = dt.date.today,
+        base: str | None = None,
     ) -> None:
         self.settings = settings
+        #: sendwatch's own address (`Settings.own_url`): the base of the addresses the pages
+        #: give to paste elsewhere (feeds, calendars) and of confirmation links.
+        self.base = base or settings.own_url()
         #: What day it is: what is overdue depends on it (tests give a fixed day).
         self.today = today
         self.store = store
@@ -193,10 +205,13 @@ class Pages:
             "suggestions": [],
         }
         context = defaults | context
+        la = context["la"]
         html = templates.get_template(f"web/{name}").render(
             csrf=csrf_token(self.key, session),
             max_query=MAX_QUERY,
             signup=self.send_email is not None,
+            signup_problem=channel_problems(self.settings).get("email", ""),
+            follow=council_follow(la, self.base) if la else everything_follow(self.base),
             outcome_labels=OUTCOME_LABELS,
             kind_labels=KIND_LABELS,
             **context,
@@ -361,6 +376,12 @@ class Pages:
             format_date=format_date,
         )
 
+    def feeds(self, request: Request) -> Response:
+        """Every feed and calendar, each with its address and what to do with it."""
+        return self._render(
+            request, "feeds.html", title="Feeds and calendars", listing=feed_listing(self.base)
+        )
+
     # -- sign-up ---------------------------------------------------------------------------------
 
     async def subscribe(self, request: Request) -> Response:
@@ -378,12 +399,7 @@ class Pages:
                 email=email,
             )
         if self.send_email is None:
-            return self._message(
-                request,
-                503,
-                "Sign-up unavailable",
-                "Email sign-up is not available on this server.",
-            )
+            return self._message(request, 503, "Sign-up unavailable", la=la)
         try:
             address = parse_address(email)
         except BadAddress:
@@ -420,7 +436,7 @@ class Pages:
             {"a": address, "la": la.ons_code if la else None, "t": int(time.time())},
             separators=(",", ":"),
         )
-        link = f"{self.settings.alerts.public_url.rstrip('/')}/confirm/{sign_text(self.key, 'signup', request_text)}"
+        link = f"{self.base}/confirm/{sign_text(self.key, 'signup', request_text)}"
         about = f" about {la.name}" if la else ""
         text = (
             f"Someone (we hope you) asked for sendwatch alerts{about} at this address.\n\n"
@@ -561,6 +577,85 @@ class Pages:
             self.store, "email", signup.address, la_codes=la_codes, state="active"
         )
         return subscription
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Something to follow without visiting the site: its feeds' and calendar's addresses (on
+    sendwatch's own address, to paste into a feed reader or a calendar app)."""
+
+    label: str
+    atom: str
+    rss: str
+    calendar: str | None = None
+    #: A council's own page.
+    page: str | None = None
+
+
+@dataclass(frozen=True)
+class RegionListing:
+    """A region on the /feeds page: its own feeds and calendar, and each of its councils'."""
+
+    follow: Follow
+    slug: str
+    councils: list[Follow]
+
+
+@dataclass(frozen=True)
+class FeedListing:
+    """The /feeds page: every feed and calendar, the councils' grouped by region."""
+
+    everything: Follow
+    regions: list[RegionListing]
+    kinds: list[Follow]
+
+
+def _follow(
+    base: str, label: str, feed: FeedSpec, calendar: CalendarSpec | None, page: str | None = None
+) -> Follow:
+    return Follow(
+        label,
+        feed_url(base, feed, "atom"),
+        feed_url(base, feed, "rss"),
+        calendar_url(base, calendar) if calendar else None,
+        page,
+    )
+
+
+def everything_follow(base: str) -> Follow:
+    """The feed and calendar of every council."""
+    return _follow(base, "Every council in England", EVERYTHING, EVERY_COUNCIL)
+
+
+def council_follow(la: LocalAuthority, base: str) -> Follow:
+    """A council's feed and calendar, as `sendwatch.feeds` and `alerts.calendar` serve them."""
+    feed, calendar = feed_for("la", la.slug), calendar_for("la", la.slug)
+    assert feed is not None and calendar is not None  # the register's own council
+    return _follow(base, la.name, feed, calendar, f"/la/{la.slug}")
+
+
+def feed_listing(base: str) -> FeedListing:
+    """Every feed and calendar there is (those `every_spec` writes), on sendwatch's own address."""
+    las = register()
+    regions = []
+    for region in las.regions():
+        slug = slugify(region)
+        feed = feed_for("region", slug)
+        assert feed is not None  # a region of the register
+        members = sorted((la for la in las if la.region == region), key=lambda la: la.name)
+        regions.append(
+            RegionListing(
+                _follow(base, region, feed, calendar_for("region", slug)),
+                slug,
+                [council_follow(la, base) for la in members],
+            )
+        )
+    kinds = []
+    for kind in Kind:
+        feed = feed_for("kind", str(kind))
+        assert feed is not None
+        kinds.append(_follow(base, KIND_LABELS[kind], feed, None))
+    return FeedListing(everything_follow(base), regions, kinds)
 
 
 @dataclass

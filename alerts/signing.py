@@ -80,8 +80,10 @@ def verify_token(key: bytes, token: str, purpose: str = "unsubscribe") -> int | 
 
 
 def unsubscribe_url(settings: Settings, key: bytes, subscription_id: int) -> str:
-    base = settings.alerts.public_url.rstrip("/")
-    return f"{base}/unsubscribe/{unsubscribe_token(key, subscription_id)}"
+    """The link in every alert, on sendwatch's own address (`Settings.own_url`): an email is
+    sent by the dispatcher, which listens on nothing, so `[web] host` and `port` stand in for
+    the web server's address when `[alerts] public_url` is not set."""
+    return f"{settings.own_url()}/unsubscribe/{unsubscribe_token(key, subscription_id)}"
 
 
 def _same(given: str, expected: str) -> bool:

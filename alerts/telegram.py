@@ -224,11 +224,16 @@ class BotCommands:
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greets and explains."""
-        await self._reply(update, "Welcome to sendwatch.\n\n" + HELP)
+        await self._reply(update, "Welcome to sendwatch.\n\n" + self._help())
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Lists the commands."""
-        await self._reply(update, HELP)
+        await self._reply(update, self._help())
+
+    def _help(self) -> str:
+        """The commands, and where the feeds and calendars are (on sendwatch's own address)."""
+        feeds = html.escape(f"{self.settings.own_url()}/feeds")
+        return f"{HELP}\n\nFeeds and calendars, to follow in a feed reader or a calendar: {feeds}"
 
     async def subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Follows a council, a region, or everything."""
@@ -356,6 +361,7 @@ class BotCommands:
         lines += [
             f"{html.escape(fact.label)}: {html.escape(fact.value)}" for fact in case_lines(state)
         ]
+        lines.append(f"More: {html.escape(f'{self.settings.own_url()}/la/{la.slug}')}")
         return "\n".join(lines)
 
     async def error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,9 +1,12 @@
 """`sendwatch serve`: the feeds and the unsubscribe page over HTTP (a small Starlette ASGI app).
 
 Feeds answer with ETag and Last-Modified, and 304 to a conditional request, so
-feed readers polling every few minutes cost next to nothing. The unsubscribe
-link (signed, see `alerts.signing`) shows a confirmation page on GET and
-unsubscribes on POST, which is also RFC 8058's one-click unsubscribe.
+feed readers polling every few minutes cost next to nothing. Every link the app gives
+out is on sendwatch's own address (`Settings.own_url`, from the address it listens on
+when `[alerts] public_url` is not set), never on the Host a request names: a body is the
+same whoever asks, and safe to cache. The unsubscribe link (signed, see `alerts.signing`)
+shows a confirmation page on GET and unsubscribes on POST, which is also RFC 8058's
+one-click unsubscribe.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from alerts.calendar import ALL as ALL_COUNCILS
 from alerts.calendar import CONTENT_TYPE as CALENDAR_TYPE
 from alerts.calendar import CalendarSpec, render_calendar
 from alerts.calendar import spec_for as calendar_for
+from alerts.channels import channel_problems
 from alerts.export import (
     MAX_ID,
     MAX_LIMIT,
@@ -36,16 +40,7 @@ from alerts.export import (
     records_of,
     whole_number,
 )
-from alerts.feeds import (
-    ALL,
-    FORMATS,
-    STYLESHEET_TYPE,
-    FeedSpec,
-    base_url,
-    render_feed,
-    spec_for,
-    stylesheet,
-)
+from alerts.feeds import ALL, FORMATS, FeedSpec, render_feed, spec_for
 from alerts.pages import SEND_TIMEOUT, Pages
 from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
@@ -70,13 +65,6 @@ CONTENT_TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
     "rss": "application/rss+xml; charset=utf-8",
 }
-#: A feed as a browser is sent it: browsers show application/atom+xml as text, but apply the
-#: feed's XSLT stylesheet to XML. The stylesheet loads as a script would (script-src-elem), so
-#: that response alone may load one from this origin; inline script stays forbidden.
-BROWSER_FEED_TYPE = "application/xml; charset=utf-8"
-BROWSER_FEED_CSP = SECURITY_HEADERS["Content-Security-Policy"].replace(
-    "default-src 'none';", "default-src 'none'; script-src-elem 'self';"
-)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -117,9 +105,14 @@ class _App(Starlette):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def create_app(settings: Settings, store: Store) -> Starlette:
+def create_app(
+    settings: Settings, store: Store, listening: tuple[str, int] | None = None
+) -> Starlette:
+    """The web app; `listening` is the host and port it is served on, when known: sendwatch's
+    own address when `[alerts] public_url` is not set (`Settings.own_url`)."""
     key = secret_key(settings)
-    pages = Pages(settings, store, key, _email_sender(settings))
+    base = settings.own_url(listening)
+    pages = Pages(settings, store, key, _email_sender(settings), base=base)
 
     def cached(
         request: Request, body: bytes, media_type: str, extra: dict[str, str] | None = None
@@ -137,15 +130,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     def feed_response(request: Request, spec: FeedSpec | None, fmt: str) -> Response:
         if spec is None or fmt not in FORMATS:
             return PlainTextResponse("No such feed.", status_code=404)
-        base = base_url(settings, f"{request.url.scheme}://{request.url.netloc}")
-        body = render_feed(settings, store, spec, fmt, base)
-        if _browser_wants_page(request):
-            headers = {"Vary": "Accept", "Content-Security-Policy": BROWSER_FEED_CSP}
-            return cached(request, body, BROWSER_FEED_TYPE, headers)
-        return cached(request, body, CONTENT_TYPES[fmt], {"Vary": "Accept"})
-
-    def feed_stylesheet(request: Request) -> Response:
-        return cached(request, stylesheet(), STYLESHEET_TYPE)
+        return cached(request, render_feed(settings, store, spec, fmt, base), CONTENT_TYPES[fmt])
 
     def api_events(request: Request) -> Response:
         params = request.query_params
@@ -191,8 +176,8 @@ def create_app(settings: Settings, store: Store) -> Starlette:
     def calendar_response(request: Request, spec: CalendarSpec | None) -> Response:
         if spec is None:
             return PlainTextResponse("No such calendar.", status_code=404)
-        body = render_calendar(settings, store, spec)
-        return cached(request, body, CALENDAR_TYPE, CALENDAR_HEADERS)
+        body = render_calendar(settings, store, spec, base)
+        return cached(request, body, CALENDAR_TYPE, _download_as(spec.filename))
 
     def all_calendar(request: Request) -> Response:
         return calendar_response(request, ALL_COUNCILS)
@@ -229,6 +214,7 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             Route("/la/{key}", pages.la_page),
             Route("/recent", pages.recent),
             Route("/data-quality", pages.data_quality),
+            Route("/feeds", pages.feeds),
             Route("/subscribe", pages.subscribe, methods=["POST"]),
             Route("/confirm/{token}", pages.confirm_page, methods=["GET"]),
             Route("/confirm/{token}", pages.confirm, methods=["POST"]),
@@ -236,7 +222,6 @@ def create_app(settings: Settings, store: Store) -> Starlette:
             Route("/api/events", api_events),
             Route("/api/las", api_las),
             Route("/api/reconciliation", api_reconciliation),
-            Route("/feeds/feed.xsl", feed_stylesheet),
             Route("/feeds/all.{fmt}", all_feed),
             Route("/feeds/{section}/{key}.{fmt}", section_feed),
             Route("/calendar/all.ics", all_calendar),
@@ -276,7 +261,7 @@ def _cursor(raw: str | None) -> tuple[dt.date, int] | None:
 
 def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:
     """Sends the sign-up confirmation; None when no SMTP server is configured."""
-    if not settings.smtp.host or not settings.smtp.from_address:
+    if "email" in channel_problems(settings):
         return None
     from alerts.email import SmtpChannel
 
@@ -285,13 +270,10 @@ def _email_sender(settings: Settings) -> Callable[[str, str, str], None] | None:
     return lambda to, subject, text: channel.notify(to, subject, text, timeout=SEND_TIMEOUT)
 
 
-#: A calendar app saves the file under this name.
-CALENDAR_HEADERS = {"Content-Disposition": 'inline; filename="sendwatch.ics"'}
-
-
-def _browser_wants_page(request: Request) -> bool:
-    """A browser opening the feed (it asks for text/html first); feed readers ask for feeds."""
-    return "text/html" in request.headers.get("accept", "")
+def _download_as(filename: str) -> dict[str, str]:
+    """A calendar opened in a browser is saved under its own name ("bexley.ics"), which a
+    calendar app then shows; apps subscribed to the address ignore it."""
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
 
 def _not_modified(request: Request, etag: str, changed: dt.datetime | None) -> bool:

@@ -743,7 +743,7 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None) -> Non
     listening = _listen(host, port)
     store = _store(ctx)
     store.upgrade()
-    app = create_app(settings, store)
+    app = create_app(settings, store, (host, port))
     for line in served_addresses(host, port, {str(getattr(r, "path", "")) for r in app.routes}):
         click.echo(line)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))

@@ -295,13 +295,13 @@ class Daemon:
     def _warn_unconfigured(self, problems: dict[str, str]) -> None:
         """Say at start-up, for each channel subscribers use that cannot send, that their
         alerts will wait; and that a Telegram enabled without its token runs no bot."""
-        from alerts.channels import unconfigured_warning
+        from alerts.channels import unconfigured_warning, with_remedy
         from storage.outbox import channels_in_use
 
         for channel in sorted(channels_in_use(self.store) & problems.keys()):
             log.warning("%s", unconfigured_warning(channel, problems[channel]))
         if self.settings.telegram.enabled and "telegram" in problems:
-            log.warning("telegram: %s: the bot is not started", problems["telegram"])
+            log.warning("telegram: %s: the bot is not started", with_remedy(problems["telegram"]))
 
     def _bot_token_rejected(self) -> None:
         from alerts.telegram import TOKEN_ALARM, TOKEN_REJECTED

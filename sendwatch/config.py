@@ -170,9 +170,10 @@ class TelegramConfig(_Section):
 class AlertsConfig(_Section):
     """Who hears of what, and how hard delivery tries."""
 
-    #: Where sendwatch's web server is reached from outside: links in emails (unsubscribe)
-    #: and feeds are built on it.
-    public_url: str = Field(default="http://127.0.0.1:8080", pattern=r"^https?://[^\s/]+")
+    #: Where people reach sendwatch's web server (behind a reverse proxy: its public address).
+    #: Empty: the address `sendwatch serve` listens on (`[web] host` and `port`). Every link
+    #: sendwatch gives out is built on it: see `Settings.own_url`.
+    public_url: str = Field(default="", pattern=r"^$|^https?://[^\s/?#]+(/[^\s?#]*)?$")
     #: Events that happened longer ago than this are history, not news: never alerted.
     max_age_days: int = Field(default=30, ge=1)
     #: The maintainer hears of failing sources here (either or both).
@@ -230,6 +231,42 @@ class Settings(_Section):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'sendwatch.db'}"
+
+    def own_url(self, listening: tuple[str, int] | None = None) -> str:
+        """sendwatch's own address, without a trailing slash: the base of every link it gives out
+        (feed ids and links, calendars, unsubscribe and confirmation links, the bot's and the
+        pages' addresses). `[alerts] public_url` when set; else the address its web server
+        listens on: `listening` (`sendwatch serve --host/--port`) when known, else `[web] host`
+        and `port`. Never a request's `Host` header: anyone can forge that, and a cache would
+        keep the forgery for everyone."""
+        if self.alerts.public_url:
+            return self.alerts.public_url.rstrip("/")
+        host, port = listening or (self.web.host, self.web.port)
+        return listening_url(host, port)
+
+
+#: Hosts that mean "every interface": not an address anyone can open, so links name loopback.
+_EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def listening_url(host: str, port: int) -> str:
+    """The http address of a server listening on host:port, as a link can name it: an IPv6
+    address in brackets, and every interface (0.0.0.0, ::) as this machine's loopback."""
+    host = _EVERY_INTERFACE.get(host, host)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def where_to_set(dotted: str) -> str:
+    """How a person sets the key `dotted` ("smtp.host"), said after naming it: in the file or
+    from its environment variable; a secret, named by its variable (the only way it is set),
+    from the environment only, as `load_config` accepts it."""
+    key = next((key for key in schema_keys() if key.dotted == dotted), None)
+    if key is None:
+        raise KeyError(dotted)
+    if key.secret:
+        return "set it in the environment, never in sendwatch.toml"
+    return f"set it in sendwatch.toml or {key.env_name}"
 
 
 @dataclass(frozen=True)

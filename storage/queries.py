@@ -152,6 +152,9 @@ def _case_fields(stored: str | None) -> dict[str, Any]:
 #: filters agree whatever the backend's time zone): `sendwatch.case.event_day` in SQL, the day
 #: it happened, else the day sendwatch first saw it.
 HAPPENED_DAY = func.coalesce(Event.happened_on, func.date(Event.created_at))
+#: The order events are shown in everywhere (/recent, /api/events, the feeds): the newest
+#: happened first, the higher id first on the same day.
+NEWEST_HAPPENED_FIRST = (HAPPENED_DAY.desc(), Event.id.desc())
 
 
 def monthly_counts(store: Store, since: dt.date) -> Counter[tuple[str, str]]:
@@ -185,8 +188,23 @@ def events_page(
         total = session.scalar(count) or 0
         events = session.scalars(
             query.options(selectinload(Event.findings))
-            .order_by(HAPPENED_DAY.desc(), Event.id.desc())
+            .order_by(*NEWEST_HAPPENED_FIRST)
             .offset((page - 1) * per_page)
             .limit(per_page)
         ).all()
         return list(events), total
+
+
+def newest_happened(
+    store: Store, *, la_codes: Sequence[str] = (), kinds: Sequence[str] = (), limit: int
+) -> list[Event]:
+    """The `limit` events that happened most recently, with their findings, in the order /recent
+    and /api/events show them (`NEWEST_HAPPENED_FIRST`), of these councils and kinds (none
+    given: any): a feed's entries, so that a reader lists them as the pages do."""
+    query = select(Event).options(selectinload(Event.findings))
+    if la_codes:
+        query = query.where(Event.la_code.in_(la_codes))
+    if kinds:
+        query = query.where(Event.kind.in_(kinds))
+    with store.sessions() as session:
+        return list(session.scalars(query.order_by(*NEWEST_HAPPENED_FIRST).limit(limit)))

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sendwatch.case import SAME_HAPPENING_WINDOW
+from sendwatch.sources import labels
 from sendwatch.vocab import Kind
 from storage.las import register
 from storage.models import Alarm, Finding
@@ -143,11 +144,7 @@ def reconcile(store: Store) -> Reconciliation:
     """Compare every report in Ofsted's statistics with the `ofsted` findings."""
     waiting = [source for source in (STATISTICS, OFSTED) if not store.has_succeeded(source)]
     if waiting:
-        return Reconciliation(
-            (),
-            ready=False,
-            reason=f"nothing to compare yet: {' and '.join(waiting)} not crawled in full yet",
-        )
+        return Reconciliation((), ready=False, reason=not_ready_reason(waiting))
     statistics, ofsted = _sides(store)
     found: list[Discrepancy] = []
     for la_code, event_id, side in statistics:
@@ -156,6 +153,16 @@ def reconcile(store: Store) -> Reconciliation:
             found.append(discrepancy)
     found.sort(key=lambda d: (d.published_on, d.la_name, d.kind), reverse=True)
     return Reconciliation(tuple(found), ready=True, compared=len(statistics))
+
+
+def not_ready_reason(waiting: Iterable[str]) -> str:
+    """Why nothing is compared yet, in words, the sources by their labels: "nothing to compare
+    yet: Ofsted's area SEND statistics and Ofsted reports have not been read in full yet"."""
+    named = labels()
+    return (
+        f"nothing to compare yet: {' and '.join(named.get(s, s) for s in waiting)}"
+        " have not been read in full yet"
+    )
 
 
 def _sides(store: Store) -> tuple[list[tuple[str, int, Side]], dict[int, list[Side]]]:

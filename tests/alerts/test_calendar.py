@@ -111,3 +111,16 @@ def test_uids_are_the_same_after_a_restart(
 
     first, second = uids(), uids()
     assert first == second and len(first) == 5
+
+
+def test_a_calendar_downloads_under_its_own_name(server: str) -> None:
+    for path, name in {
+        "la/bexley": "bexley.ics",
+        f"la/{BEXLEY}": "bexley.ics",  # by ONS code, the council's own name all the same
+        "region/london": "london.ics",
+        "region/east-of-england": "east-of-england.ics",
+        "all": "england.ics",
+    }.items():
+        answer = httpx.get(f"{server}/calendar/{path}.ics")
+        assert answer.status_code == 200, path
+        assert answer.headers["content-disposition"] == f'attachment; filename="{name}"', path

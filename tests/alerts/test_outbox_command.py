@@ -19,9 +19,13 @@ from tests.paths import COMMAND, free_port
 
 BARKING = "E09000002"
 NO_SMTP = (
-    "sendwatch: warning: email alerts are queued but [smtp] host is not set: nothing will be sent"
+    "sendwatch: warning: email alerts are queued but [smtp] host is not set"
+    " (set it in sendwatch.toml or SENDWATCH_SMTP_HOST): nothing will be sent"
 )
-NO_TELEGRAM = "telegram alerts are queued but [telegram] enabled is not true: nothing will be sent"
+NO_TELEGRAM = (
+    "telegram alerts are queued but [telegram] enabled is not true"
+    " (set it in sendwatch.toml or SENDWATCH_TELEGRAM_ENABLED): nothing will be sent"
+)
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -61,16 +65,16 @@ def test_subscribe_says_when_its_channel_cannot_send(tmp_path: Path) -> None:
 
     telegram = run(tmp_path, "subscribe", "telegram", "12345", SENDWATCH_TELEGRAM_ENABLED="true")
     assert telegram.stderr.splitlines() == [
-        "sendwatch: warning: telegram alerts are queued but SENDWATCH_TELEGRAM_TOKEN is not set:"
-        " nothing will be sent"
+        "sendwatch: warning: telegram alerts are queued but SENDWATCH_TELEGRAM_TOKEN is not set"
+        " (set it in the environment, never in sendwatch.toml): nothing will be sent"
     ]
 
     no_sender = run(
         tmp_path, "subscribe", "email", "other@example.org", SENDWATCH_SMTP_HOST="127.0.0.1"
     )
     assert no_sender.stderr.splitlines() == [
-        "sendwatch: warning: email alerts are queued but [smtp] from_address is not set:"
-        " nothing will be sent"
+        "sendwatch: warning: email alerts are queued but [smtp] from_address is not set"
+        " (set it in sendwatch.toml or SENDWATCH_SMTP_FROM_ADDRESS): nothing will be sent"
     ]
 
     configured = run(tmp_path, "subscribe", "email", "third@example.org", **smtp(free_port()))

@@ -12,6 +12,7 @@ import feedparser
 import httpx
 import pytest
 
+from alerts.signing import csrf_token
 from sendwatch.vocab import Kind, Outcome
 from storage import outbox
 from storage.store import Store
@@ -181,3 +182,33 @@ def test_unknown_council_and_pages(server: str) -> None:
     recent = httpx.get(server + "/recent?page=abc")
     assert recent.status_code == 400 and "page: a whole number" in recent.text
     assert "Page 1 of 1" in httpx.get(server + "/recent").text
+
+
+def test_without_email_a_council_page_says_why_and_what_to_do_instead(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    """No SMTP server configured: the page says why there is no sign-up (as `channel_problems`
+    words it) and offers the council's feed and calendar, whose addresses answer."""
+    seed(store)
+    with served(tmp_path, database_url) as server, httpx.Client(base_url=server) as client:
+        page = client.get("/la/bexley")
+        words = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+        assert (
+            "Email sign-up is not available on this server: it cannot send email yet"
+            " ([smtp] host is not set)." in words
+        )
+        assert "Follow Bexley instead in a feed reader" in words
+        offered = re.findall(r'class="address" href="([^"]+)"', page.text)
+        assert offered == [f"{server}/feeds/la/bexley.atom", f"{server}/calendar/la/bexley.ics"]
+        assert [client.get(address).status_code for address in offered] == [200, 200]
+        assert 'href="/feeds"' in page.text
+        assert 'name="email"' not in page.text
+
+        # A form from before (a token this server made for this session): the same answer.
+        key = (tmp_path / "data" / "secret.key").read_text().strip().encode()
+        token = csrf_token(key, client.cookies["sw_session"])
+        form = {"email": "a@example.org", "la": "bexley", "csrf": token}
+        refused = client.post("/subscribe", data=form)
+        assert refused.status_code == 503
+        assert "([smtp] host is not set)" in refused.text
+        assert f'href="{server}/feeds/la/bexley.atom"' in refused.text

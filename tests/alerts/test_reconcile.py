@@ -82,6 +82,27 @@ def test_nothing_is_compared_until_both_sources_were_crawled(store: Store) -> No
     assert raise_alarms(store) == []
 
 
+def test_why_nothing_is_compared_is_said_once_in_plain_words(tmp_path: Path, store: Store) -> None:
+    """The sources by their labels, the reason once: in the result, the API (`reason`) and the
+    data-quality page (as a sentence)."""
+    from tests.paths import served
+
+    assert reconcile(store).reason == (
+        "nothing to compare yet: Ofsted's area SEND statistics and Ofsted reports"
+        " have not been read in full yet"
+    )
+    store.record_run(RunReport("statistics", "ok", 10), 3)
+    reason = "nothing to compare yet: Ofsted reports have not been read in full yet"
+    assert reconcile(store).reason == reason
+    url = store.engine.url.render_as_string(hide_password=False)
+    with served(tmp_path, url) as base:
+        body = httpx.get(f"{base}/api/reconciliation").json()
+        assert (body["ready"], body["reason"], body["count"]) == (False, reason, 0)
+        page = httpx.get(f"{base}/data-quality").text
+    assert "<p>Nothing to compare yet: Ofsted reports have not been read in full yet.</p>" in page
+    assert page.lower().count("nothing to compare yet") == 1
+
+
 def test_missing_reports_and_disagreeing_outcomes(seeded: Store) -> None:
     result = reconcile(seeded)
     assert result.ready and result.compared == 3

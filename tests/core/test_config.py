@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sendwatch.config import load_config, render_config, schema_keys
+from sendwatch.config import load_config, render_config, schema_keys, where_to_set
 from sendwatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,3 +176,31 @@ def test_host_map_from_the_file_and_the_environment(tmp_path: Path) -> None:
         ConfigError, match=r"SENDWATCH_CRAWLER_HOST_MAP: crawler\.host_map\.www\.gov\.uk"
     ):
         load_config(env={"SENDWATCH_CRAWLER_HOST_MAP": "www.gov.uk"})
+
+
+def test_own_url_is_public_url_when_set_else_where_the_server_listens(tmp_path: Path) -> None:
+    unset = load_config(env={}).settings
+    assert unset.alerts.public_url == ""
+    assert unset.own_url() == "http://127.0.0.1:8080"  # [web] host and port
+    assert unset.own_url(("127.0.0.1", 9001)) == "http://127.0.0.1:9001"  # serve --port 9001
+    assert unset.own_url(("::1", 9001)) == "http://[::1]:9001"
+    # Every interface is no address to open: this machine's loopback stands for it.
+    assert unset.own_url(("0.0.0.0", 9001)) == "http://127.0.0.1:9001"
+    web = {"SENDWATCH_WEB_HOST": "sendwatch.lan", "SENDWATCH_WEB_PORT": "8181"}
+    assert load_config(env=web).settings.own_url() == "http://sendwatch.lan:8181"
+
+    env = {"SENDWATCH_ALERTS_PUBLIC_URL": "https://send.example.org/watch/"}
+    public = load_config(env=env).settings
+    assert public.own_url() == public.own_url(("0.0.0.0", 9001)) == "https://send.example.org/watch"
+    path = _write(tmp_path, '[alerts]\npublic_url = "https://send.example.org"\n')
+    assert load_config(path, env={}).settings.own_url() == "https://send.example.org"
+    for bad in ("send.example.org", "ftp://send.example.org", "https://send.example.org/?x=1"):
+        with pytest.raises(ConfigError, match=r"SENDWATCH_ALERTS_PUBLIC_URL: alerts\.public_url"):
+            load_config(env={"SENDWATCH_ALERTS_PUBLIC_URL": bad})
+
+
+def test_where_to_set_names_the_file_and_the_variable() -> None:
+    assert where_to_set("smtp.host") == "set it in sendwatch.toml or SENDWATCH_SMTP_HOST"
+    assert where_to_set("telegram.token") == "set it in the environment, never in sendwatch.toml"
+    with pytest.raises(KeyError):
+        where_to_set("smtp.hostname")

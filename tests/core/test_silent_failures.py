@@ -181,12 +181,12 @@ def test_the_daemon_says_at_start_up_which_channels_cannot_send(tmp_path: Path) 
     warnings = [line for line in lines if line.startswith("WARNING sendwatch.scheduler: ")]
     assert warnings == [
         "WARNING sendwatch.scheduler: no source is enabled: nothing will be crawled",
-        "WARNING sendwatch.scheduler: email alerts are queued but [smtp] host is not set:"
-        " nothing will be sent",
+        "WARNING sendwatch.scheduler: email alerts are queued but [smtp] host is not set"
+        " (set it in sendwatch.toml or SENDWATCH_SMTP_HOST): nothing will be sent",
         "WARNING sendwatch.scheduler: telegram alerts are queued but SENDWATCH_TELEGRAM_TOKEN"
-        " is not set: nothing will be sent",
-        "WARNING sendwatch.scheduler: telegram: SENDWATCH_TELEGRAM_TOKEN is not set: the bot is"
-        " not started",
+        " is not set (set it in the environment, never in sendwatch.toml): nothing will be sent",
+        "WARNING sendwatch.scheduler: telegram: SENDWATCH_TELEGRAM_TOKEN is not set (set it in"
+        " the environment, never in sendwatch.toml): the bot is not started",
     ]
     assert not [line for line in lines if "telegram bot started" in line]
 

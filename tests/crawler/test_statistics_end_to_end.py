@@ -127,7 +127,8 @@ def test_no_discrepancies_is_one_line_and_exit_0(
     result = reconcile(env, tmp_path)
     assert (result.returncode, result.stdout) == (
         0,
-        "no discrepancies (nothing to compare yet: statistics and ofsted not crawled in full yet)\n",
+        "no discrepancies (nothing to compare yet: Ofsted's area SEND statistics and Ofsted"
+        " reports have not been read in full yet)\n",
     )
 
 
