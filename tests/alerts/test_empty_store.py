@@ -187,13 +187,13 @@ def every_address() -> list[tuple[str, Callable[[httpx.Response], Any]]]:
         "/recent",
         "/recent?page=2",
         "/data-quality",
+        "/feeds",
     ]
     return [
         *[(path, html_page) for path in pages],
         *[(path, feed) for path in feed_addresses()],
         *[(path, calendar) for path in calendar_addresses()],
         *[(path, lambda response: json.loads(response.content)) for path in api_addresses()],
-        ("/feeds/feed.xsl", lambda response: response.text),
         ("/healthz", lambda response: response.text),
     ]
 
