@@ -74,8 +74,6 @@ PER_PAGE = 25
 MAX_PAGE = 100_000
 #: The longest council search accepted (the longest council name is under 60 characters).
 MAX_QUERY = 200
-#: A confirmation link works for this long.
-CONFIRM_DAYS = 7
 #: Confirmation emails: at most one per address per 10 minutes, 20 per client per hour.
 PER_ADDRESS = (1, 600.0)
 PER_CLIENT = (20, 3600.0)
@@ -146,6 +144,13 @@ class RateLimit:
         window = self.hits.get(key)
         if window:
             window.pop()
+
+
+def mailbox_key(address: str) -> str:
+    """The mailbox an address reaches, as the sign-up limits count it: case folded and any
+    `+tag` dropped, so `Parent+1@Example.org` and `parent+2@example.org` are one mailbox."""
+    local, _, domain = address.rpartition("@")
+    return f"{local.split('+', 1)[0].lower()}@{domain.lower()}"
 
 
 @dataclass(frozen=True)
@@ -413,27 +418,23 @@ class Pages:
             )
         client = request.client.host if request.client else "unknown"
         now = time.monotonic()
-        if not self.per_client.allow(client, now):
+        mailbox = mailbox_key(address)
+        # The mailbox first: a refused address costs the client nothing of its own allowance.
+        allowed = self.per_address.allow(mailbox, now)
+        if allowed and not self.per_client.allow(client, now):
+            self.per_address.undo(mailbox)
+            allowed = False
+        if not allowed:
+            # One answer whichever limit it is: a stranger learns nothing of who asked before.
             return self._message(
                 request,
                 429,
                 "Too many sign-ups",
-                "Too many confirmation emails were asked for from your network in the last hour.",
-                "Please try again later.",
+                "Too many confirmation emails have been asked for. Please try again later.",
                 headers={"Retry-After": str(int(PER_CLIENT[1]))},
             )
-        if not self.per_address.allow(address.lower(), now):
-            return self._message(
-                request,
-                429,
-                "Too many sign-ups",
-                "A confirmation email was sent to this address a few minutes ago: please look for "
-                "it (and in your spam folder) and open its link.",
-                "If it has not come, try again in 10 minutes.",
-                headers={"Retry-After": str(int(PER_ADDRESS[1]))},
-            )
         request_text = json.dumps(
-            {"a": address, "la": la.ons_code if la else None, "t": int(time.time())},
+            {"a": address, "la": la.ons_code if la else None, "t": round(time.time(), 3)},
             separators=(",", ":"),
         )
         link = f"{self.base}/confirm/{sign_text(self.key, 'signup', request_text)}"
@@ -441,13 +442,14 @@ class Pages:
         text = (
             f"Someone (we hope you) asked for sendwatch alerts{about} at this address.\n\n"
             f"Confirm here: {link}\n\n"
-            f"The link works for {CONFIRM_DAYS} days. If it was not you, ignore this email: "
+            f"The link works once, for {self.settings.web.confirm_days} days. If it was not you,"
+            " ignore this email: "
             "nothing more will be sent and nothing changes."
         )
         try:
             await self._send(address, "[sendwatch] Confirm your email alerts", text)
         except (TimeoutError, OSError, smtplib.SMTPException) as exc:
-            self.per_address.undo(address.lower())
+            self.per_address.undo(mailbox)
             log.warning("sign-up: the confirmation email could not be sent: %s", exc or "timed out")
             return self._message(
                 request,
@@ -490,7 +492,7 @@ class Pages:
             return None
         if not isinstance(address, str) or not (la_code is None or isinstance(la_code, str)):
             return None
-        if not -300 <= time.time() - issued <= CONFIRM_DAYS * 86400:
+        if not -300 <= time.time() - issued <= self.settings.web.confirm_days * 86400:
             return None
         return SignUp(address, la_code, issued)
 
@@ -499,8 +501,9 @@ class Pages:
             request,
             status,
             "Link not recognised",
-            "This confirmation link is not valid, or is more than a week old. "
-            "Please sign up again from the council's page.",
+            "This confirmation link is not valid, or is too old"
+            f" (links work for {self.settings.web.confirm_days} days)."
+            " Please sign up again from the council's page.",
         )
 
     def confirm_page(self, request: Request) -> Response:
@@ -539,6 +542,15 @@ class Pages:
             )
         subscription: Subscription | None
         if signup is not None:
+            if await run_in_threadpool(self._stale, signup):
+                return self._message(
+                    request,
+                    409,
+                    "This link has been used, or overtaken",
+                    "The subscription changed after this link was sent (it was confirmed, "
+                    "changed or stopped since), so the link changes nothing. To have these "
+                    "alerts, sign up again from the council's page.",
+                )
             subscription = await run_in_threadpool(self._apply, signup)
         else:
             assert legacy is not None
@@ -552,6 +564,13 @@ class Pages:
             f"{subscription.address} will get sendwatch alerts from now on. "
             "Every email has a link to stop them.",
         )
+
+    def _stale(self, signup: SignUp) -> bool:
+        """Whether the address's subscription changed after the link was made: a link works
+        once, and an old one never undoes a later change (an unsubscribe, above all)."""
+        existing = outbox.subscription(self.store, "email", signup.address)
+        changed = existing.changed_at if existing is not None else None
+        return changed is not None and changed.timestamp() > signup.issued
 
     def _apply(self, signup: SignUp) -> Subscription:
         """Makes the confirmed request true: a new subscription, or a council added to one."""

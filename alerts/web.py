@@ -18,6 +18,7 @@ import html
 import json
 from collections.abc import Callable
 from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -99,10 +100,44 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class SameOrigin:
+    """A form posted from another site is refused (403): where a browser says which site a
+    POST comes from (`Origin`), it must be this one, as sendwatch's own address names it or as
+    the request itself was addressed. (A mail provider's one-click unsubscribe sends none.)"""
+
+    def __init__(self, app: ASGIApp, own: str) -> None:
+        self.app = app
+        self.own = _origin(own)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = dict(scope.get("headers", []))
+            sent = headers.get(b"origin", b"").decode("latin-1").strip().lower()
+            host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+            addressed = f"{scope.get('scheme', 'http')}://{host}"
+            # "null" is what a browser sends for our own form under `Referrer-Policy:
+            # no-referrer` (as these pages are served): no origin to compare, and the form's
+            # CSRF token, bound to the session, still has to match.
+            if sent and sent != "null" and sent not in (self.own, addressed):
+                response = PlainTextResponse("A form from another site is not accepted.", 403)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _origin(url: str) -> str:
+    """ "https://sendwatch.example.org" of "https://sendwatch.example.org/path"."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 class _App(Starlette):
+    #: sendwatch's own address (`Settings.own_url`), set by `create_app`.
+    own = ""
+
     def build_middleware_stack(self) -> ASGIApp:
         # Outside Starlette's own error middleware, so its 500 page gets the headers too.
-        return SecurityHeaders(super().build_middleware_stack())
+        return SecurityHeaders(SameOrigin(super().build_middleware_stack(), self.own))
 
 
 def create_app(
@@ -208,7 +243,7 @@ def create_app(
         # On the event loop itself: answers even when every worker thread is busy.
         return PlainTextResponse("ok")
 
-    return _App(
+    app = _App(
         routes=[
             Route("/", pages.home),
             Route("/la/{key}", pages.la_page),
@@ -230,6 +265,8 @@ def create_app(
             Route("/unsubscribe/{token}", unsubscribe, methods=["POST"]),
         ]
     )
+    app.own = base
+    return app
 
 
 def _limit(raw: str | None) -> int:

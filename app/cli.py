@@ -746,7 +746,17 @@ def serve_command(ctx: click.Context, host: str | None, port: int | None) -> Non
     app = create_app(settings, store, (host, port))
     for line in served_addresses(host, port, {str(getattr(r, "path", "")) for r in app.routes}):
         click.echo(line)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5))
+    trusted = settings.web.trusted_proxies
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        # The client is the peer unless it is a proxy named in [web] trusted_proxies: a
+        # forwarded header from anyone else (127.0.0.1 included) is a claim, not an address.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=list(trusted) if trusted else [],
+    )
+    server = uvicorn.Server(config)
     server.run(sockets=[listening])
 
 

@@ -209,6 +209,12 @@ class WebConfig(_Section):
     static_dir: str = ""
     #: Entries per feed.
     feed_entries: int = Field(default=50, ge=1, le=1000)
+    #: Days a sign-up's confirmation link works (once: a link older than the subscription's
+    #: last change does nothing).
+    confirm_days: int = Field(default=7, ge=1, le=90)
+    #: The reverse proxies whose X-Forwarded-For names the client (IP addresses or networks);
+    #: empty: nothing is trusted, not even 127.0.0.1, and the client is the peer.
+    trusted_proxies: list[str] = []
 
 
 class Settings(_Section):

@@ -180,6 +180,9 @@ class Subscription(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: Events created before this moment are never sent to this subscription.
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: When it last changed (subscribed, its filters changed, unsubscribed, paused): a
+    #: confirmation link made before then does nothing, so an old one cannot undo a change.
+    changed_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow)
     #: What the channel needs and nobody may read, sealed with the secret key
     #: (`alerts.sealing`): an Apprise subscription's whole URL (its `address` is only
     #: "scheme://host#id"), a webhook's signing secret. None for email and Telegram.

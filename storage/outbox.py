@@ -87,6 +87,7 @@ def subscribe(
                 digest=digest,
                 state=state,
                 secret=secret,
+                changed_at=utcnow(),
             )
             session.add(subscription)
         else:
@@ -98,6 +99,7 @@ def subscribe(
             subscription.digest = digest
             subscription.state = state
             subscription.failures = 0
+            subscription.changed_at = utcnow()
             if secret is not None:
                 subscription.secret = secret
         session.commit()
@@ -134,6 +136,7 @@ def unsubscribe_id(store: Store, subscription_id: int) -> Subscription | None:
 
 def _stop(session: Session, subscription: Subscription) -> None:
     subscription.state = "unsubscribed"
+    subscription.changed_at = utcnow()
     session.execute(
         update(Delivery)
         .where(Delivery.subscription_id == subscription.id, Delivery.state.in_(("pending",)))
@@ -149,7 +152,7 @@ def confirm(store: Store, subscription_id: int) -> Subscription | None:
             return None
         if subscription.state == "unconfirmed":
             subscription.state = "active"
-            subscription.created_at = utcnow()
+            subscription.created_at = subscription.changed_at = utcnow()
         session.commit()
         return subscription
 
@@ -458,6 +461,7 @@ def mark_failed(
         paused = subscription.failures >= pause_after and subscription.state == "active"
         if paused:
             subscription.state = "paused"
+            subscription.changed_at = utcnow()
             session.execute(
                 update(Delivery)
                 .where(Delivery.subscription_id == subscription.id, Delivery.state == "pending")

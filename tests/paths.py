@@ -70,8 +70,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(tmp_path: Path, database_url: str, smtp_port: int | None = None) -> Iterator[str]:
-    """`sendwatch serve` on a free port over `database_url`, mailing through `smtp_port` if given."""
+def served(
+    tmp_path: Path, database_url: str, smtp_port: int | None = None, **extra: str
+) -> Iterator[str]:
+    """`sendwatch serve` on a free port over `database_url`, mailing through `smtp_port` if given,
+    with `extra` settings (`SENDWATCH_…` variables) on top."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")}
@@ -87,5 +90,6 @@ def served(tmp_path: Path, database_url: str, smtp_port: int | None = None) -> I
             "SENDWATCH_SMTP_SECURITY": "none",
             "SENDWATCH_SMTP_FROM_ADDRESS": "alerts@sendwatch.test",
         }
+    env |= extra
     with serving(port, env, tmp_path) as running:
         yield running

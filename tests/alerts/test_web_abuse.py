@@ -175,22 +175,22 @@ def test_csrf_token_is_signed_and_bound_to_the_session(server: str, mailbox: Mai
 def test_confirmation_emails_are_limited_per_address_and_per_client(
     server: str, mailbox: Mailbox
 ) -> None:
+    """X-Forwarded-For is a claim, not an address, unless [web] trusted_proxies names the
+    proxy (nothing by default): rotating it changes nothing, nor do `+tags` and case."""
     with httpx.Client(base_url=server) as client:
         assert sign_up(client, "victim@example.org").status_code == 200
-        for _ in range(5):
-            again = sign_up(client, "victim@example.org", **{"X-Forwarded-For": "10.0.0.2"})
+        for i in range(5):
+            again = sign_up(client, f"Victim+{i}@Example.org", **{"X-Forwarded-For": f"10.0.0.{i}"})
             assert again.status_code == 429
             assert "<h1>Too many" in again.text and "try again" in again.text
-        assert len(mailbox.to("victim@example.org")) == 1
+        assert len(mailbox.messages) == 1
 
         answers = [
-            sign_up(client, f"n{i}@example.org", **{"X-Forwarded-For": "10.0.0.3"}).status_code
+            sign_up(client, f"n{i}@example.org", **{"X-Forwarded-For": f"10.0.1.{i}"}).status_code
             for i in range(25)
         ]
-        assert answers == [200] * 20 + [429] * 5
-        other = sign_up(client, "other@example.org", **{"X-Forwarded-For": "10.0.0.4"})
-        assert other.status_code == 200
-    assert len(mailbox.messages) == 1 + 20 + 1
+        assert answers == [200] * 19 + [429] * 6  # one client: 20 an hour, the first included
+    assert len(mailbox.messages) == 1 + 19
 
 
 # -- 4: sending mail never blocks the server; an outage leaves nothing behind -------------------
