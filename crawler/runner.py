@@ -16,7 +16,8 @@ from crawler.bounded import limits_of
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.spiders import spider_for
-from crawler.verdict import STANDING_ALARM
+from crawler.spiders.base import exception_reason
+from crawler.verdict import NETWORK_FAILURES, STANDING_ALARM
 from sendwatch.config import Settings, SourceConfig
 from sendwatch.vocab import CrawlResult
 from storage.store import RunReport, Store
@@ -43,7 +44,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
         scrapy = scrapy_settings(settings)
         scrapy["CLOSESPIDER_TIMEOUT"] = settings.crawler.time_limit_minutes * 60
         scrapy["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (secrets masked) stays in charge
-        quiet_scrapy(settings.log_level)
+        quiet_scrapy()
         process = CrawlerProcess(settings=scrapy)
         crawlers = {}
         for source, config in configs.items():
@@ -113,24 +114,31 @@ class _ScrapyQuiet(logging.Filter):
 
 def _one_line_per_failure(record: logging.LogRecord) -> bool:
     """False for Scrapy's echoes of a failure said elsewhere, so that a site that cannot be
-    reached is one line per URL: the spider's errback names each failed page with its reason,
-    and a robots.txt given up is said once, by the retry middleware, with its own URL (the
-    robots.txt middleware would repeat it naming the page that waited for it instead)."""
+    reached is one line: the spider says its failed pages (`SourceSpider.failure_level`), and
+    a robots.txt the network could not fetch is no line at all (the pages after it fail the
+    same way, and the spider says so); one given up for another reason (a 500) is said once,
+    by the retry middleware, with its own URL (the robots.txt middleware would repeat it
+    naming the page that waited for it instead)."""
     args = record.args if isinstance(record.args, dict) else {}
     request = args.get("request")
     url = str(getattr(request, "url", ""))
     if record.name == "scrapy.downloadermiddlewares.retry" and "request" in args:
         if not url.endswith("/robots.txt"):
             return False  # the spider's errback says it, with the URL and the reason
+        reason = args.get("reason", "?")
+        if isinstance(reason, BaseException) and exception_reason(reason) in NETWORK_FAILURES:
+            return False  # the site is down, or this machine offline: the spider says it once
         record.msg = "%s could not be read (%s); crawling as if everything were allowed"
-        record.args = (url, args.get("reason", "?"))
+        record.args = (url, reason)
         return True
     # The robots.txt middleware's echo: the retry middleware said it with robots.txt's own URL.
     return not (record.name == "scrapy.downloadermiddlewares.robotstxt" and "f_exception" in args)
 
 
-def quiet_scrapy(level: str) -> None:
-    if level != "DEBUG":
+def quiet_scrapy() -> None:
+    """Scrapy's narration and echoes off, unless the log is at DEBUG (as `--log-level DEBUG`
+    sets it, over the configuration's `log_level`)."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         for handler in logging.getLogger().handlers:
             # First: it reads Scrapy's own arguments, before another filter words the record.
             handler.filters.insert(0, _ScrapyQuiet())
