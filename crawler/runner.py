@@ -7,10 +7,17 @@ a child process per crawl.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import sys
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any, NoReturn
 
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.utils.ossignal import install_shutdown_handlers
 
 from crawler.bounded import limits_of
 from crawler.report import CrawlReport
@@ -23,6 +30,9 @@ from sendwatch.vocab import CrawlResult
 from storage.store import RunReport, Store
 
 log = logging.getLogger(__name__)
+#: How long a crawl stopped by SIGTERM or Ctrl-C may take to close gracefully (the daemon
+#: kills a crawl child still running a little after this).
+STOP_GRACE_SECONDS = 2.0
 
 
 def source_config(settings: Settings, source: str) -> SourceConfig:
@@ -58,10 +68,67 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
                 parse_limits=limits_of(settings),
                 **config.spider_options(),
             )
-        process.start()
+        run_until_stopped(process)
         return [_report(store, settings, source, crawler) for source, crawler in crawlers.items()]
     finally:
         store.close()
+
+
+def run_until_stopped(process: CrawlerProcess) -> None:
+    """Run the crawls to their end, or until SIGTERM or Ctrl-C stops them.
+
+    A signal closes the crawls gracefully (a page in flight is still read and recorded), for
+    at most STOP_GRACE_SECONDS; then the reactor stops where it is (a connection that never
+    answers would hold a graceful close until its timeout, and each retry's). Twisted would
+    also join its thread pool, where DNS lookups run, and a lookup that hangs holds that for as
+    long as the resolver's timeouts: a stopped crawl leaves it behind, and its caller ends the
+    process with `exit_at_once` once the store is closed and the reports are out. A second
+    signal stops the reactor at once.
+    """
+    from twisted.internet import reactor as installed
+
+    reactor: Any = installed  # typed as zope interfaces, which mypy reads as unbound methods
+    stopping: list[int] = []
+
+    def stop_now() -> None:
+        with contextlib.suppress(RuntimeError):  # stopped already
+            reactor.stop()
+
+    def stop(signum: int) -> None:
+        if stopping:
+            stop_now()
+            return
+        stopping.append(signum)
+        log.info(
+            "received %s: stopping the crawl (within %g s)",
+            signal.Signals(signum).name,
+            STOP_GRACE_SECONDS,
+        )
+        # The pool's threads are left to their lookups: nothing waits for them now.
+        with contextlib.suppress(ValueError, TypeError):
+            reactor.removeSystemEventTrigger(reactor.threadpoolShutdownID)
+        process.stop().addBoth(lambda _: stop_now())
+        reactor.callLater(STOP_GRACE_SECONDS, stop_now)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Only hand it to the reactor here: a signal can arrive in the middle of anything.
+        reactor.callFromThread(stop, signum)
+
+    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)
+    process.start(install_signal_handlers=False)
+
+
+def stopped_by_signal(reports: Sequence[CrawlReport]) -> bool:
+    return any(report.result is CrawlResult.STOPPED for report in reports)
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """End a crawl process stopped by a signal, its store closed and its reports printed,
+    without waiting for the DNS lookups its reactor left behind (`run_until_stopped`)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> CrawlReport:
