@@ -100,7 +100,8 @@ def test_sigterm_stops_the_daemon_with_crawls_in_flight_and_records_no_failure(
         assert session.scalars(select(Alarm)).all() == []
     store.close()
 
-    # A crawl stopped before it finished is due: status says so, and a restart crawls it.
+    # A crawl stopped before it finished is due: status says so, and a restart crawls it; and
+    # Ctrl-C (SIGINT) stops that one as SIGTERM did.
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(time.time() + 60))
     assert all(when <= now for when in next_runs(tmp_path, env).values())
     with silent_server() as silent:
@@ -109,10 +110,18 @@ def test_sigterm_stops_the_daemon_with_crawls_in_flight_and_records_no_failure(
         before = again.count("crawl govuk: started")
         again.start()
         try:
-            until(lambda: again.count("crawl govuk: started") > before, 30, "the crawl at once")
+            until(
+                lambda: again.count("crawl govuk: started") > before and silent.accepted,
+                60,
+                "the crawl at once, waiting on the site",
+            )
         finally:
-            again.signal(signal.SIGTERM)
+            again.signal(signal.SIGINT)
             assert again.wait(timeout=15) == 0
+    store = _store(tmp_path)
+    with store.sessions() as session:
+        assert [s.consecutive_failures for s in session.scalars(select(SourceState))] == [0] * 5
+    store.close()
 
 
 def test_a_restart_crawls_when_status_says_no_sooner(tmp_path: Path, site: FixtureSite) -> None:
