@@ -370,7 +370,7 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 @click.pass_context
 def crawl_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     """Crawl SOURCE (several: at once) into the store; print found/new/updated/seen/errors."""
-    from crawler.runner import crawl_many, exit_at_once, stopped_by_signal
+    from crawler.runner import SIGNALLED, crawl_many, exit_at_once
 
     reports = crawl_many(_loaded(ctx).settings, sources)
     for report in reports:
@@ -378,7 +378,7 @@ def crawl_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -
         for alarm in report.alarms:
             click.echo(f"alarm: {alarm}", err=True)
     code = 0 if all(report.ok for report in reports) else 1
-    if stopped_by_signal(reports):
+    if SIGNALLED.is_set():
         exit_at_once(code)  # not waiting for the DNS lookups a stopped crawl left behind
     ctx.exit(code)
 

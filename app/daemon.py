@@ -110,6 +110,8 @@ class Child:
     restarts: int = 0
     on_fatal: Callable[[], None] | None = None
     given_up: bool = False
+    #: Told to stop (a second SIGTERM would cut a graceful shutdown short).
+    stopping: bool = False
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def ensure_running(self) -> None:
@@ -156,8 +158,10 @@ class Child:
                 log.exception("%s: could not raise the alarm", self.name)
 
     def terminate(self) -> None:
-        """Tell it to stop (SIGTERM), without waiting: `stop` then waits."""
-        self.given_up = True  # what exits now was stopped, not failed
+        """Tell it to stop (SIGTERM), once, without waiting: `stop` then waits."""
+        if self.stopping:
+            return
+        self.stopping = self.given_up = True  # what exits now was stopped, not failed
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
 

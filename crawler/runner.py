@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any, NoReturn
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 #: How long a crawl stopped by SIGTERM or Ctrl-C may take to close gracefully (the daemon
 #: kills a crawl child still running a little after this).
 STOP_GRACE_SECONDS = 2.0
+#: Set when SIGTERM or Ctrl-C has stopped this process's crawls (`run_until_stopped`): its
+#: reactor's thread pool was left behind, and the process ends with `exit_at_once`.
+SIGNALLED = threading.Event()
 
 
 def source_config(settings: Settings, source: str) -> SourceConfig:
@@ -88,17 +92,16 @@ def run_until_stopped(process: CrawlerProcess) -> None:
     from twisted.internet import reactor as installed
 
     reactor: Any = installed  # typed as zope interfaces, which mypy reads as unbound methods
-    stopping: list[int] = []
 
     def stop_now() -> None:
         with contextlib.suppress(RuntimeError):  # stopped already
             reactor.stop()
 
     def stop(signum: int) -> None:
-        if stopping:
+        if SIGNALLED.is_set():
             stop_now()
             return
-        stopping.append(signum)
+        SIGNALLED.set()
         log.info(
             "received %s: stopping the crawl (within %g s)",
             signal.Signals(signum).name,
@@ -116,10 +119,6 @@ def run_until_stopped(process: CrawlerProcess) -> None:
 
     reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)
     process.start(install_signal_handlers=False)
-
-
-def stopped_by_signal(reports: Sequence[CrawlReport]) -> bool:
-    return any(report.result is CrawlResult.STOPPED for report in reports)
 
 
 def exit_at_once(code: int) -> NoReturn:
