@@ -4,8 +4,8 @@
 
 Every site (GOV.UK, Ofsted, Local Government Lawyer, each council's ModernGov site) is one
 local server that accepts each connection and never answers, so each source's crawl child
-waits on it; once all five are waiting, the daemon is sent SIGTERM and timed until it
-exits. Target: <= 5 s (the crawl children close for 2 s, and are killed 3 s after SIGTERM).
+waits on it; once all five are waiting, the daemon (serving its web pages, as by default)
+is sent SIGTERM and timed until it exits. Target: <= 5 s (the crawl children close for 2 s, and are killed 3 s after SIGTERM).
 """
 
 from __future__ import annotations
@@ -39,13 +39,15 @@ def stop_once(scratch: Path, silent: SilentServer) -> tuple[float, int]:
         SENDWATCH_SOURCES_MODERNGOV_ENABLED="true",
         SENDWATCH_SOURCES_STATISTICS_ENABLED="true",
         SENDWATCH_CRAWLER_START_STAGGER_SECONDS="0",
-        SENDWATCH_WEB_ENABLED="false",
+        # The web pages served as by default, on a port of their own: stopped with the rest.
         SENDWATCH_WEB_PORT=str(free_port()),
     )
     log = scratch / "daemon.log"
     log.unlink(missing_ok=True)
     with log.open("wb") as handle:
-        daemon = subprocess.Popen([*SENDWATCH, "run"], env=env, cwd=scratch, stderr=handle)
+        daemon = subprocess.Popen(
+            [*SENDWATCH, "run"], env=env, cwd=scratch, stdout=handle, stderr=handle
+        )
     try:
         accepted = silent.accepted
         deadline = time.monotonic() + 120
