@@ -26,6 +26,7 @@ from sendwatch.errors import SendwatchError
 from sendwatch.logs import describe_network_error, network_error, setup_logging
 from sendwatch.masking import mask, register_secrets, url_secrets
 from sendwatch.sources import names as source_names
+from sendwatch.text import moment
 from sendwatch.vocab import CrawlResult
 from storage.las import register
 from storage.store import SourceSummary, Store
@@ -340,8 +341,8 @@ def _status_row(summary: SourceSummary, enabled: str) -> tuple[str, ...]:
     )
 
 
-def _when(moment: dt.datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+def _when(when: dt.datetime | None) -> str:
+    return moment(when) if when else "never"
 
 
 def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -369,14 +370,17 @@ def _echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 @click.pass_context
 def crawl_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     """Crawl SOURCE (several: at once) into the store; print found/new/updated/seen/errors."""
-    from crawler.runner import crawl_many
+    from crawler.runner import SIGNALLED, crawl_many, exit_at_once
 
     reports = crawl_many(_loaded(ctx).settings, sources)
     for report in reports:
         click.echo(report.json_line() if as_json else report.line())
         for alarm in report.alarms:
             click.echo(f"alarm: {alarm}", err=True)
-    ctx.exit(0 if all(report.ok for report in reports) else 1)
+    code = 0 if all(report.ok for report in reports) else 1
+    if SIGNALLED.is_set():
+        exit_at_once(code)  # not waiting for the DNS lookups a stopped crawl left behind
+    ctx.exit(code)
 
 
 @cli.command("reconcile")

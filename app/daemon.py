@@ -7,12 +7,16 @@ APScheduler (3.x) conducts; the crawler, store and alerts never schedule themsel
 * Each source is crawled at its own interval, with jitter, in a child process
   (`sendwatch crawl SOURCE`): Twisted's reactor cannot restart inside one process,
   and a crawl that hangs past its time limit is killed and counted as a failure
-  without touching the others.
+  without touching the others. Each source has a thread of its own that waits for the
+  source's next run and crawls; the next run is planned when a crawl ends, kept in the
+  store (`sendwatch status` shows it) and logged with its date.
 * Deliveries run every `dispatch_interval_seconds`, and at once after a crawl that
   found news; the digest at `digest_time`; static feeds are rewritten after news.
 * Jobs never overlap themselves and a run missed during downtime runs once
-  (`max_instances=1`, `coalesce`, `misfire_grace_time`). Schedules carry on across
-  restarts: a source crawled ten minutes before a restart is not crawled again at once.
+  (`max_instances=1`, `coalesce`, `misfire_grace_time`; a source's crawls, one after
+  another in its thread). The store is the schedule: a restart crawls a source when its
+  next run comes (`Store.due`), at once when it never ran or its last crawl was stopped
+  before it finished; a source crawled ten minutes before a restart is not crawled again.
 * The feed server and the Telegram bot, when enabled, run as supervised child
   processes (`sendwatch serve`, `sendwatch bot`), restarted if they die, except when
   one exits with EXIT_FATAL_CONFIG (Telegram rejected the bot token): restarting
@@ -20,13 +24,18 @@ APScheduler (3.x) conducts; the crawler, store and alerts never schedule themsel
 * One daemon per store: a lock held for the daemon's life (`storage.db.DaemonLock`)
   makes a second `sendwatch run` on the same store refuse to start.
 * SIGTERM/SIGINT: no new work starts; the delivery batch in flight finishes (each
-  message is recorded as it goes); running crawls are stopped; exit 0.
+  message is recorded as it goes); running crawls are told to stop (SIGTERM: a graceful
+  close, then the child stops where it is) and any still running after
+  CRAWL_STOP_GRACE seconds are killed; a stopped crawl is not recorded (never a failure,
+  never towards an alarm) and is crawled again at once on the next start; exit 0, within
+  5 s with crawls in flight.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import signal
 import subprocess
 import sys
@@ -46,15 +55,29 @@ from crawler.verdict import Verdict
 from sendwatch.config import LoadedConfig, Settings
 from sendwatch.errors import EXIT_FATAL_CONFIG, SendwatchError
 from sendwatch.sources import reconciled
+from sendwatch.text import moment
 from sendwatch.vocab import CrawlResult
 from storage.db import DaemonLock
 from storage.models import utcnow
 from storage.store import RunReport, Store
 
 log = logging.getLogger("sendwatch.scheduler")
-#: Seconds between the first crawls of the sources at start-up, so they do not all start at once.
+#: Seconds a helper child (the feed server, the bot) has to stop before it is killed.
 KILL_GRACE = 5
+#: Seconds a crawl child has to stop after SIGTERM before it is killed (it closes gracefully
+#: for `crawler.runner.STOP_GRACE_SECONDS`, then stops where it is).
+CRAWL_STOP_GRACE = 3.0
 MISFIRE_GRACE = 600
+#: A source's next run is its interval after a crawl ends, plus up to this share of it (at
+#: most JITTER_MAX_SECONDS), so that sources and servers drift apart.
+JITTER_SHARE = 0.1
+JITTER_MAX_SECONDS = 300.0
+
+
+def next_run_after(ended: dt.datetime, interval: dt.timedelta) -> dt.datetime:
+    """A crawl's next run: its interval after it ended, with jitter."""
+    jitter = random.uniform(0, min(JITTER_MAX_SECONDS, interval.total_seconds() * JITTER_SHARE))
+    return ended + interval + dt.timedelta(seconds=jitter)
 
 
 def build_scheduler() -> BackgroundScheduler:
@@ -87,6 +110,8 @@ class Child:
     restarts: int = 0
     on_fatal: Callable[[], None] | None = None
     given_up: bool = False
+    #: Told to stop (a second SIGTERM would cut a graceful shutdown short).
+    stopping: bool = False
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def ensure_running(self) -> None:
@@ -132,12 +157,19 @@ class Child:
             except Exception:
                 log.exception("%s: could not raise the alarm", self.name)
 
-    def stop(self) -> None:
-        self.given_up = True  # what exits now was stopped, not failed
+    def terminate(self) -> None:
+        """Tell it to stop (SIGTERM), once, without waiting: `stop` then waits."""
+        if self.stopping:
+            return
+        self.stopping = self.given_up = True  # what exits now was stopped, not failed
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+
+    def stop(self, timeout: float = KILL_GRACE) -> None:
+        self.terminate()
+        if self.process is not None and self.process.poll() is None:
             try:
-                self.process.wait(timeout=KILL_GRACE)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
@@ -178,6 +210,10 @@ class Daemon:
     stopping: threading.Event = field(default_factory=threading.Event)
     children: list[Child] = field(default_factory=list)
     crawls: dict[str, subprocess.Popen[str]] = field(default_factory=dict)
+    #: Each enabled source's thread, waiting for its next run and crawling.
+    crawl_threads: list[threading.Thread] = field(default_factory=list)
+    #: Each enabled source's next run, as the store has it.
+    next_runs: dict[str, dt.datetime] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     dispatching: threading.Lock = field(default_factory=threading.Lock)
 
@@ -208,41 +244,65 @@ class Daemon:
         self.scheduler.add_job(self.digest, CronTrigger(hour=hour, minute=minute), id="digest")
         self._start_children()
         self.scheduler.start()
-        for job in self.scheduler.get_jobs():
-            if job.id.startswith("crawl-"):
-                self.store.set_next_run(job.id.removeprefix("crawl-"), job.next_run_time)
+        self._start_crawl_threads()
         log.info("sendwatch running")
 
     def _schedule_crawls(self) -> None:
+        """Each enabled source's first run, from the store (`Store.due`), the sources that are
+        due at once `start_stagger_seconds` apart; written back to the store, and logged."""
         configured = self.settings.sources.configured()
         enabled = [(name, source) for name, source in configured if source.enabled]
         if not enabled:
             log.warning("no source is enabled: nothing will be crawled")
         for host, target in self.settings.crawler.host_map.items():
             log.info("crawler: requests for %s go to %s ([crawler] host_map)", host, target)
-        for index, (name, source) in enumerate(enabled):
-            interval = dt.timedelta(minutes=source.interval_minutes)
-            stagger = self.settings.crawler.start_stagger_seconds
-            soonest = utcnow() + dt.timedelta(seconds=1 + stagger * index)
-            last = self.store.last_run(name)
-            first = max(soonest, last + interval) if last else soonest
-            self.scheduler.add_job(
-                self.crawl,
-                IntervalTrigger(
-                    seconds=interval.total_seconds(),
-                    jitter=min(300, int(interval.total_seconds() * 0.1)),
-                ),
-                args=[name],
-                id=f"crawl-{name}",
-                next_run_time=first,
-            )
+        stagger = dt.timedelta(seconds=self.settings.crawler.start_stagger_seconds)
+        now = utcnow()
+        at_once = 0
+        for name, source in enabled:
+            soonest = now + dt.timedelta(seconds=1) + stagger * at_once
+            due = self.store.due(name, dt.timedelta(minutes=source.interval_minutes))
+            first = max(soonest, due) if due is not None else soonest
+            if first == soonest:
+                at_once += 1
+            self.next_runs[name] = first
+            self.store.set_next_run(name, first)
             log.info(
                 "source %s: %s every %g min, next at %s",
                 name,
                 source.base_url,
                 source.interval_minutes,
-                first.strftime("%H:%M:%S UTC"),
+                moment(first),
             )
+
+    def _start_crawl_threads(self) -> None:
+        for name in self.next_runs:
+            thread = threading.Thread(
+                target=self._crawl_when_due, args=(name,), name=f"crawl {name}", daemon=True
+            )
+            self.crawl_threads.append(thread)
+            thread.start()
+
+    def _crawl_when_due(self, source: str) -> None:
+        """A source's crawls, one after another, each at the next run the last one planned,
+        until the daemon stops."""
+        while not self.stopping.wait(self._seconds_until(source)):
+            try:
+                self.crawl(source)
+            except Exception:  # a bug, or the store gone: said, and tried again at the next run
+                log.exception("crawl %s: could not be run", source)
+                self._plan_next(source)
+
+    def _seconds_until(self, source: str) -> float:
+        return max(0.0, (self.next_runs[source] - utcnow()).total_seconds())
+
+    def _plan_next(self, source: str) -> None:
+        """The source's next run after a crawl that ended now: kept in the store, which is the
+        schedule (`sendwatch status` shows it, a restart keeps it), and logged with its date."""
+        interval = dt.timedelta(minutes=self.settings.sources.of(source).interval_minutes)
+        self.next_runs[source] = next_run_after(utcnow(), interval)
+        self.store.set_next_run(source, self.next_runs[source])
+        log.info("source %s: next at %s", source, moment(self.next_runs[source]))
 
     def _start_children(self) -> None:
         from alerts.channels import channel_problems
@@ -315,9 +375,6 @@ class Daemon:
         outlives the time limit; what it came to is read from the JSON object it prints."""
         if self.stopping.is_set():
             return
-        # Job threads never call into the scheduler: its shutdown holds the locks they would need.
-        interval = dt.timedelta(minutes=self.settings.sources.of(source).interval_minutes)
-        self.store.set_next_run(source, utcnow() + interval)
         # Scrapy closes the spider itself at the limit; a process still there a little later
         # is stuck, and is killed.
         soft = self.settings.crawler.time_limit_minutes * 60
@@ -331,6 +388,9 @@ class Daemon:
         )
         with self.lock:
             self.crawls[source] = process
+            if self.stopping.is_set():  # `stop` took its list of crawls before this one
+                process.terminate()
+        log.info("crawl %s: started (pid %d)", source, process.pid)
         killed = False
         try:
             output, _ = process.communicate(timeout=limit)
@@ -352,16 +412,25 @@ class Daemon:
             report.line(),
             "" if report.result is CrawlResult.OK else f" ({report.reason})",
         )
+        if self.stopping.is_set():
+            return  # stopped before it finished: the plan it ran for stays, due at the next start
+        self._plan_next(source)
         # After a crawl of a reconciled source (Ofsted's reports, its statistics), the two are
         # compared.
-        if source in reconciled() and not self.stopping.is_set():
+        if source in reconciled():
             self.reconcile()
         if report.new:
             self.news_found()
 
     def _unreported(self, source: str, returncode: int, killed_after: float | None) -> CrawlReport:
         """A crawl that printed no report (killed at the time limit, or broken) has failed, and
-        is recorded so, as the child would have; unless the daemon is stopping, which stopped it."""
+        is recorded so, as the child would have; unless the daemon is stopping, which stopped it
+        (a crawl stopped is not recorded)."""
+        if self.stopping.is_set():
+            stopped = Verdict(
+                CrawlResult.STOPPED, "stopped before it finished (the daemon stopping)"
+            )
+            return CrawlReport.without_counts(source, stopped)
         if killed_after is not None:
             verdict = Verdict.failed(f"killed after {killed_after:.0f} s (time limit)")
             log.error("crawl %s: killed after %.0f s", source, killed_after)
@@ -369,11 +438,10 @@ class Daemon:
             verdict = Verdict.failed(f"the crawl command exited {returncode}")
         else:
             verdict = Verdict.failed(f"the crawl printed no result (exit {returncode})")
-        if not self.stopping.is_set():
-            self.store.record_run(
-                RunReport(source, verdict.result, 0, verdict.reason),
-                self.settings.crawler.alarm_after_failures,
-            )
+        self.store.record_run(
+            RunReport(source, verdict.result, 0, verdict.reason),
+            self.settings.crawler.alarm_after_failures,
+        )
         return CrawlReport.without_counts(source, verdict)
 
     def reconcile(self) -> None:
@@ -426,19 +494,37 @@ class Daemon:
     # -- shutdown ----------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Finish what is in flight, stop the rest, quickly."""
+        """Finish what is in flight, stop the rest, quickly: the crawls and the helper children
+        are all told at once, and a crawl still running after CRAWL_STOP_GRACE is killed."""
         self.stopping.set()
         with self.lock:
             running = list(self.crawls.items())
         for source, process in running:
             log.info("stopping the crawl of %s", source)
             process.terminate()
+        for child in self.children:
+            child.terminate()
+        self._await_crawls(time.monotonic() + CRAWL_STOP_GRACE)
         self.scheduler.shutdown(wait=True)  # a dispatch returns after its current batch
         for child in self.children:
             child.stop()
         if self.store_lock is not None:
             self.store_lock.release()
         self.store.close()
+
+    def _await_crawls(self, deadline: float) -> None:
+        """Wait for the crawl threads until `deadline`; kill the crawls still running then."""
+        for thread in self.crawl_threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self.lock:
+            stuck = list(self.crawls.items())
+        for source, process in stuck:
+            log.warning(
+                "crawl %s: still running %g s after SIGTERM; killed", source, CRAWL_STOP_GRACE
+            )
+            process.kill()
+        for thread in self.crawl_threads:
+            thread.join(timeout=KILL_GRACE)  # its child is gone: what it read is said, at once
 
 
 def run(loaded: LoadedConfig) -> int:

@@ -125,7 +125,7 @@ def check_sources(settings: Settings, sources: Sequence[str]) -> list[SourceChec
         "LOG_INSTALL_ROOT_HANDLER": False,
         "CLOSESPIDER_TIMEOUT": settings.crawler.time_limit_minutes * 60,
     }
-    quiet_scrapy(settings.log_level)
+    quiet_scrapy()
     process = CrawlerProcess(settings=scrapy)
     crawlers: dict[str, Crawler] = {}
     for source, config in configs.items():

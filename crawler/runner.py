@@ -7,21 +7,36 @@ a child process per crawl.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any, NoReturn
 
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.utils.ossignal import install_shutdown_handlers
 
 from crawler.bounded import limits_of
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.spiders import spider_for
-from crawler.verdict import STANDING_ALARM
+from crawler.spiders.base import exception_reason
+from crawler.verdict import NETWORK_FAILURES, STANDING_ALARM
 from sendwatch.config import Settings, SourceConfig
 from sendwatch.vocab import CrawlResult
 from storage.store import RunReport, Store
 
 log = logging.getLogger(__name__)
+#: How long a crawl stopped by SIGTERM or Ctrl-C may take to close gracefully (the daemon
+#: kills a crawl child still running a little after this).
+STOP_GRACE_SECONDS = 2.0
+#: Set when SIGTERM or Ctrl-C has stopped this process's crawls (`run_until_stopped`): its
+#: reactor's thread pool was left behind, and the process ends with `exit_at_once`.
+SIGNALLED = threading.Event()
 
 
 def source_config(settings: Settings, source: str) -> SourceConfig:
@@ -43,7 +58,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
         scrapy = scrapy_settings(settings)
         scrapy["CLOSESPIDER_TIMEOUT"] = settings.crawler.time_limit_minutes * 60
         scrapy["LOG_INSTALL_ROOT_HANDLER"] = False  # our handler (secrets masked) stays in charge
-        quiet_scrapy(settings.log_level)
+        quiet_scrapy()
         process = CrawlerProcess(settings=scrapy)
         crawlers = {}
         for source, config in configs.items():
@@ -57,10 +72,62 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
                 parse_limits=limits_of(settings),
                 **config.spider_options(),
             )
-        process.start()
+        run_until_stopped(process)
         return [_report(store, settings, source, crawler) for source, crawler in crawlers.items()]
     finally:
         store.close()
+
+
+def run_until_stopped(process: CrawlerProcess) -> None:
+    """Run the crawls to their end, or until SIGTERM or Ctrl-C stops them.
+
+    A signal closes the crawls gracefully (a page in flight is still read and recorded), for
+    at most STOP_GRACE_SECONDS; then the reactor stops where it is (a connection that never
+    answers would hold a graceful close until its timeout, and each retry's). Twisted would
+    also join its thread pool, where DNS lookups run, and a lookup that hangs holds that for as
+    long as the resolver's timeouts: a stopped crawl leaves it behind, and its caller ends the
+    process with `exit_at_once` once the store is closed and the reports are out. A second
+    signal stops the reactor at once.
+    """
+    from twisted.internet import reactor as installed
+
+    reactor: Any = installed  # typed as zope interfaces, which mypy reads as unbound methods
+
+    def stop_now() -> None:
+        with contextlib.suppress(RuntimeError):  # stopped already
+            reactor.stop()
+
+    def stop(signum: int) -> None:
+        if SIGNALLED.is_set():
+            stop_now()
+            return
+        SIGNALLED.set()
+        log.info(
+            "received %s: stopping the crawl (within %g s)",
+            signal.Signals(signum).name,
+            STOP_GRACE_SECONDS,
+        )
+        # The pool's threads are left to their lookups: nothing waits for them now.
+        with contextlib.suppress(ValueError, TypeError):
+            reactor.removeSystemEventTrigger(reactor.threadpoolShutdownID)
+        process.stop().addBoth(lambda _: stop_now())
+        reactor.callLater(STOP_GRACE_SECONDS, stop_now)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Only hand it to the reactor here: a signal can arrive in the middle of anything.
+        reactor.callFromThread(stop, signum)
+
+    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, on_signal)
+    process.start(install_signal_handlers=False)
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """End a crawl process stopped by a signal, its store closed and its reports printed,
+    without waiting for the DNS lookups its reactor left behind (`run_until_stopped`)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> CrawlReport:
@@ -113,24 +180,31 @@ class _ScrapyQuiet(logging.Filter):
 
 def _one_line_per_failure(record: logging.LogRecord) -> bool:
     """False for Scrapy's echoes of a failure said elsewhere, so that a site that cannot be
-    reached is one line per URL: the spider's errback names each failed page with its reason,
-    and a robots.txt given up is said once, by the retry middleware, with its own URL (the
-    robots.txt middleware would repeat it naming the page that waited for it instead)."""
+    reached is one line: the spider says its failed pages (`SourceSpider.failure_level`), and
+    a robots.txt the network could not fetch is no line at all (the pages after it fail the
+    same way, and the spider says so); one given up for another reason (a 500) is said once,
+    by the retry middleware, with its own URL (the robots.txt middleware would repeat it
+    naming the page that waited for it instead)."""
     args = record.args if isinstance(record.args, dict) else {}
     request = args.get("request")
     url = str(getattr(request, "url", ""))
     if record.name == "scrapy.downloadermiddlewares.retry" and "request" in args:
         if not url.endswith("/robots.txt"):
             return False  # the spider's errback says it, with the URL and the reason
+        reason = args.get("reason", "?")
+        if isinstance(reason, BaseException) and exception_reason(reason) in NETWORK_FAILURES:
+            return False  # the site is down, or this machine offline: the spider says it once
         record.msg = "%s could not be read (%s); crawling as if everything were allowed"
-        record.args = (url, args.get("reason", "?"))
+        record.args = (url, reason)
         return True
     # The robots.txt middleware's echo: the retry middleware said it with robots.txt's own URL.
     return not (record.name == "scrapy.downloadermiddlewares.robotstxt" and "f_exception" in args)
 
 
-def quiet_scrapy(level: str) -> None:
-    if level != "DEBUG":
+def quiet_scrapy() -> None:
+    """Scrapy's narration and echoes off, unless the log is at DEBUG (as `--log-level DEBUG`
+    sets it, over the configuration's `log_level`)."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         for handler in logging.getLogger().handlers:
             # First: it reads Scrapy's own arguments, before another filter words the record.
             handler.filters.insert(0, _ScrapyQuiet())

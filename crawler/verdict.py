@@ -144,19 +144,21 @@ def listing_failures(stats: Mapping[str, Any]) -> dict[str, str]:
 def decide(stats: Mapping[str, Any], max_failed_share: float = 0.5) -> Verdict:
     """The run's result and why: "ok" only if the listings *and* the documents were read.
 
-    In this order: a listing refused by a firewall (blocked) or failed; a layout that no
-    longer parses; a crawl stopped by a signal, or ended by anything but finishing; the
-    detail documents, too many of which failed; a listing that named nothing (empty).
+    In this order: a crawl stopped by a signal (whatever failed before it: a stopped run is
+    never a failure, and never counts towards an alarm); a listing refused by a firewall
+    (blocked) or failed; a layout that no longer parses; a crawl ended by anything but
+    finishing; the detail documents, too many of which failed; a listing that named nothing
+    (empty).
     """
-    if verdict := _listing_verdict(stats):
-        return verdict
-    if stats.get(LAYOUT_CHANGED):
-        return Verdict(CrawlResult.FAILED, str(stats[LAYOUT_CHANGED]))
     finish_reason = str(stats.get("finish_reason", "unknown"))
     if finish_reason in STOPPED:
         return Verdict(
             CrawlResult.STOPPED, "stopped before it finished (a signal, or the daemon stopping)"
         )
+    if verdict := _listing_verdict(stats):
+        return verdict
+    if stats.get(LAYOUT_CHANGED):
+        return Verdict(CrawlResult.FAILED, str(stats[LAYOUT_CHANGED]))
     if finish_reason != "finished":
         why = FINISH_REASONS.get(finish_reason, f"the crawl stopped: {finish_reason}")
         return Verdict(CrawlResult.FAILED, why)

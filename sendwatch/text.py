@@ -5,10 +5,13 @@ A broken PDF or a hostile page can carry characters XML 1.0 forbids (NUL, other 
 controls, lone surrogates, U+FFFE/FFFF); one of them in one title once made every
 Atom and RSS feed answer 500. And a link is only a link when it is http(s): anything
 else a source wrote (``javascript:``, ``data:``) is shown as text, never as an href.
+
+And a moment (a run, the next run) is shown with its date and zone, wherever it is shown.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -56,3 +59,9 @@ def quoted(text: str, limit: int = QUOTED) -> str:
     echoes a whole 100 KB parameter back."""
     shown = text if len(text) <= limit else text[:limit] + "…"
     return repr(shown)
+
+
+def moment(when: dt.datetime) -> str:
+    """ "2026-12-07 17:13 UTC": a time with its date and zone, so that tomorrow's never reads
+    as today's (the daemon's log and `sendwatch status` alike)."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -233,8 +233,25 @@ class Store:
             state = session.get(SourceState, source)
             return state.last_run_at if state else None
 
+    def due(self, source: str, interval: dt.timedelta) -> dt.datetime | None:
+        """When the source's next crawl is due, by the store, which is the daemon's schedule:
+        the run planned after its last run ended (`set_next_run`), else `interval` after its
+        last run (a run made outside the daemon, or a store from before plans were kept);
+        None, at once, when it never ran. A plan made before the last run ended is the one
+        that run fulfilled; one left by a crawl stopped before it finished is past: due.
+        """
+        with self.sessions() as session:
+            state = session.get(SourceState, source)
+            last, planned = (state.last_run_at, state.next_run_at) if state else (None, None)
+        if last is None:
+            return None
+        if planned is not None and planned > last:
+            return planned
+        return last + interval
+
     def set_next_run(self, source: str, when: dt.datetime | None) -> None:
-        """The daemon's next crawl of the source, for `sendwatch status`."""
+        """The daemon's next crawl of the source: the schedule `sendwatch status` shows and a
+        restart keeps (`due`)."""
         with write_session(self.engine) as session:
             state = session.get(SourceState, source) or SourceState(
                 source=source, consecutive_failures=0, items_seen=0

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,3 +94,39 @@ def served(
     env |= extra
     with serving(port, env, tmp_path) as running:
         yield running
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers a byte: a site
+    that hangs (a connection is made, no response ever comes)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0), backlog=512)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:  # closed
+                return
+            self._held.append(connection)
+            self.accepted += 1
+
+    def close(self) -> None:
+        self.socket.close()
+        for connection in self._held:
+            connection.close()
+
+
+@contextmanager
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -8,11 +8,12 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from bs4 import BeautifulSoup
-from scrapy import Request
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -34,6 +35,7 @@ from crawler.verdict import (
     LISTING_ERRORS,
     LISTING_FAILED,
     LISTING_ITEMS,
+    NETWORK_FAILURES,
     Verdict,
 )
 from sendwatch.sources import find
@@ -112,6 +114,12 @@ class SourceSpider(scrapy.Spider):
         #: What one untrusted document may cost to parse (`[crawler] parse_memory_mb`, …).
         self.parse_limits = parse_limits or Limits()
         self._parser: BoundedParser | None = None
+        #: Hosts that have answered this run (any HTTP response, robots.txt's included): a
+        #: network failure there is the page's own, said with its URL.
+        self.answered: set[str] = set()
+        #: Hosts never answered whose network failure has been said once: a site that is
+        #: down (or a machine that is offline) is one line, not one per page.
+        self.said_down: set[str] = set()
 
     @property
     def parser(self) -> BoundedParser:
@@ -125,6 +133,33 @@ class SourceSpider(scrapy.Spider):
         """The crawl is over: its parsing worker goes with it."""
         if self._parser is not None:
             self._parser.close()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.response_received, signal=signals.response_received)
+        return spider
+
+    def response_received(self, response: Response, **_kwargs: Any) -> None:
+        """The response's host is up: its failures from now on are each said."""
+        host = urlsplit(response.url).hostname
+        if host:
+            self.answered.add(host)
+
+    def failure_level(self, url: str, why: str) -> int:
+        """How loudly a failed page is logged: ERROR, once per host while the host has never
+        answered and the failure is the network's (the rest of that host's pages at DEBUG),
+        always when the host is up or the page itself failed (a 404, unreadable); DEBUG in
+        `sendwatch check`, whose rows say it all."""
+        if self.check:
+            return logging.DEBUG
+        host = urlsplit(url).hostname or url
+        if why not in NETWORK_FAILURES or host in self.answered:
+            return logging.ERROR
+        if host in self.said_down:
+            return logging.DEBUG
+        self.said_down.add(host)
+        return logging.ERROR
 
     @property
     def official(self) -> bool:
@@ -217,9 +252,13 @@ class SourceSpider(scrapy.Spider):
     def listing_error(self, url: str, why: str, message: str = "") -> None:
         """A listing could not be fetched or read (`why`: its HTTP status, or a word): an error,
         counted and logged with its URL."""
+        self.listing_counted(url, why)
+        log.log(self.failure_level(url, why), "%s: %s failed: %s", self.name, url, message or why)
+
+    def listing_counted(self, url: str, why: str) -> None:
+        """A listing error's facts, for a spider that says it in words of its own."""
         self.listing_failed_at(url, why)
         self._inc(LISTING_ERRORS)
-        log.error("%s: %s failed: %s", self.name, url, message or why)
 
     def listing_failed_at(self, url: str, why: str) -> None:
         """The fact alone that a listing failed so (the first URL of each `why` is kept)."""
@@ -238,7 +277,7 @@ class SourceSpider(scrapy.Spider):
         self._inc(f"{DOCS}{noun}/failed")
         self._inc(f"{DOCS}{noun}/status/{why}")
         self._first(f"{DOCS}{noun}/example", url)
-        log.error("%s: %s failed: %s", self.name, url, message or why)
+        log.log(self.failure_level(url, why), "%s: %s failed: %s", self.name, url, message or why)
 
     def item_error(self, url: str, reason: str) -> None:
         """A document that was fetched but cannot be read (not a PDF, no text where expected)."""
@@ -247,7 +286,7 @@ class SourceSpider(scrapy.Spider):
     def layout_changed(self, reason: str) -> None:
         """Pages were read but what the crawl relies on was in none of them: fail the run."""
         self._first(LAYOUT_CHANGED, reason)
-        log.error("%s: %s", self.name, reason)
+        log.log(logging.DEBUG if self.check else logging.ERROR, "%s: %s", self.name, reason)
 
     def _first(self, stat: str, value: Any) -> None:
         """Keep the first value only (the first failing URL is the example)."""
@@ -329,10 +368,15 @@ def _failed_url(failure: Failure) -> str:
 
 def failure_reason(failure: Failure) -> str:
     """Why a request failed, in a word a maintainer can act on: the HTTP status, or what broke."""
-    response = getattr(failure.value, "response", None)
+    return exception_reason(failure.value)
+
+
+def exception_reason(error: BaseException | None) -> str:
+    """`failure_reason` of an exception itself (as Scrapy's retry middleware logs it)."""
+    response = getattr(error, "response", None)
     if response is not None and getattr(response, "status", None):
         return str(response.status)
-    for error, word in _FAILURE_WORDS:
-        if isinstance(failure.value, error):
+    for kind, word in _FAILURE_WORDS:
+        if isinstance(error, kind):
             return word
-    return type(failure.value).__name__
+    return type(error).__name__

@@ -55,7 +55,9 @@ papers, since minutes rarely name it ("the local area").
 A council whose site answers 403 is `blocked`, one whose robots.txt disallows the web
 service `disallowed`, one that cannot be reached `unreachable`, one whose answer is not
 the web service's `failed` (`councils`, and the sendwatch/moderngov/<outcome> stats):
-none of them fails the run while other councils answer.
+none of them fails the run while other councils answer. Each council's outcome is logged at
+DEBUG only; the run says each outcome in one line when it closes ("3 of 136 councils
+unreachable (timeout), e.g. https://…"), so a machine offline is one line, not 136.
 """
 
 from __future__ import annotations
@@ -272,14 +274,13 @@ class ModernGovSpider(SourceSpider):
             return
         self.reasons[code] = (why, url)
         self._first(f"{STATS}example/{outcome}", url)
-        if outcome == DISALLOWED:
-            log.info("moderngov: %s disallows the web service in robots.txt; not polled", code)
-        else:
-            log.warning("moderngov: %s %s: %s (%s)", code, outcome, url, why)
+        # Each council at DEBUG: the run says them in one line an outcome when it closes.
+        log.debug("moderngov: %s %s: %s (%s)", code, outcome, url, why)
 
     def closed(self, reason: str) -> None:
         """Each council's outcome in the stats, and a listing failure when no council answered
         (the one that fails the run: a council or two not answering is the councils' affair)."""
+        super().closed(reason)
         stats = getattr(getattr(self, "crawler", None), "stats", None)
         if stats is not None:
             stats.set_value(STATS + "councils", dict(sorted(self.councils.items())))
@@ -294,27 +295,59 @@ class ModernGovSpider(SourceSpider):
                     f"{len(blocked)} {'council answers' if len(blocked) == 1 else 'councils answer'}"
                     f" 403 (a firewall), their meeting papers unread: {', '.join(blocked)}",
                 )
+        if reason == "shutdown":
+            return  # stopped: it says nothing of the councils
         outcomes = set(self._polled().values())
         if outcomes and OK not in outcomes:
             self._no_council_answered(outcomes)
+        else:
+            for outcome in (BLOCKED_COUNCIL, UNREACHABLE, FAILED, DISALLOWED):
+                if outcome in self.councils.values():
+                    level = logging.INFO if outcome == DISALLOWED else logging.WARNING
+                    self._say(level, self.councils_sentence(outcome))
+
+    def councils_sentence(self, outcome: str) -> str:
+        """ "136 of 136 councils unreachable (DNS lookup failed), e.g. https://…": the councils
+        of one outcome, counted, with their reasons and the first one's URL."""
+        codes = sorted(code for code, got in self.councils.items() if got == outcome)
+        whys = Counter(self.reasons[code][0] for code in codes if code in self.reasons)
+        because = ", ".join(
+            why if len(whys) == 1 else f"{why} x{n}" for why, n in whys.most_common()
+        )
+        example = self.reasons[codes[0]][1] if codes[0] in self.reasons else ""
+        noun = "council" if len(self.sites) == 1 else "councils"
+        return (
+            f"{len(codes)} of {len(self.sites)} {noun} {outcome}"
+            + (f" ({because})" if because else "")
+            + (f", e.g. {example}" if example else "")
+        )
+
+    def _say(self, level: int, sentence: str) -> None:
+        """One line of the run's, at DEBUG in `sendwatch check` (its rows say it)."""
+        log.log(logging.DEBUG if self.check else level, "moderngov: %s", sentence)
 
     def _polled(self) -> dict[str, str]:
         """ONS code -> outcome of each council polled (not those that said no, or have no site)."""
         return {code: got for code, got in self.councils.items() if got not in NOT_POLLED}
 
     def _no_council_answered(self, outcomes: set[str]) -> None:
-        """The listing failure of a poll no council answered, with why: 403 when every one was
-        blocked (each was said already: no error more); the first council's network failure
-        when none could be reached; else that no council answered, and the worst reason."""
+        """The listing failure of a poll no council answered, with why, and its one line: 403
+        when every one was blocked; the first council's network failure when none could be
+        reached ("136 of 136 councils unreachable (DNS lookup failed), e.g. …"); else that no
+        council answered, and the worst reason."""
         if outcomes == {BLOCKED_COUNCIL}:
             self.listing_failed_at(self._stat(f"{STATS}example/{BLOCKED_COUNCIL}"), FORBIDDEN)
+            self._say(logging.WARNING, self.councils_sentence(BLOCKED_COUNCIL))
         elif outcomes == {UNREACHABLE}:
             why, url = self.reasons[min(self._polled())]
-            self.listing_error(url, why, f"no council answered ({UNREACHABLE}: {why})")
+            self.listing_counted(url, why)
+            self._say(logging.ERROR, self.councils_sentence(UNREACHABLE))
         else:
             worst = UNREACHABLE if UNREACHABLE in outcomes else FAILED
             url = self._stat(f"{STATS}example/{worst}")
-            self.listing_error(url, f"no council answered ({worst})")
+            self.listing_counted(url, f"no council answered ({worst})")
+            sentences = [self.councils_sentence(o) for o in OUTCOMES if o in outcomes]
+            self._say(logging.ERROR, "no council answered: " + "; ".join(sentences))
 
     def cannot_reach(self, verdict: Verdict) -> str:
         """ "moderngov: cannot reach <the first council's URL> (why), nor the other 2 councils'

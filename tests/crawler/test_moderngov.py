@@ -304,6 +304,10 @@ def test_a_council_that_does_not_answer(error: BaseException, outcome: str) -> N
     assert spider.councils == {BARNET_CODE: outcome}
 
 
+#: What Scrapy records once the spider has closed, which the verdict reads.
+FINISHED = {"finish_reason": "finished"}
+
+
 class _Stats:
     """Scrapy's stats collector, as much of it as the spider uses."""
 
@@ -327,7 +331,7 @@ def test_the_run_fails_only_when_no_council_answered() -> None:
         spider.councils = councils
         spider.closed("finished")
         values: dict[str, Any] = spider.crawler.stats.values  # type: ignore[attr-defined]
-        return values
+        return values | FINISHED
 
     stats = close({LBBD_CODE: "ok", BARNET_CODE: "blocked", WOR_CODE: "disallowed"})
     assert stats["sendwatch/moderngov/blocked"] == [BARNET_CODE]
@@ -367,7 +371,7 @@ def test_no_council_reached_is_a_site_never_reached() -> None:
     }
     spider.closed("finished")
     stats: dict[str, Any] = spider.crawler.stats.values  # type: ignore[attr-defined]
-    verdict = decide(stats)
+    verdict = decide(stats | FINISHED)
     assert (verdict.result, verdict.unreachable) == (CrawlResult.FAILED, True)
     assert verdict.reason == f"listing failed (connection refused) at {LBBD}/x"
     assert spider.cannot_reach(verdict) == (

@@ -184,6 +184,9 @@ def test_the_order_of_the_rules() -> None:
     assert decide(layout) == Verdict(CrawlResult.FAILED, "no report on any page")
     stopped = decide(_stats(10, {"404": 10}, finish_reason="shutdown"))
     assert stopped.result is CrawlResult.STOPPED
+    # Stopped first: a listing that failed before the signal makes no failure of it.
+    failed_then_stopped = _listing_failed(("DNS lookup failed", "https://x/a"))
+    assert decide(failed_then_stopped | {"finish_reason": "shutdown"}).result is CrawlResult.STOPPED
     other = decide(_stats(1, {}, finish_reason="memusage_exceeded"))
     assert other == Verdict(CrawlResult.FAILED, "the crawl stopped: memusage_exceeded")
     assert decide(_stats(0, {}, **{LISTING_ITEMS: 0})).result is CrawlResult.EMPTY

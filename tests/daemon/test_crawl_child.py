@@ -65,7 +65,10 @@ def _report(**fields: Any) -> str:
 
 
 def _state(daemon: Daemon) -> tuple[str | None, int, str | None]:
-    (summary,) = [s for s in daemon.store.source_summaries() if s.source == "govuk"]
+    summaries = [s for s in daemon.store.source_summaries() if s.source == "govuk"]
+    if not summaries:
+        return None, 0, None  # nothing kept of the source at all
+    (summary,) = summaries
     return summary.last_result, summary.consecutive_failures, summary.last_reason
 
 
