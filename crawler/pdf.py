@@ -3,12 +3,15 @@ where a pure-Python parser takes 200 ms."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pypdfium2 as pdfium
 
 
-def page_count(data: bytes) -> int:
-    """How many pages a PDF declares (read from its page tree, before any page is), or
-    ValueError when the bytes are not a readable PDF."""
+@contextmanager
+def _document(data: bytes) -> Iterator[pdfium.PdfDocument]:
+    """The PDF opened (and closed after); ValueError when the bytes are not a readable PDF."""
     if not data.lstrip()[:5] == b"%PDF-":
         raise ValueError("not a PDF")
     try:
@@ -16,20 +19,22 @@ def page_count(data: bytes) -> int:
     except pdfium.PdfiumError as exc:
         raise ValueError(f"unreadable PDF: {exc}") from None
     try:
-        return len(document)
+        yield document
+    except pdfium.PdfiumError as exc:
+        raise ValueError(f"unreadable PDF: {exc}") from None
     finally:
         document.close()
 
 
+def page_count(data: bytes) -> int:
+    """How many pages a PDF declares (read from its page tree, before any page is)."""
+    with _document(data) as document:
+        return len(document)
+
+
 def pdf_text(data: bytes) -> str:
     """All pages' text, one line per line; ValueError when the bytes are not a readable PDF."""
-    if not data.lstrip()[:5] == b"%PDF-":
-        raise ValueError("not a PDF")
-    try:
-        document = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise ValueError(f"unreadable PDF: {exc}") from None
-    try:
+    with _document(data) as document:
         pages = []
         for index in range(len(document)):
             page = document[index]
@@ -38,7 +43,3 @@ def pdf_text(data: bytes) -> str:
             textpage.close()
             page.close()
         return "\n".join(pages)
-    except pdfium.PdfiumError as exc:
-        raise ValueError(f"unreadable PDF: {exc}") from None
-    finally:
-        document.close()
