@@ -3,7 +3,7 @@ hundred more, each reached by its Apprise URL (https://github.com/caronc/apprise
 
 The URL is the address, and it holds the service's token, so it is a secret: the store keeps
 it sealed (`alerts.sealing`), and the subscription's `address` is only its label,
-"scheme://host#id" (`apprise_label`), which is what `sendwatch subscribers`, `outbox` and
+"scheme://host#id" (`alerts.sealing.service_label`), which is what `sendwatch subscribers`, `outbox` and
 the logs show. Its parts are registered for masking the moment it is read.
 
 Each message is rendered in the body format the service reads (Apprise's default for it:
@@ -30,7 +30,6 @@ from alerts.render import (
     render_apprise,
     render_apprise_digest,
 )
-from alerts.sealing import fingerprint
 from sendwatch.errors import SendwatchError
 from sendwatch.masking import mask, mask_service_url, register_secrets, url_secrets
 
@@ -51,12 +50,6 @@ def service(url: str) -> Any:
     if plugin is None:
         raise BadAppriseUrl(f"not an Apprise URL Apprise can use: {mask_service_url(url)}")
     return plugin
-
-
-def apprise_label(key: bytes, url: str) -> str:
-    """What stands for the URL wherever it is shown or looked up: "ntfy://ntfy.sh#1f0c9a77d2",
-    its scheme and host and a keyed fingerprint of the whole (two topics on one server differ)."""
-    return f"{mask_service_url(url)}#{fingerprint(key, url.strip())}"
 
 
 def body_format(plugin: Any) -> str:

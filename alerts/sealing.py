@@ -20,6 +20,7 @@ import hmac
 from cryptography.fernet import Fernet, InvalidToken
 
 from sendwatch.errors import SendwatchError
+from sendwatch.masking import mask_service_url
 
 #: Sets the derived key apart from the other uses of the secret key (signed links).
 _PURPOSE = b"sendwatch subscription secrets v1:"
@@ -55,3 +56,10 @@ def fingerprint(key: bytes, text: str, length: int = 10) -> str:
     unkeyed hash of a guessable ntfy topic could be reversed by trying topics)."""
     digest = hmac.new(key, b"fingerprint:" + text.encode("utf-8"), hashlib.sha256)
     return digest.hexdigest()[:length]
+
+
+def service_label(key: bytes, url: str) -> str:
+    """What stands for a URL that holds a token (an Apprise URL, a webhook's) wherever it is
+    stored in clear, shown or looked up: "ntfy://ntfy.sh#1f0c9a77d2", its scheme and host and
+    a keyed fingerprint of the whole (two topics on one server differ)."""
+    return f"{mask_service_url(url)}#{fingerprint(key, url.strip())}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sendwatch.case import FULL, MONITORING, CaseState, EventFacts, Thread, lone_facts
+from sendwatch.case import MONITORING, CaseState, EventFacts, Thread, lone_facts
 from sendwatch.sources import labels as source_labels
 from sendwatch.text import web_url, xml_safe
 from sendwatch.vocab import Kind, Outcome
@@ -91,9 +91,6 @@ class Summary:
     deadline_passed: bool = False
     #: What the case says of the event, a line each, in the order every channel shows them.
     facts: tuple[Fact, ...] = ()
-    #: On an inspection report: when the next inspection is due, and whether it is overdue.
-    next_inspection_due: dt.date | None = None
-    overdue: bool = False
     #: On a lifting: what it lifted (`statutory_direction`, `improvement_notice`), if known.
     lifts: str | None = None
 
@@ -168,8 +165,6 @@ def summarise(
         follows=follows(facts.thread) if event.kind == Kind.COUNCIL_PAPER else None,
         deadline_passed=facts.deadline_passed,
         facts=fact_lines(event.kind, event.happened_on, event.outcome, facts),
-        next_inspection_due=facts.next_inspection_due,
-        overdue=facts.overdue,
         lifts=facts.lifts,
     )
 
@@ -189,7 +184,8 @@ def fact_lines(
             Fact("Deadline", f"{'passed ' if passed else ''}{format_date(facts.deadline)}", passed)
         )
     if facts.next_inspection_due:
-        lines.append(Fact("Next inspection", _next_inspection(facts), facts.overdue))
+        due = _due_words(facts.next_inspection_kind, facts.next_inspection_due, facts.overdue)
+        lines.append(Fact("Next inspection", due, facts.overdue))
     return tuple(lines)
 
 
@@ -239,14 +235,7 @@ def _notice_line(state: CaseState | None) -> Fact:
 def _next_line(state: CaseState | None) -> Fact:
     if state is None or state.next_inspection_due is None:
         return Fact(CASE_NEXT, "not known")
-    which = (
-        "a monitoring inspection"
-        if state.next_inspection_kind == MONITORING
-        else "a full inspection"
-    )
-    words = f"{which} due by {format_date(state.next_inspection_due)}"
-    if state.overdue:
-        words += " (overdue)"
+    words = _due_words(state.next_inspection_kind, state.next_inspection_due, state.overdue)
     if state.next_inspection_kind == MONITORING and state.full_inspection_due:
         words += f", then a full inspection by {format_date(state.full_inspection_due)}"
     return Fact(CASE_NEXT, words, state.overdue)
@@ -262,13 +251,10 @@ def _status(kind: str, facts: EventFacts) -> str:
     return "no longer in force: a later notice or direction replaced it"
 
 
-def _next_inspection(facts: EventFacts) -> str:
+def _due_words(kind: str | None, due: dt.date | None, overdue: bool) -> str:
     """ "a monitoring inspection due by 23 August 2025 (overdue)"."""
-    which = {MONITORING: "a monitoring inspection", FULL: "a full inspection"}.get(
-        facts.next_inspection_kind or FULL, "a full inspection"
-    )
-    overdue = " (overdue)" if facts.overdue else ""
-    return f"{which} due by {format_date(facts.next_inspection_due)}{overdue}"
+    which = "a monitoring inspection" if kind == MONITORING else "a full inspection"
+    return f"{which} due by {format_date(due)}{' (overdue)' if overdue else ''}"
 
 
 def format_date(value: dt.date | None) -> str:

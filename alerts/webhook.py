@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
-from alerts.sealing import fingerprint, seal, unseal
+from alerts.sealing import seal, service_label, unseal
 from sendwatch import __version__
 from sendwatch.errors import SendwatchError
 from sendwatch.logs import describe_network_error
@@ -180,11 +180,6 @@ class WebhookChannel:
 # -- the URL sealed, like an Apprise URL -----------------------------------------------------
 
 
-def webhook_label(key: bytes, url: str) -> str:
-    """What stands for a webhook's URL wherever it is stored in clear, shown or looked up."""
-    return f"{mask_service_url(url)}#{fingerprint(key, url.strip())}"
-
-
 def is_label(address: str) -> bool:
     return bool(_LABEL.match(address))
 
@@ -226,6 +221,6 @@ def reseal_legacy(store: Store, key: bytes) -> int:
         if found.channel != "webhook" or is_label(found.address) or found.secret is None:
             continue
         url, secret = open_target(key, found.address, found.secret)
-        outbox.readdress(store, found.id, webhook_label(key, url), seal_target(key, url, secret))
+        outbox.readdress(store, found.id, service_label(key, url), seal_target(key, url, secret))
         resealed += 1
     return resealed

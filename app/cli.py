@@ -484,15 +484,13 @@ def _stored_address(ctx: click.Context, store: Store, channel: str, address: str
     may hold a token; the label itself is taken too."""
     if channel not in ("apprise", "webhook"):
         return address
-    from alerts.apprise_channel import apprise_label
+    from alerts.sealing import service_label
     from alerts.signing import secret_key
-    from alerts.webhook import webhook_label
     from storage.outbox import subscription
 
     if subscription(store, channel, address) is not None:
         return address  # the label, as `sendwatch subscribers` shows it
-    label = apprise_label if channel == "apprise" else webhook_label
-    return label(secret_key(_loaded(ctx).settings), address)
+    return service_label(secret_key(_loaded(ctx).settings), address)
 
 
 def _sealed_secret(
@@ -509,10 +507,11 @@ def _sealed_secret(
         return seal(key, address), None
     if channel != "webhook":
         return None, None
-    from alerts.webhook import new_secret, seal_target, webhook_label
+    from alerts.sealing import service_label
+    from alerts.webhook import new_secret, seal_target
     from storage.outbox import subscription
 
-    existing = subscription(store, channel, webhook_label(key, address))
+    existing = subscription(store, channel, service_label(key, address))
     if existing is not None and existing.secret is not None and not renew:
         return None, None  # the receiver already has it
     secret = new_secret()

@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from crawler.ods import NotASpreadsheet, UnknownLayout
-from sendwatch.config import Settings
+from sendwatch.config import CrawlerConfig, Settings
 
 MB = 1024 * 1024
 
@@ -45,13 +45,13 @@ class DocumentRefused(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one untrusted document may cost (`[crawler]` settings)."""
+    """What one untrusted document may cost (`[crawler]` settings: `limits_of`)."""
 
-    memory_mb: int = 512
-    seconds: float = 60.0
-    max_pdf_pages: int = 300
-    max_sheet_cells: int = 200_000
-    max_unzipped_mb: int = 100
+    memory_mb: int
+    seconds: float
+    max_pdf_pages: int
+    max_sheet_cells: int
+    max_unzipped_mb: int
 
 
 class BoundedParser:
@@ -61,7 +61,7 @@ class BoundedParser:
     after a document that killed it or ran out of time. `close()` ends it."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
+        self.limits = limits or limits_of()
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
 
@@ -245,16 +245,17 @@ _ERRORS: dict[str, type[ValueError]] = {
 }
 
 
-def limits_of(settings: Settings) -> Limits:
-    """The limits `[crawler]` sets."""
-    crawler = settings.crawler
-    return Limits(
+def limits_of(settings: Settings | None = None, **changes: Any) -> Limits:
+    """The limits `[crawler]` sets (its defaults without `settings`), with `changes` on top."""
+    crawler = settings.crawler if settings is not None else CrawlerConfig()
+    limits = Limits(
         memory_mb=crawler.parse_memory_mb,
         seconds=crawler.parse_seconds,
         max_pdf_pages=crawler.max_pdf_pages,
         max_sheet_cells=crawler.max_sheet_cells,
         max_unzipped_mb=crawler.max_unzipped_mb,
     )
+    return dataclasses.replace(limits, **changes)
 
 
 def main(argv: list[str]) -> None:

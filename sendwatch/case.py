@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -208,8 +208,6 @@ class Notice:
     issued_on: dt.date | None
     deadline: dt.date | None = None
     lifted_on: dt.date | None = None
-    #: The lifting's event, when lifted.
-    lifted_by: int | None = None
 
     @property
     def in_force(self) -> bool:
@@ -360,10 +358,8 @@ def _order_of_the_day(event: CaseEvent) -> tuple[dt.date, int, int]:
 class _NoticeHistory:
     current: Notice | None = None
     last: Notice | None = None
-    #: Lifting event id -> what it lifted (None: nothing recorded was in force).
-    lifted: dict[int, Notice | None] = field(default_factory=dict)
-    #: Issue event id -> how it ended (its Notice, lifted), when it did.
-    ended: dict[int, Notice] = field(default_factory=dict)
+    #: Event id -> how it ended: an issue's Notice once lifted, and a lifting's target.
+    ends: dict[int, Notice] = field(default_factory=dict)
 
 
 def _notice_in_force(timeline: Sequence[CaseEvent]) -> tuple[Notice | None, dict[int, Notice]]:
@@ -379,33 +375,25 @@ def _notice_in_force(timeline: Sequence[CaseEvent]) -> tuple[Notice | None, dict
                 event.id, event.kind, event.day, deadline_of(event.kind, event.fields)
             )
             history.last = history.current
-    ends: dict[int, Notice] = dict(history.ended)
-    ends |= {lift_id: target for lift_id, target in history.lifted.items() if target is not None}
-    return history.current or history.last, ends
+    return history.current or history.last, history.ends
 
 
 def _lift(history: _NoticeHistory, event: CaseEvent) -> None:
     """A lifting ends what is in force; with nothing in force it is news of a lifting (the
     notice older than anything recorded), kept when no notice is known at all."""
-    if history.current is not None:
-        lifted = Notice(
-            history.current.event_id,
-            history.current.kind,
-            history.current.issued_on,
-            history.current.deadline,
-            lifted_on=event.day,
-            lifted_by=event.id,
-        )
-        assert lifted.event_id is not None
-        history.ended[lifted.event_id] = lifted
-        history.lifted[event.id] = lifted
+    current = history.current
+    if current is not None:
+        assert current.event_id is not None
+        lifted = replace(current, lifted_on=event.day)
+        history.ends[current.event_id] = history.ends[event.id] = lifted
         history.current, history.last = None, lifted
         return
     # Nothing in force: news of a lifting already recorded (it lifted the last one), or of one
     # whose notice is older than anything recorded.
-    history.lifted[event.id] = history.last if history.last and history.last.kind else None
     if history.last is None:
-        history.last = Notice(None, None, None, lifted_on=event.day, lifted_by=event.id)
+        history.last = Notice(None, None, None, lifted_on=event.day)
+    elif history.last.kind is not None:
+        history.ends[event.id] = history.last
 
 
 def _latest_inspection(timeline: Sequence[CaseEvent]) -> Inspection | None:
@@ -473,11 +461,11 @@ def _facts(
     if event.kind in NOTICE_KINDS:
         lifted_on = ended.lifted_on if ended is not None else None
         in_force = lifted_on is None and _is_current(event, state)
-        return _with(facts, in_force=in_force, lifted_on=lifted_on)
+        return replace(facts, in_force=in_force, lifted_on=lifted_on)
     if event.kind in LIFTING_KINDS:
-        return _with(facts, lifts=ended.kind if ended is not None else None)
+        return replace(facts, lifts=ended.kind if ended is not None else None)
     if is_inspection(event.kind, event.outcome):
-        return _with(facts, **_due_facts(event, state))
+        return replace(facts, **_due_facts(event, state))
     return facts
 
 
@@ -505,7 +493,3 @@ def _due_facts(event: CaseEvent, state: CaseState) -> dict[str, Any]:
         "next_inspection_due": first,
         "next_inspection_kind": MONITORING if first == monitoring else FULL,
     }
-
-
-def _with(facts: EventFacts, **changes: Any) -> EventFacts:
-    return EventFacts(**{**facts.__dict__, **changes})

@@ -25,7 +25,7 @@ from scrapy.http import Response
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
-from crawler.bounded import BoundedParser, Limits
+from crawler.bounded import BoundedParser, Limits, limits_of
 from crawler.extract import Extraction
 from crawler.items import SourceItem
 from crawler.verdict import (
@@ -112,7 +112,7 @@ class SourceSpider(scrapy.Spider):
         #: `sendwatch check`: a sample of each step, not the whole archive.
         self.check = check
         #: What one untrusted document may cost to parse (`[crawler] parse_memory_mb`, …).
-        self.parse_limits = parse_limits or Limits()
+        self.parse_limits = parse_limits or limits_of()
         self._parser: BoundedParser | None = None
         #: Hosts that have answered this run (any HTTP response, robots.txt's included): a
         #: network failure there is the page's own, said with its URL.

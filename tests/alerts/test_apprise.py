@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from alerts.apprise_channel import apprise_label
 from alerts.dispatch import Dispatcher, channels_for
 from alerts.render import render_apprise, render_apprise_digest
-from alerts.sealing import seal
+from alerts.sealing import seal, service_label
 from alerts.signing import secret_key, unsubscribe_url
 from alerts.summary import summarise
 from sendwatch.config import Settings
@@ -53,7 +52,7 @@ def subscribe_apprise(store: Store, settings: Settings, url: str, **filters: Any
     """An Apprise subscription as `sendwatch subscribe apprise` makes it: label and sealed URL."""
     key = secret_key(settings)
     subscription, _ = outbox.subscribe(
-        store, "apprise", apprise_label(key, url), secret=seal(key, url), **filters
+        store, "apprise", service_label(key, url), secret=seal(key, url), **filters
     )
     return subscription
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from alerts.dispatch import Dispatcher, channels_for
 from alerts.export import EventFilter, records_of, select_events
-from alerts.sealing import seal
+from alerts.sealing import seal, service_label
 from alerts.signing import secret_key
 from alerts.webhook import (
     WebhookChannel,
@@ -29,7 +29,6 @@ from alerts.webhook import (
     reseal_legacy,
     retry_after,
     seal_target,
-    webhook_label,
 )
 from sendwatch.config import Settings
 from storage import outbox
@@ -139,7 +138,7 @@ def subscribe_webhook(
     subscription, _ = outbox.subscribe(
         store,
         "webhook",
-        webhook_label(key, url),
+        service_label(key, url),
         secret=seal_target(key, url, secret),
         **filters,
     )
@@ -305,7 +304,7 @@ def test_an_older_version_s_webhook_in_clear_is_sealed_and_still_delivered(
 
     assert reseal_legacy(store, key) == 1
     (sealed,) = outbox.subscriptions(store)
-    assert sealed.address == webhook_label(key, url) and "abcdef123456" not in sealed.address
+    assert sealed.address == service_label(key, url) and "abcdef123456" not in sealed.address
     assert sealed.secret is not None and "abcdef123456" not in sealed.secret
     assert reseal_legacy(store, key) == 0  # once
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.demo.site import FixtureSite
-from crawler.bounded import BoundedParser, DocumentRefused, Limits, declared_cells
+from crawler.bounded import BoundedParser, DocumentRefused, declared_cells, limits_of
 from tests.crawler.test_end_to_end import env as env  # the crawl's environment, on `site`
 from tests.fixtures.statistics.make_ods import FRAMEWORK_2016_FILE, write_spreadsheets
 from tests.paths import COMMAND, fixture
@@ -100,7 +100,7 @@ def ods_bomb(rows: int = 100_000, columns: int = 200) -> bytes:
 
 @pytest.fixture
 def parser() -> BoundedParser:
-    with BoundedParser(Limits(memory_mb=MEMORY_MB)) as bounded:
+    with BoundedParser(limits_of(memory_mb=MEMORY_MB)) as bounded:
         yield bounded  # type: ignore[misc]
 
 
@@ -133,7 +133,7 @@ def test_a_zip_member_expanding_past_the_limit_is_refused_unread() -> None:
     bomb = _ods(b"<office:document-content/>", {"Pictures/big.bin": bytes(5 * 2**20)})
     assert len(bomb) < 16 * 1024
     with (
-        BoundedParser(Limits(max_unzipped_mb=1)) as parser,
+        BoundedParser(limits_of(max_unzipped_mb=1)) as parser,
         pytest.raises(DocumentRefused, match=r"^spreadsheet expands to over 1 MB \(5 MB\)$"),
     ):
         parser.read_workbook(bomb)
@@ -151,10 +151,10 @@ def test_the_real_statistics_spreadsheets_are_read_through_the_worker(
 
 def test_a_document_over_its_time_is_refused_and_the_worker_replaced() -> None:
     real = fixture("ofsted/files/50240360.pdf").read_bytes()
-    with BoundedParser(Limits(seconds=0.001)) as hurried:
+    with BoundedParser(limits_of(seconds=0.001)) as hurried:
         with pytest.raises(DocumentRefused, match=r"^parser took over 0.001 s$"):
             hurried.pdf_text(real)
-        hurried.limits = Limits()
+        hurried.limits = limits_of()
         assert "Bexley" in hurried.pdf_text(real)
 
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.bounded import BoundedParser, Limits
+from crawler.bounded import BoundedParser, limits_of
 from crawler.files import extract_path
 from sendwatch.errors import SendwatchError
 from tests.fixtures.statistics.make_ods import FRAMEWORK_2016_FILE, write_spreadsheets
 from tests.paths import fixture
 
-LIMITS = Limits(memory_mb=256, seconds=20)
+LIMITS = limits_of(memory_mb=256, seconds=20)
 SOURCES = {
     "report.pdf": "ofsted/files/50240360.pdf",
     "article.html": "lgl/articles/57253.html",
