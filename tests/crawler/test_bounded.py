@@ -24,6 +24,7 @@ from crawler.bounded import BoundedParser, DocumentRefused, declared_cells, limi
 from tests.crawler.test_end_to_end import env as env  # the crawl's environment, on `site`
 from tests.fixtures.statistics.make_ods import FRAMEWORK_2016_FILE, write_spreadsheets
 from tests.paths import COMMAND, fixture
+from tests.proxy import running_proxy
 
 MEMORY_MB = 256
 
@@ -220,3 +221,34 @@ def test_a_crawl_meeting_a_bomb_fails_that_report_alone_within_its_memory(
     assert "66666666" in measured.stderr
     # The crawl and its parser stayed small (unbounded, PDFium takes gigabytes for this file).
     assert peak_mb < 2 * MEMORY_MB, peak_mb
+
+
+def test_every_report_a_bomb_fails_the_run_with_production_defaults_through_a_proxy(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    """No host_map, no base_url: the real hosts, each its own server, through https_proxy. When
+    every report is refused, the run read nothing it relies on: it is failed, not ok."""
+    for pdf in fixture("ofsted/files/50240360.pdf").parent.glob("*.pdf"):
+        site.edit(f"ofsted/files/{pdf.name}").write_bytes(pdf_bomb())
+    production = {
+        k: v
+        for k, v in env.items()
+        if "proxy" not in k.lower() and k != "SENDWATCH_CRAWLER_HOST_MAP"
+    } | {"SENDWATCH_CRAWLER_PARSE_MEMORY_MB": str(MEMORY_MB)}
+    with running_proxy(site.urls) as proxy:
+        production |= {"https_proxy": proxy.url, "http_proxy": proxy.url}
+        done = subprocess.run(
+            [*COMMAND, "crawl", "ofsted", "--json"],
+            env=production,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert done.returncode == 1, done.stderr
+    assert (report["result"], report["found"], report["errors"]) == ("failed", 0, 5)
+    assert report["reason"].startswith(
+        "5 of 5 report PDFs failed (refused), e.g. https://files.ofsted.gov.uk/v1/file/"
+    )
+    assert done.stderr.count(f"parser ran out of memory ({MEMORY_MB} MB)") == 5
