@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from alerts.filters import resolve_kind, resolve_la
-from sendwatch.case import CaseState, EventFacts
+from sendwatch.case import CaseState, EventFacts, FollowUp
 from sendwatch.errors import SendwatchError
 from sendwatch.text import quoted
 from storage.las import LocalAuthority, register
@@ -219,6 +219,7 @@ def record_of(event: Event, facts: EventFacts) -> dict[str, Any]:
         if thread is not None
         else None,
         "deadline_passed": facts.deadline_passed,
+        "follow_up": follow_up_record(facts.follow_up) if facts.follow_up else None,
         "next_inspection_due": _iso(facts.next_inspection_due),
         "overdue": facts.overdue,
     }
@@ -237,9 +238,11 @@ def case_record(la: LocalAuthority, state: CaseState | None) -> dict[str, Any]:
         "latest_inspection": {
             "outcome": inspection.outcome,
             "date": inspection.published_on.isoformat(),
+            "follow_up": follow_up_record(state.monitoring) if state and state.monitoring else None,
         }
         if inspection
         else None,
+        "case_closed": bool(state and state.closed),
         "notice_in_force": bool(state and state.notice_in_force),
         "notice": {
             "kind": notice.kind,
@@ -254,6 +257,18 @@ def case_record(la: LocalAuthority, state: CaseState | None) -> dict[str, Any]:
         "next_inspection_kind": state.next_inspection_kind if state else None,
         "overdue": bool(state and state.overdue),
         "last_event_on": _iso(state.latest_event_on) if state else None,
+    }
+
+
+def follow_up_record(follow: FollowUp) -> dict[str, Any]:
+    """The monitoring inspection or revisit since an inspection, and what it found."""
+    return {
+        "kind": "revisit" if follow.revisit else "monitoring_inspection",
+        "date": follow.published_on.isoformat(),
+        "outcome": follow.outcome,
+        "areas_addressed": follow.areas_addressed,
+        "areas_total": follow.areas_total,
+        "areas_left": follow.areas_left,
     }
 
 

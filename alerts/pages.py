@@ -61,7 +61,7 @@ from sendwatch.case import (
     event_day,
 )
 from sendwatch.config import Settings
-from sendwatch.vocab import Kind, Outcome
+from sendwatch.vocab import INSPECTION_OUTCOMES, Kind, Outcome
 from storage import outbox
 from storage.las import LocalAuthority, register, slugify
 from storage.models import Event, Subscription
@@ -84,7 +84,10 @@ SENDING_AT_ONCE = 4
 STATES = [
     ("", "Any state"),
     ("notice", "Notice or direction in force"),
-    *[(str(outcome), OUTCOME_LABELS[outcome].split(" (")[0]) for outcome in Outcome],
+    *[
+        (str(outcome), OUTCOME_LABELS[outcome].split(" (")[0])
+        for outcome in (*INSPECTION_OUTCOMES, Outcome.UNRECOGNISED)
+    ],
     ("none", "No inspection recorded"),
 ]
 #: The home page's `due` filter: what is overdue, or due soon.
@@ -743,7 +746,7 @@ def case_title(head: Thread) -> str:
 
 def _outcome_counts(rows: list[Row]) -> list[tuple[str, str, int]]:
     """(outcome, label, number of councils whose latest inspection had it), for the counts."""
-    counts = {str(outcome): 0 for outcome in Outcome}
+    counts = {str(outcome): 0 for outcome in (*INSPECTION_OUTCOMES, Outcome.UNRECOGNISED)}
     for row in rows:
         inspection = row.state.inspection if row.state else None
         if inspection is not None and inspection.outcome in counts:

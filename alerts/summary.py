@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sendwatch.case import MONITORING, CaseState, EventFacts, Thread, lone_facts
+from sendwatch.case import MONITORING, CaseState, EventFacts, FollowUp, Thread, lone_facts
 from sendwatch.sources import labels as source_labels
 from sendwatch.text import web_url, xml_safe
 from sendwatch.vocab import Kind, Outcome
@@ -42,6 +42,10 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.SIGNIFICANT_CONCERNS: "Widespread and/or systemic failings leading to significant concerns (the worst of three outcomes)",
     Outcome.WSOA_REQUIRED: "A Written Statement of Action is required",
     Outcome.NO_WSOA: "No Written Statement of Action required",
+    Outcome.SUFFICIENT_PROGRESS: "Sufficient progress on every area it followed up",
+    Outcome.PARTIAL_PROGRESS: "Sufficient progress on some of the areas it followed up",
+    Outcome.INSUFFICIENT_PROGRESS: "Not sufficient progress on the areas it followed up",
+    Outcome.UNRECOGNISED: "Outcome not read: see the report",
 }
 
 
@@ -174,8 +178,12 @@ def fact_lines(
 ) -> tuple[Fact, ...]:
     """What the case says of an event, worded once for every channel."""
     lines = [Fact("When", format_date(happened_on))]
-    if outcome:
+    if kind == Kind.MONITORING_INSPECTION and facts.follow_up is not None:
+        lines.append(Fact("Result", result_words(facts.follow_up)))
+    elif outcome:
         lines.append(Fact("Outcome", OUTCOME_LABELS.get(outcome, outcome)))
+    if kind != Kind.MONITORING_INSPECTION and facts.follow_up is not None:
+        lines.append(Fact(CASE_FOLLOW_UP, follow_up_words(facts.follow_up)))
     if facts.in_force is not None:
         lines.append(Fact("Status", _status(kind, facts)))
     if facts.deadline:
@@ -190,8 +198,9 @@ def fact_lines(
 
 
 #: The labels of a council's case, as its page, the bot's /status and the CLI show it.
-CASE_INSPECTION, CASE_NOTICE, CASE_NEXT = (
+CASE_INSPECTION, CASE_FOLLOW_UP, CASE_NOTICE, CASE_NEXT = (
     "Latest area SEND inspection",
+    "Since then",
     "Notice or direction",
     "Next area SEND inspection",
 )
@@ -201,11 +210,39 @@ def case_lines(state: CaseState | None) -> tuple[Fact, ...]:
     """A council's case in words, a line each: its latest inspection, the notice or direction in
     force (or the last, lifted), and the next inspection due. What `sendwatch.case` decided,
     worded once for the council's page, the bot's /status and `sendwatch status --la`."""
+    follow = state.monitoring if state else None
     return (
         _inspection_line(state),
+        *([Fact(CASE_FOLLOW_UP, follow_up_words(follow))] if follow else []),
         _notice_line(state),
         _next_line(state),
     )
+
+
+def follow_up_words(follow: FollowUp) -> str:
+    """What followed an inspection: "revisit published 3 March 2020: sufficient progress in
+    addressing 3 of the 5 areas (2 left)"."""
+    return f"{follow.what} published {format_date(follow.published_on)}: {result_words(follow)}"
+
+
+def result_words(follow: FollowUp) -> str:
+    """A monitoring inspection's or revisit's result in words, with the areas it counted."""
+    if follow.outcome is None:
+        return "result not stated"
+    if follow.outcome == Outcome.UNRECOGNISED:
+        return OUTCOME_LABELS[Outcome.UNRECOGNISED].lower()
+    done, total, left = follow.areas_addressed, follow.areas_total, follow.areas_left
+    if follow.outcome == Outcome.PARTIAL_PROGRESS and done is not None and total is not None:
+        return f"sufficient progress in addressing {done} of the {total} areas ({left} left)"
+    if follow.outcome == Outcome.SUFFICIENT_PROGRESS:
+        return "sufficient progress in addressing " + (
+            f"all {total} areas" if total else "every area"
+        )
+    if follow.outcome == Outcome.INSUFFICIENT_PROGRESS:
+        return "not sufficient progress in addressing the areas" + (
+            f" ({total} left)" if total else ""
+        )
+    return OUTCOME_LABELS.get(follow.outcome, follow.outcome).lower()
 
 
 def _inspection_line(state: CaseState | None) -> Fact:

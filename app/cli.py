@@ -29,7 +29,7 @@ from sendwatch.sources import names as source_names
 from sendwatch.text import moment
 from sendwatch.vocab import CrawlResult
 from storage.las import register
-from storage.store import SourceSummary, Store
+from storage.store import SourceSummary, Store, UnreadOutcome
 
 if TYPE_CHECKING:
     from storage.outbox import DeliveryRow
@@ -121,6 +121,15 @@ def _store_to_read(ctx: click.Context) -> Store:
     if path is not None and not path.is_file():
         raise NoStore(_no_store_here(ctx, path))
     return _store(ctx)
+
+
+def _unread_outcomes(ctx: click.Context) -> list[UnreadOutcome]:
+    """The recorded reports whose outcome no rule read; none where there is no store yet (a
+    check never creates one)."""
+    try:
+        return _store_to_read(ctx).unread_outcomes()
+    except NoStore:
+        return []
 
 
 class NoStore(SendwatchError):
@@ -410,11 +419,13 @@ def reconcile_command(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def check_command(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     """Read each source live as a crawl would (nothing stored) and say what works; exit 1 if not."""
-    from crawler.check import check_sources, render
+    from crawler.check import check_sources, render, with_recorded_outcomes
 
     settings = _loaded(ctx).settings
     enabled = tuple(name for name, source in settings.sources.configured() if source.enabled)
-    checks = check_sources(settings, sources or enabled)
+    checks = with_recorded_outcomes(
+        check_sources(settings, sources or enabled), _unread_outcomes(ctx)
+    )
     ok = all(check.ok for check in checks)
     if as_json:
         payload = {"ok": ok, "sources": [check.to_json() for check in checks]}

@@ -30,6 +30,8 @@ from crawler.spiders import spider_for
 from crawler.spiders.base import DOC_NOUN, Row, SourceSpider
 from crawler.verdict import decide, document_tallies
 from sendwatch.config import Settings
+from sendwatch.text import quoted
+from storage.store import UnreadOutcome
 
 #: Documents of a kind a check fetches, unless the spider says (`check_sample`); the rest
 #: are counted, not fetched.
@@ -98,6 +100,7 @@ class CheckPipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         assert crawler.stats is not None
+        self.crawler = crawler
         self.found: list[tuple[SourceItem, Extraction]] = []
         crawler.stats.set_value(FOUND, self.found)
 
@@ -107,7 +110,9 @@ class CheckPipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, SourceItem):
-            self.found.append((item, extract(document_of(item))))
+            # Read as a crawl reads it: an official report's unread outcome is `unrecognised`.
+            official = bool(getattr(self.crawler.spider, "official", False))
+            self.found.append((item, extract(document_of(item, official))))
         return item
 
 
@@ -164,6 +169,27 @@ def _judge(source: str, crawler: Crawler, max_failed_share: float = 0.5) -> Sour
             fetched = replace(tally, requested=taken.get(tally.noun, tally.requested))
             check.rows.append(Row(tally.noun, False, fetched.sentence(), tally.example))
     return check
+
+
+def with_recorded_outcomes(
+    checks: Sequence[SourceCheck], unread: Sequence[UnreadOutcome]
+) -> list[SourceCheck]:
+    """Each source's check, with a failing row while the store holds reports of it whose
+    outcome no rule read (its alarm's subject): a check is where a maintainer looks first."""
+    for check in checks:
+        mine = [item for item in unread if item.source == check.source]
+        if mine and not check.unreachable:
+            first = mine[0]
+            check.rows.append(
+                Row(
+                    "recorded outcomes",
+                    False,
+                    f"{len(mine)} recorded report{'s' if len(mine) > 1 else ''} with an outcome"
+                    f" not read, e.g. {first.title}: {quoted(first.sentence, 240)}",
+                    first.url,
+                )
+            )
+    return list(checks)
 
 
 def render(checks: Sequence[SourceCheck]) -> str:

@@ -31,7 +31,7 @@ from crawler.dates import (
     resolve_relative,
 )
 from crawler.wording import ANY, DONE, Does, Form, alternation, verb_of, verbs
-from sendwatch.case import LIFTING_KINDS, NOTICE_KINDS, REPORT_KINDS
+from sendwatch.case import LIFTING_KINDS, MONITORING_KINDS, NOTICE_KINDS, REPORT_KINDS
 from sendwatch.vocab import Kind, Outcome
 from storage.las import LocalAuthority, register
 
@@ -150,7 +150,8 @@ _OUTCOME_SECTION = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _NEXT_INSPECTION = re.compile(
-    r"next\s+(?:full\s+)?(?:area\s+SEND\s+)?(?:re)?inspection\s+will\s+be\s+within\s+approximately\s+"
+    r"next\s+(?:full\s+)?(?:area\s+SEND\s+)?(?:re)?inspection\s+will\s+(?:be|take\s+place)\s+within\s+"
+    r"(?:approximately\s+)?"
     r"(?P<when>[\w-]+\s+(?:years?|months?))",
     re.IGNORECASE,
 )
@@ -184,6 +185,74 @@ _PRIORITY_ACTIONS = re.compile(
     r"(?<!\d{4} )\b(?P<n>\d{1,2}|(?i:" + "|".join(_NUMBER_WORDS) + r"))\s+"
     r"(?:areas? (?:for|of) priority action|priority actions?|areas for priority)"
 )
+#: A number as reports write it: digits or a word ("3", "three").
+_COUNT = r"(?:\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
+_WEAKNESSES = r"(?:(?:areas?|aspects?)\s+of\s+)?(?:significant\s+)?weakness(?:es)?"
+#: A revisit's (2016-2022) or monitoring inspection's result, in the words its letter uses:
+#: progress on the weaknesses (revisits) or priority actions (monitoring) the inspection named.
+#: Partial progress first: its letter says both "has made sufficient progress in addressing 3
+#: of the 5 ..." and "has not made sufficient progress in addressing 2 ...".
+_PROGRESS_OF: tuple[tuple[re.Pattern[str], Outcome], ...] = (
+    (
+        re.compile(
+            r"(?<!not )made\s+sufficient\s+progress\s+in\s+addressing\s+(?P<done>"
+            + _COUNT
+            + r"|some)\s+(?:out\s+)?of\s+(?:the\s+)?(?:(?P<of>"
+            + _COUNT
+            + r")\s+)?"
+            + _WEAKNESSES,
+            re.I,
+        ),
+        Outcome.PARTIAL_PROGRESS,
+    ),
+    (
+        # The 2023 framework as revised in 2025 (Oxfordshire's monitoring inspection, November
+        # 2025): "has taken effective action as it has taken reasonable steps to address all
+        # the areas for priority action identified at the initial inspection".
+        re.compile(
+            r"(?<!not )taken\s+reasonable\s+steps\s+to\s+address\s+all\s+(?:of\s+)?the\s+"
+            r"(?:(?P<of>" + _COUNT + r")\s+)?areas\s+for\s+priority\s+action",
+            re.I,
+        ),
+        Outcome.SUFFICIENT_PROGRESS,
+    ),
+    (
+        # "... in addressing the three areas of significant weakness" (Northumberland, 2021).
+        re.compile(
+            r"(?<!not )made\s+sufficient\s+progress\s+in\s+addressing\s+the\s+(?P<of>"
+            + _COUNT
+            + r")\s+"
+            + _WEAKNESSES,
+            re.I,
+        ),
+        Outcome.SUFFICIENT_PROGRESS,
+    ),
+    (
+        re.compile(
+            r"(?<!not )made\s+sufficient\s+progress\s+in\s+addressing\s+(?:all|each)\s+(?:of\s+)?"
+            r"(?:the\s+)?(?:(?P<of>" + _COUNT + r")\s+)?" + _WEAKNESSES,
+            re.I,
+        ),
+        Outcome.SUFFICIENT_PROGRESS,
+    ),
+    (
+        re.compile(
+            r"not\s+made\s+sufficient\s+progress\s+in\s+addressing\s+(?:any\s+of\s+)?the\s+"
+            r"(?:(?P<of>"
+            + _COUNT
+            + r")\s+)?"
+            + _WEAKNESSES
+            + r"|made\s+(?:no|insufficient)\s+progress\s+in\s+addressing\s+(?:any\s+of\s+)?the\s+"
+            + _WEAKNESSES,
+            re.I,
+        ),
+        Outcome.INSUFFICIENT_PROGRESS,
+    ),
+)
+#: Where a report states its result, for the sentence quoted when no rule reads it.
+_RESULT_WORDS = re.compile(r"\b(?:outcome|progress|judgement|concluded|determined)\b", re.I)
+#: The longest sentence kept of a result no rule reads (`outcome_unread`).
+UNREAD_SENTENCE = 240
 #: A sentence that tells a happening: anything issued, lifted, replaced or published.
 _EVENT_VERBS = re.compile(
     rf"\b{alternation(verbs(*Does, loose=False), *DONE)}\b",
@@ -286,7 +355,7 @@ def extract(document: Document) -> Extraction:
     text = clean(document.text)
     lede = text[:LEDE_CHARS]
     kind = classify(title, text, document.kind_hint)
-    outcome = find_outcome(text) if kind in REPORT_KINDS or kind is Kind.NEWS else None
+    outcome, result = _result_of(kind, text, document.official)
     if kind is Kind.NEWS and outcome is not None and _INSPECTION.search(f"{title} {lede}"):
         kind = Kind.INSPECTION_REPORT
     local_authority = find_la(title, text, document.la_hint)
@@ -308,7 +377,28 @@ def extract(document: Document) -> Extraction:
         inspection_dates=find_inspection_dates(text) if kind in REPORT_KINDS else None,
         next_inspection=_group(_NEXT_INSPECTION, text, "when"),
         monitoring_within=_group(_MONITORING_DUE, text, "when"),
+        extra=result,
     )
+
+
+def _result_of(
+    kind: Kind | None, text: str, official: bool
+) -> tuple[Outcome | None, dict[str, Any]]:
+    """(the outcome, what else the result says) of a report, or of news of one.
+
+    A monitoring inspection or revisit is read for its progress, never for the outcome of the
+    inspection it quotes. Ofsted's own report always states a result: one no rule reads is
+    `unrecognised`, with the sentence that could not be placed, never blank and never guessed.
+    News may say nothing of an outcome, and then has none."""
+    if kind in MONITORING_KINDS:
+        outcome, result = find_progress(text)
+    elif kind in REPORT_KINDS or kind is Kind.NEWS:
+        outcome, result = find_outcome(text), {}
+    else:
+        return None, {}
+    if outcome is None and official and kind in REPORT_KINDS:
+        return Outcome.UNRECOGNISED, {"outcome_unread": unplaced_sentence(text)}
+    return outcome, result
 
 
 #: A notice's life: its issue and its lifting (their titles carry the month: "…: May 2024").
@@ -456,6 +546,50 @@ def find_outcome(text: str) -> Outcome | None:
             if pattern.search(passage):
                 return outcome
     return None
+
+
+def find_progress(text: str) -> tuple[Outcome | None, dict[str, Any]]:
+    """A revisit's or monitoring inspection's result, and the areas it counts: "sufficient
+    progress in addressing 3 of the 5 areas of significant weakness" is partial progress, 3
+    areas addressed of 5."""
+    for pattern, outcome in _PROGRESS_OF:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        total = _count(groups.get("of"))
+        done = _count(groups.get("done"))
+        if outcome is Outcome.SUFFICIENT_PROGRESS:
+            done = total
+        elif outcome is Outcome.INSUFFICIENT_PROGRESS:
+            done = 0 if total is not None else None
+        elif done is not None and total is not None and done >= total:
+            outcome = Outcome.SUFFICIENT_PROGRESS
+        counts = {"areas_addressed": done, "areas_total": total}
+        return outcome, {key: value for key, value in counts.items() if value is not None}
+    return None, {}
+
+
+def _count(value: str | None) -> int | None:
+    if not value:
+        return None
+    value = value.lower()
+    return int(value) if value.isdigit() else _NUMBER_WORDS.get(value)
+
+
+def unplaced_sentence(text: str) -> str:
+    """The sentence a report states its result in, as far as can be told without reading it:
+    the first of its "Inspection outcome" section, else the first that speaks of an outcome or
+    progress; quoted to the maintainer when no rule reads it."""
+    section = _OUTCOME_SECTION.search(text)
+    candidates = _sentences(section["body"]) if section else []
+    candidates += [s for s in _sentences(text) if _RESULT_WORDS.search(s)]
+    sentence = next((s.strip() for s in candidates if len(s.strip()) > 20), "")
+    if not sentence:
+        return "(no sentence states an outcome)"
+    if len(sentence) > UNREAD_SENTENCE:
+        return sentence[: UNREAD_SENTENCE - 1].rstrip() + "…"
+    return sentence
 
 
 def find_inspection_dates(text: str) -> tuple[dt.date, dt.date] | None:

@@ -18,7 +18,8 @@ known layout. Two layouts are known:
   "Inspection publication date", "Inspection outcome: written statement of action
   required?" (Yes/No), and the revisit: "Revisit start date" (or "Not revisited yet"),
   "Revisit publication date", "Revisit outcome: sufficient progress in addressing all
-  significant weaknesses?" (Yes/Some/No).
+  significant weaknesses?" (Yes/Some/No), then two counts: the weaknesses with sufficient
+  progress and without (headers unconfirmed: read when they say so).
 
 A workbook with no such sheet raises `UnknownLayout`: the caller fails loudly rather than
 guess which column means what. A row that cannot be read (no publication date, an outcome
@@ -130,6 +131,18 @@ FRAMEWORK_2016 = Layout(
             "Revisit outcome: sufficient progress in addressing all significant weaknesses?",
             r"revisit outcome: sufficient progress.*",
         ),
+        # The two counts after it (their exact headers unconfirmed): weaknesses where the
+        # revisit found sufficient progress, and where it did not.
+        _column(
+            "revisit_addressed",
+            "Number of significant weaknesses with sufficient progress",
+            r"(?!.*(?:insufficient|not sufficient|not made))number .*\bsufficient progress.*",
+        ),
+        _column(
+            "revisit_left",
+            "Number of significant weaknesses with insufficient progress",
+            r"number .*(?:insufficient|not sufficient|not made sufficient) progress.*",
+        ),
     ),
 )
 LAYOUTS = (FRAMEWORK_2023, FRAMEWORK_2016)
@@ -156,6 +169,9 @@ class Revisit:
     #: "yes", "some" or "no"; None when the cell says something else (reported as a problem).
     progress: str | None
     progress_text: str
+    #: Significant weaknesses it found sufficient progress on, and not, where the sheet counts.
+    addressed: int | None = None
+    left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -297,7 +313,12 @@ def _inspection(
         weaknesses=_count(get("weaknesses")),
         region=_text(get("region")),
         link=_link(get("link")),
-        revisit=_revisit(get("revisit_started"), get("revisit_published"), get("revisit_outcome")),
+        revisit=_revisit(
+            get("revisit_started"),
+            get("revisit_published"),
+            get("revisit_outcome"),
+            (_count(get("revisit_addressed")), _count(get("revisit_left"))),
+        ),
     )
 
 
@@ -316,13 +337,15 @@ def _wsoa_outcome(text: str) -> Outcome | None:
     return Outcome.WSOA_REQUIRED if answer else Outcome.NO_WSOA
 
 
-def _revisit(started: Cell, published: Cell, outcome: Cell) -> Revisit | None:
+def _revisit(
+    started: Cell, published: Cell, outcome: Cell, counts: tuple[int | None, int | None]
+) -> Revisit | None:
     """The revisit, when it has been published ("Not revisited yet" is none)."""
     on = as_date(published)
     if on is None:
         return None
     text = _text(outcome)
-    return Revisit(on, as_date(started), PROGRESS.get(text.lower()), text)
+    return Revisit(on, as_date(started), PROGRESS.get(text.lower()), text, *counts)
 
 
 def as_date(cell: Cell) -> dt.date | None:

@@ -153,6 +153,8 @@ def _report(store: Store, settings: Settings, source: str, crawler: Crawler) -> 
         alarms += store.raise_alarm(f"{source}:standing", "standing", str(standing))
     elif report.ok:
         store.resolve_alarms(f"{source}:standing", "standing")
+    # A report recorded with an outcome no rule reads: one alarm each, while it stays unread.
+    alarms += store.keep_unread_alarms(source)
     for alarm in alarms:
         log.error("alarm: %s", alarm.message)
     return report.with_alarms(tuple(alarm.message for alarm in alarms))

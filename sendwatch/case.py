@@ -20,6 +20,13 @@ The rules, as the documents have them:
   `inspection_report`, or a 2016-2022 one, which Ofsted's statistics record as a `wsoa`
   (Written Statement of Action required or not). News of an inspection without an outcome is
   news, not the inspection. The latest one is the council's current outcome.
+* **What followed.** A monitoring inspection (2023 framework) or a revisit (2016-2022) after
+  the latest inspection is shown beside it with its result: the progress it found, and on how
+  many of the areas the inspection named ("sufficient progress in addressing 3 of the 5 areas
+  of significant weakness": 2 left). A case is closed when nothing is in force and the latest
+  inspection needed no action (a positive or inconsistent outcome, no Written Statement of
+  Action), or what followed it found sufficient progress on every area; a revisit with areas
+  left, or a result no rule read, leaves it open.
 * **What is due.** After a report: what it states ("within approximately three years"), else
   the framework's intervals, counted from its publication (`inspections_due`). A monitoring
   inspection recorded since the report is no longer due. Overdue: the date has passed and
@@ -42,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from sendwatch.vocab import Kind, Outcome
+from sendwatch.vocab import Kind, Outcome, outcome_read
 
 #: Issues: what puts a case "in force".
 NOTICE_KINDS: frozenset[str] = frozenset({Kind.IMPROVEMENT_NOTICE, Kind.STATUTORY_DIRECTION})
@@ -88,8 +95,21 @@ FIRST_CYCLE_ENDS = dt.date(2027, 12, 31)
 OLD_FRAMEWORK_OUTCOMES: frozenset[str] = frozenset({Outcome.WSOA_REQUIRED, Outcome.NO_WSOA})
 #: Which inspection is due next (`CaseState.next_inspection_kind`, `/api/las`).
 FULL, MONITORING = "full", "monitoring"
-#: The findings' fields the case reads: an issue's deadline, what a report states is due.
-CASE_FIELDS = ("deadline", "next_inspection_within_months", "monitoring_within_months")
+#: The findings' fields the case reads: an issue's deadline, what a report states is due, and
+#: the areas a monitoring inspection or revisit found progress on.
+CASE_FIELDS = (
+    "deadline",
+    "next_inspection_within_months",
+    "monitoring_within_months",
+    "areas_addressed",
+    "areas_total",
+    "report_label",
+    "framework",
+)
+#: Inspection outcomes that need no action to follow: the case closes with them.
+NO_ACTION_OUTCOMES: frozenset[str] = frozenset(
+    {Outcome.POSITIVE, Outcome.INCONSISTENT, Outcome.NO_WSOA}
+)
 #: The longest interval a report may state and be believed (ten years).
 MAX_STATED_MONTHS = 120
 
@@ -225,6 +245,60 @@ class Inspection:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A monitoring inspection or revisit after an inspection, and the progress it found."""
+
+    event_id: int
+    published_on: dt.date
+    #: A progress outcome (`vocab.PROGRESS_OUTCOMES`), `unrecognised`, or None (news of one).
+    outcome: str | None
+    #: Areas it found sufficient progress on, of how many the inspection named (when stated).
+    areas_addressed: int | None = None
+    areas_total: int | None = None
+    #: A 2016-2022 revisit (of a Written Statement of Action), not a 2023-framework monitoring
+    #: inspection.
+    revisit: bool = False
+
+    @property
+    def what(self) -> str:
+        return "revisit" if self.revisit else "monitoring inspection"
+
+    @property
+    def areas_left(self) -> int | None:
+        """Areas still to address: none after sufficient progress on all, else by the counts."""
+        if self.outcome == Outcome.SUFFICIENT_PROGRESS:
+            return 0
+        if self.areas_addressed is None or self.areas_total is None:
+            return None
+        return max(self.areas_total - self.areas_addressed, 0)
+
+
+def follow_up(event: CaseEvent) -> FollowUp:
+    """A monitoring or revisit event as the case shows it."""
+    return FollowUp(
+        event.id,
+        event.day,
+        event.outcome,
+        _stated_count(event.fields, "areas_addressed"),
+        _stated_count(event.fields, "areas_total"),
+        revisit=_is_revisit(event),
+    )
+
+
+def _is_revisit(event: CaseEvent) -> bool:
+    """A revisit says so in its title ("Joint local area SEND revisit", "Area SEND revisit of
+    Kent"), or Ofsted's statistics file it under the 2016-2022 framework."""
+    words = f"{event.title} {event.fields.get('report_label', '')}".lower()
+    framework = str(event.fields.get("framework", ""))
+    return "revisit" in words or "re-visit" in words or framework.startswith("2016")
+
+
+def _stated_count(fields: Mapping[str, Any], key: str) -> int | None:
+    value = fields.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+@dataclass(frozen=True)
 class Thread:
     """The case an event belongs to: its head (an inspection, else a notice or direction)."""
 
@@ -254,6 +328,9 @@ class EventFacts:
     lifted_on: dt.date | None = None
     #: On a lifting: the kind of what it lifted (a direction is never called a notice).
     lifts: str | None = None
+    #: On a monitoring inspection or revisit: its result (areas addressed, of how many). On an
+    #: inspection: the latest monitoring inspection or revisit since it, before the next one.
+    follow_up: FollowUp | None = None
 
 
 @dataclass(frozen=True)
@@ -263,8 +340,8 @@ class CaseState:
     as_of: dt.date
     notice: Notice | None = None
     inspection: Inspection | None = None
-    #: The latest monitoring inspection since the latest report, if any.
-    monitoring_on: dt.date | None = None
+    #: The latest monitoring inspection or revisit since the latest report, with its result.
+    monitoring: FollowUp | None = None
     #: The next full inspection, and the monitoring inspection still expected (None once
     #: one has been recorded since the report).
     full_inspection_due: dt.date | None = None
@@ -287,6 +364,22 @@ class CaseState:
     def deadline_passed(self) -> bool:
         """The (latest) notice's deadline is before `as_of`, in force or not."""
         return _passed(self.notice.deadline if self.notice else None, self.as_of)
+
+    @property
+    def monitoring_on(self) -> dt.date | None:
+        """When the latest monitoring inspection or revisit since the latest report was."""
+        return self.monitoring.published_on if self.monitoring else None
+
+    @property
+    def closed(self) -> bool:
+        """Nothing in force, and the latest inspection needed no action or what followed it
+        found sufficient progress on every area (see the module's docstring)."""
+        if self.notice_in_force or self.inspection is None:
+            return False
+        follow = self.monitoring
+        if follow is not None and follow.outcome is not None:
+            return outcome_read(follow.outcome) and follow.areas_left == 0
+        return self.inspection.outcome in NO_ACTION_OUTCOMES
 
     @property
     def next_inspection_due(self) -> dt.date | None:
@@ -328,13 +421,13 @@ def case_of(events: Iterable[CaseEvent], today: dt.date) -> CaseState:
     timeline = sorted(events, key=lambda e: (e.day, e.id))
     notice, ends = _notice_in_force(timeline)
     inspection = _latest_inspection(timeline)
-    monitoring_on = _monitoring_since(timeline, inspection)
-    full_due, monitoring_due = _due_after(timeline, inspection, monitoring_on)
+    monitoring = _monitoring_since(timeline, inspection)
+    full_due, monitoring_due = _due_after(timeline, inspection, monitoring)
     return CaseState(
         as_of=today,
         notice=notice,
         inspection=inspection,
-        monitoring_on=monitoring_on,
+        monitoring=monitoring,
         full_inspection_due=full_due,
         monitoring_due=monitoring_due,
         latest_event_on=max((e.day for e in timeline), default=None),
@@ -407,28 +500,44 @@ def _latest_inspection(timeline: Sequence[CaseEvent]) -> Inspection | None:
 
 def _monitoring_since(
     timeline: Sequence[CaseEvent], inspection: Inspection | None
-) -> dt.date | None:
-    """The latest monitoring inspection after the latest report (before it, it followed an
-    older one)."""
-    days = [
-        e.day
+) -> FollowUp | None:
+    """The latest monitoring inspection or revisit after the latest report (before it, it
+    followed an older one)."""
+    after = inspection.published_on if inspection else None
+    return _latest_follow_up(timeline, after, None)
+
+
+def _latest_follow_up(
+    timeline: Sequence[CaseEvent], after: dt.date | None, before: dt.date | None
+) -> FollowUp | None:
+    """The latest monitoring inspection or revisit after `after` and before `before`; one
+    with a result before news of one."""
+    found = [
+        e
         for e in timeline
-        if e.kind in MONITORING_KINDS and (inspection is None or e.day > inspection.published_on)
+        if e.kind in MONITORING_KINDS
+        and (after is None or e.day > after)
+        and (before is None or e.day < before)
     ]
-    return max(days, default=None)
+    if not found:
+        return None
+    latest = max(found, key=lambda e: (e.day, e.outcome is not None, e.id))
+    return follow_up(latest)
 
 
 def _due_after(
-    timeline: Sequence[CaseEvent], inspection: Inspection | None, monitoring_on: dt.date | None
+    timeline: Sequence[CaseEvent], inspection: Inspection | None, monitoring: FollowUp | None
 ) -> tuple[dt.date | None, dt.date | None]:
     """(next full inspection, monitoring inspection still expected) after the latest report."""
     if inspection is None:
         return None, None
     report = next(e for e in timeline if e.id == inspection.event_id)
-    full, monitoring = inspections_due(inspection.outcome, inspection.published_on, report.fields)
-    if monitoring is not None and monitoring_on is not None:
-        monitoring = None  # it has happened
-    return full, monitoring
+    full, monitoring_due = inspections_due(
+        inspection.outcome, inspection.published_on, report.fields
+    )
+    if monitoring_due is not None and monitoring is not None:
+        monitoring_due = None  # it has happened
+    return full, monitoring_due
 
 
 def _threads(timeline: Sequence[CaseEvent]) -> dict[int, Thread | None]:
@@ -464,9 +573,19 @@ def _facts(
         return replace(facts, in_force=in_force, lifted_on=lifted_on)
     if event.kind in LIFTING_KINDS:
         return replace(facts, lifts=ended.kind if ended is not None else None)
+    if event.kind in MONITORING_KINDS:
+        return replace(facts, follow_up=follow_up(event))
     if is_inspection(event.kind, event.outcome):
-        return replace(facts, **_due_facts(event, state))
+        return replace(facts, follow_up=_followed_by(event, state), **_due_facts(event, state))
     return facts
+
+
+def _followed_by(event: CaseEvent, state: CaseState) -> FollowUp | None:
+    """The latest monitoring inspection or revisit after an inspection, before the next one."""
+    later = [
+        e.day for e in state.timeline if is_inspection(e.kind, e.outcome) and e.day > event.day
+    ]
+    return _latest_follow_up(state.timeline, event.day, min(later, default=None))
 
 
 def _is_current(event: CaseEvent, state: CaseState) -> bool:

@@ -25,11 +25,16 @@ class Kind(StrEnum):
 
 
 class Outcome(StrEnum):
-    """An area SEND inspection's published outcome.
+    """What an area SEND inspection, monitoring inspection or revisit found.
 
-    The first three are the 2023 framework's; the last two the 2016-2022
-    framework's, whose only verdict was whether a Written Statement of Action
-    was required.
+    A full inspection's outcome: the first three are the 2023 framework's; the next two the
+    2016-2022 framework's, whose only verdict was whether a Written Statement of Action was
+    required. A monitoring inspection's or a revisit's result is the progress it found on the
+    weaknesses or priority actions the inspection named: all of them (`sufficient_progress`),
+    some of them (`partial_progress`: "sufficient progress in addressing 3 of the 5 areas of
+    significant weakness"), or none (`insufficient_progress`). A report whose result no rule
+    reads is `unrecognised`, never blank and never guessed: it is recorded, the sentence that
+    could not be placed is kept (`outcome_unread`), and the maintainer is told.
     """
 
     POSITIVE = "positive"
@@ -37,6 +42,39 @@ class Outcome(StrEnum):
     SIGNIFICANT_CONCERNS = "significant_concerns"
     WSOA_REQUIRED = "wsoa_required"
     NO_WSOA = "no_wsoa"
+    SUFFICIENT_PROGRESS = "sufficient_progress"
+    PARTIAL_PROGRESS = "partial_progress"
+    INSUFFICIENT_PROGRESS = "insufficient_progress"
+    UNRECOGNISED = "unrecognised"
+
+
+#: A full inspection's outcomes (both frameworks), the best first.
+INSPECTION_OUTCOMES: tuple[Outcome, ...] = (
+    Outcome.POSITIVE,
+    Outcome.INCONSISTENT,
+    Outcome.SIGNIFICANT_CONCERNS,
+    Outcome.NO_WSOA,
+    Outcome.WSOA_REQUIRED,
+)
+#: A monitoring inspection's or revisit's results, the best first.
+PROGRESS_OUTCOMES: tuple[Outcome, ...] = (
+    Outcome.SUFFICIENT_PROGRESS,
+    Outcome.PARTIAL_PROGRESS,
+    Outcome.INSUFFICIENT_PROGRESS,
+)
+
+
+def outcome_read(outcome: str | None) -> bool:
+    """An outcome some rule read: neither missing nor `unrecognised`."""
+    return outcome is not None and outcome != Outcome.UNRECOGNISED
+
+
+def joined_outcome(kept: str | None, told: str | None) -> str | None:
+    """An event's outcome once another report of it tells `told`: the one it `kept` stands
+    when it was read; an outcome read takes the place of an unread one, never the other way."""
+    if outcome_read(kept):
+        return kept
+    return told if outcome_read(told) or kept is None else kept
 
 
 #: Kinds that describe one real-world happening which several sources may report;

@@ -30,8 +30,16 @@ from sqlalchemy.orm import Session
 
 from sendwatch.case import SAME_HAPPENING_WINDOW
 from sendwatch.errors import StoreError
-from sendwatch.text import xml_safe, xml_safe_data
-from sendwatch.vocab import LINKABLE_KINDS, CrawlResult, Kind, Outcome, linked_kinds
+from sendwatch.text import quoted, xml_safe, xml_safe_data
+from sendwatch.vocab import (
+    LINKABLE_KINDS,
+    CrawlResult,
+    Kind,
+    Outcome,
+    joined_outcome,
+    linked_kinds,
+    outcome_read,
+)
 from storage.db import check_connection, make_engine, session_factory, write_session
 from storage.las import register
 from storage.migrate import upgrade
@@ -346,6 +354,47 @@ class Store:
             )
             session.commit()
 
+    def unread_outcomes(self, source: str | None = None) -> list[UnreadOutcome]:
+        """The reports recorded (by `source`, or any) whose event's outcome no rule read, each
+        with the sentence that could not be placed: what the maintainer must look at."""
+        query = (
+            select(Finding.source, Finding.event_id, Finding.title, Finding.url, Finding.fields)
+            .join(Event, Event.id == Finding.event_id)
+            .where(Event.outcome == str(Outcome.UNRECOGNISED))
+            .where(Finding.outcome == str(Outcome.UNRECOGNISED))
+            .order_by(Finding.event_id, Finding.id)
+        )
+        if source is not None:
+            query = query.where(Finding.source == source)
+        with self.sessions() as session:
+            rows = session.execute(query).all()
+        seen: dict[tuple[str, int], UnreadOutcome] = {}
+        for row in rows:
+            sentence = str((row.fields or {}).get("outcome_unread") or "")
+            seen.setdefault(
+                (row.source, row.event_id),
+                UnreadOutcome(row.source, row.event_id, row.title, row.url, sentence),
+            )
+        return list(seen.values())
+
+    def keep_unread_alarms(self, source: str) -> list[Alarm]:
+        """One alarm for each report of `source` whose outcome no rule read, opened once and
+        open while it stays unread; closed when its event's outcome is read (another report of
+        it, or a newer sendwatch reading it again). Returns the alarms opened now."""
+        unread = {item.event_id: item for item in self.unread_outcomes(source)}
+        alarm_source = f"{source}:outcome"
+        opened: list[Alarm] = []
+        with write_session(self.engine) as session:
+            for alarm in _open_alarms(session, alarm_source):
+                if _unread_event(alarm.kind) not in unread:
+                    alarm.resolved_at = utcnow()
+            for event_id, item in unread.items():
+                opened += _open_alarm(
+                    session, alarm_source, f"{UNREAD_ALARM}{event_id}", item.message
+                )
+            session.commit()
+        return opened
+
     def open_alarms(self) -> list[Alarm]:
         with self.sessions() as session:
             return list(
@@ -393,6 +442,34 @@ def _upsert_mark(session: Session, source: str, key: str, value: str) -> None:
             set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
         )
     )
+
+
+#: An alarm about one report's unread outcome: its kind names the event ("unread:1234").
+UNREAD_ALARM = "unread:"
+
+
+def _unread_event(kind: str) -> int | None:
+    number = kind.removeprefix(UNREAD_ALARM)
+    return int(number) if kind.startswith(UNREAD_ALARM) and number.isdigit() else None
+
+
+@dataclass(frozen=True)
+class UnreadOutcome:
+    """A recorded report whose outcome no rule read, and the sentence that could not be placed."""
+
+    source: str
+    event_id: int
+    title: str
+    url: str
+    sentence: str
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.source}: the outcome of {self.title!r} could not be read ({self.url}):"
+            f" {quoted(self.sentence, 240)}; recorded as unrecognised, shown as"
+            ' "outcome not read: see the report"'
+        )
 
 
 def _open_alarms(session: Session, source: str) -> list[Alarm]:
@@ -526,7 +603,8 @@ def _copy_into_event(event: Event, finding: FindingData, regroup: bool = True) -
         event.kind = str(finding.kind)
         event.la_code = finding.la_code
     event.happened_on = finding.event_date
-    event.outcome = str(finding.outcome) if finding.outcome else event.outcome
+    told = str(finding.outcome) if finding.outcome else None
+    event.outcome = told if outcome_read(told) else joined_outcome(event.outcome, told)
     event.title = finding.title
     event.summary = finding.summary
 
@@ -555,8 +633,9 @@ def _resolve_event(session: Session, finding: FindingData, alert: bool) -> tuple
         )
         if match is not None:
             changes: dict[str, Any] = {"updated_at": now}
-            if match.outcome is None and outcome is not None:
-                changes["outcome"] = outcome
+            joined = joined_outcome(match.outcome, outcome)
+            if joined != match.outcome:
+                changes["outcome"] = joined
             if finding.authoritative and not match.authoritative:
                 changes |= {
                     "title": finding.title,

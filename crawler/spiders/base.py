@@ -38,8 +38,10 @@ from crawler.verdict import (
     NETWORK_FAILURES,
     Verdict,
 )
+from sendwatch.case import REPORT_KINDS
 from sendwatch.sources import find
-from sendwatch.vocab import Kind
+from sendwatch.text import quoted
+from sendwatch.vocab import Outcome, outcome_read
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +325,10 @@ def read_row(noun: str, found: Found, what: str) -> Row:
     if what == "outcome":
         parts.append(f"outcome {extraction.outcome or 'not found'}")
     ok = la is not None and (extraction.happened_on or extraction.published_on) is not None
-    if what == "outcome" and extraction.kind is Kind.INSPECTION_REPORT:
-        ok = ok and extraction.outcome is not None  # a full report always states one
+    if what == "outcome" and extraction.outcome == Outcome.UNRECOGNISED:
+        parts.append(f"not read: {quoted(str(extraction.fields().get('outcome_unread')), 240)}")
+    if what == "outcome" and extraction.kind in REPORT_KINDS:
+        ok = ok and outcome_read(extraction.outcome)  # a report always states its result
     return Row(f"{noun} read", ok, f"{item.title}: " + ", ".join(parts), item.url)
 
 

@@ -55,7 +55,7 @@ from twisted.python.failure import Failure
 from crawler.bounded import DocumentRefused
 from crawler.dates import spoken_date
 from crawler.items import MarkItem, SourceItem
-from crawler.ods import DataSheet, Inspection, NotASpreadsheet, UnknownLayout
+from crawler.ods import DataSheet, Inspection, NotASpreadsheet, Revisit, UnknownLayout
 from crawler.spiders.base import (
     Found,
     Row,
@@ -105,10 +105,11 @@ OUTCOME_SENTENCES = {
     Outcome.WSOA_REQUIRED: "HMCI has determined that a written statement of action is required.",
     Outcome.NO_WSOA: "A written statement of action is not required.",
 }
+#: A revisit's result in the words its letter uses, so the pipeline's `extract` reads it back.
 PROGRESS_WORDS = {
-    "yes": "sufficient progress in addressing all significant weaknesses",
-    "some": "sufficient progress in addressing some significant weaknesses",
-    "no": "not sufficient progress in addressing the significant weaknesses",
+    "yes": "made sufficient progress in addressing all of the significant weaknesses",
+    "some": "made sufficient progress in addressing some of the significant weaknesses",
+    "no": "not made sufficient progress in addressing any of the significant weaknesses",
 }
 
 
@@ -424,16 +425,16 @@ class StatisticsSpider(SourceSpider):
                 f" {revisit.progress_text!r} is not one known; the revisit is skipped"
             )
             return None
-        words = PROGRESS_WORDS[revisit.progress]
+        words = progress_words(revisit)
         return SourceItem(
             source=self.name,
             identity=f"{la.ons_code}/revisit/{revisit.published.isoformat()}",
             url=inspection.link or CANONICAL_HOST + release.path,
-            title=f"Area SEND revisit of {la.name}: {words}",
+            title=f"Area SEND revisit of {la.name}: {words.replace('made ', '', 1)}",
             text=(
                 f"Ofsted's area SEND statistics record the revisit of {inspection.area}"
                 f"{_started(revisit.started)}, published {spoken_date(revisit.published)}, after the"
-                f" inspection published {spoken_date(inspection.published)}. Inspectors found"
+                f" inspection published {spoken_date(inspection.published)}. The area has"
                 f" {words}."
             ),
             published_on=revisit.published,
@@ -472,6 +473,19 @@ class StatisticsSpider(SourceSpider):
                 STANDING_ALARM,
                 f"statistics: {len(trouble)} rows could not be read or placed, e.g. {trouble[0]}",
             )
+
+
+def progress_words(revisit: Revisit) -> str:
+    """ "made sufficient progress in addressing 3 of the 5 significant weaknesses", where the
+    sheet counts them, else its Yes, Some or No in words."""
+    assert revisit.progress is not None
+    addressed, left = revisit.addressed, revisit.left
+    if revisit.progress == "some" and addressed is not None and left is not None:
+        return (
+            f"made sufficient progress in addressing {addressed} of the {addressed + left}"
+            " significant weaknesses"
+        )
+    return PROGRESS_WORDS[revisit.progress]
 
 
 def release_for(path: str) -> _Release:

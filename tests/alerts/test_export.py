@@ -205,7 +205,12 @@ def test_api_las_and_bad_parameters(api: str) -> None:
     las = httpx.get(f"{api}/api/las").json()
     assert len(las) == 153
     bexley = next(la for la in las if la["ons_code"] == "E09000004")
-    assert bexley["latest_inspection"] == {"outcome": "significant_concerns", "date": "2024-02-23"}
+    assert bexley["latest_inspection"] == {
+        "outcome": "significant_concerns",
+        "date": "2024-02-23",
+        "follow_up": None,
+    }
+    assert bexley["case_closed"] is False
     assert bexley["notice_in_force"] is True and bexley["notice"]["deadline"] == "2025-08-31"
     kent = next(la for la in las if la["name"] == "Kent")
     assert kent["notice_in_force"] is False and kent["notice"]["lifted_on"] == "2024-08-06"

@@ -151,4 +151,6 @@ def test_a_full_report_read_without_its_outcome_is_failing() -> None:
 
     assert read(Kind.INSPECTION_REPORT, Outcome.SIGNIFICANT_CONCERNS)
     assert not read(Kind.INSPECTION_REPORT, None)  # the PDF's text no longer parses
-    assert read(Kind.MONITORING_INSPECTION, None)  # monitoring reports state none
+    assert not read(Kind.MONITORING_INSPECTION, None)  # monitoring reports state a result
+    assert not read(Kind.INSPECTION_REPORT, Outcome.UNRECOGNISED)
+    assert read(Kind.MONITORING_INSPECTION, Outcome.PARTIAL_PROGRESS)

@@ -164,14 +164,15 @@ def test_each_row_becomes_the_finding_of_its_kind_and_outcome() -> None:
         ("E06000055", Kind.INSPECTION_REPORT, Outcome.POSITIVE, dt.date(2025, 2, 4)),
         ("E06000023", Kind.INSPECTION_REPORT, Outcome.SIGNIFICANT_CONCERNS, dt.date(2024, 5, 17)),
         ("E08000015", Kind.WSOA, Outcome.WSOA_REQUIRED, dt.date(2021, 12, 14)),
-        ("E08000015", Kind.MONITORING_INSPECTION, None, dt.date(2023, 3, 7)),
+        ("E08000015", Kind.MONITORING_INSPECTION, Outcome.PARTIAL_PROGRESS, dt.date(2023, 3, 7)),
         ("E06000010", Kind.WSOA, Outcome.WSOA_REQUIRED, dt.date(2018, 11, 20)),
     ]
     assert findings[0].fields["priority_actions"] == 5
     revisit = findings[5]
     assert revisit.identity == "E08000015/revisit/2023-03-07"
     assert revisit.title == (
-        "Area SEND revisit of Wirral: sufficient progress in addressing some significant weaknesses"
+        "Area SEND revisit of Wirral: sufficient progress in addressing some of the significant"
+        " weaknesses"
     )
     assert revisit.url == "https://reports.ofsted.gov.uk/provider/44/80567"  # the row's link
     assert revisit.fields["revisit_progress"] == "some"
