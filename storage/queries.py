@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from sendwatch.case import (
     CASE_FIELDS,
-    INSPECTION_KINDS,
     NOTICE_KINDS,
+    REPORT_KINDS,
     CaseEvent,
     CaseState,
     EventFacts,
@@ -110,8 +110,9 @@ def case_event(event: Event) -> CaseEvent:
     )
 
 
-#: Kinds whose findings' fields the case reads (deadlines; what a report states is due).
-DETAILED_KINDS = frozenset(NOTICE_KINDS | INSPECTION_KINDS)
+#: Kinds whose findings' fields the case reads (deadlines; what a report states is due; what a
+#: monitoring inspection or revisit found).
+DETAILED_KINDS = frozenset(NOTICE_KINDS | REPORT_KINDS)
 
 
 def _fields_of(session: Session, wanted: Any) -> dict[int, dict[str, Any]]:
