@@ -48,6 +48,7 @@ from alerts.summary import (
     OUTCOME_LABELS,
     Summary,
     case_lines,
+    follow_up_words,
     format_date,
     kind_label,
     summarise,
@@ -222,6 +223,7 @@ class Pages:
             follow=council_follow(la, self.base) if la else everything_follow(self.base),
             outcome_labels=OUTCOME_LABELS,
             kind_labels=KIND_LABELS,
+            follow_up_words=follow_up_words,
             **context,
         )
         response = HTMLResponse(html, status_code=status, headers=headers)

@@ -141,7 +141,7 @@ FRAMEWORK_2016 = Layout(
         _column(
             "revisit_left",
             "Number of significant weaknesses with insufficient progress",
-            r"number .*(?:insufficient|not sufficient|not made sufficient) progress.*",
+            r"number .*(?:(?:insufficient|not sufficient|not made sufficient) progress|progress not made).*",
         ),
     ),
 )

@@ -171,11 +171,13 @@ def test_each_row_becomes_the_finding_of_its_kind_and_outcome() -> None:
     revisit = findings[5]
     assert revisit.identity == "E08000015/revisit/2023-03-07"
     assert revisit.title == (
-        "Area SEND revisit of Wirral: sufficient progress in addressing some of the significant"
+        "Area SEND revisit of Wirral: sufficient progress in addressing 3 of the 5 significant"
         " weaknesses"
     )
     assert revisit.url == "https://reports.ofsted.gov.uk/provider/44/80567"  # the row's link
     assert revisit.fields["revisit_progress"] == "some"
+    # Its counts, from the sheet's two columns after the revisit outcome.
+    assert (revisit.fields["areas_addressed"], revisit.fields["areas_total"]) == (3, 5)
     # Cumbria's 2017 row: a council abolished since, skipped and said so.
     assert spider.tally.abolished == {"Cumbria"}
     assert not spider.tally.unmatched and not spider.tally.problems
