@@ -1,4 +1,5 @@
-"""A local stand-in for GOV.UK, Ofsted, Local Government Lawyer and councils' ModernGov sites.
+"""A local stand-in for GOV.UK, Ofsted, Local Government Lawyer and councils' ModernGov and
+CMIS sites.
 
 Each real host is its own server (www.gov.uk; assets.publishing.service.gov.uk, where
 GOV.UK keeps attachments such as Ofsted's statistics spreadsheets; reports.ofsted.gov.uk and
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import threading
 import time
@@ -74,7 +76,17 @@ MODERNGOV_HOSTS = {
     "barnet.moderngov.co.uk": "barnet",
 }
 MODERNGOV_SERVICE = "/mgWebService.asmx/"
-HOSTS = (GOVUK, GOVUK_ASSETS, OFSTED_REPORTS, OFSTED_FILES, *LGL_HOSTS, *MODERNGOV_HOSTS)
+#: Councils' CMIS sites (real hosts) -> their fixtures' folder under cmis/.
+CMIS_HOSTS = {"birmingham.cmis.uk.com": "birmingham"}
+HOSTS = (
+    GOVUK,
+    GOVUK_ASSETS,
+    OFSTED_REPORTS,
+    OFSTED_FILES,
+    *LGL_HOSTS,
+    *MODERNGOV_HOSTS,
+    *CMIS_HOSTS,
+)
 
 
 @dataclass
@@ -144,6 +156,8 @@ class FixtureSite:
             return self._lgl(path, query)
         if host in MODERNGOV_HOSTS:
             return self._moderngov(MODERNGOV_HOSTS[host], path, query)
+        if host in CMIS_HOSTS:
+            return self._cmis(CMIS_HOSTS[host], path, query)
         return None
 
     def _govuk(self, path: str, query: dict[str, list[str]]) -> str | None:
@@ -193,6 +207,22 @@ class FixtureSite:
         if operation == "GetMeeting" and meeting.isdigit():
             return f"moderngov/{council}/GetMeeting-{meeting}.xml"
         return None
+
+    def _cmis(self, council: str, path: str, query: dict[str, list[str]]) -> str | None:
+        """A CMIS site's meetings page (and its list view), any month of its calendar (a month
+        with no fixture is one with no meetings), and its meetings' pages."""
+        folder = f"cmis/{council}"
+        if path.endswith("/Meetings.aspx"):
+            listing = query.get("ctl", [""])[0] == "MeetingCalendarListView"
+            return f"{folder}/{'list-view' if listing else 'Meetings'}.html"
+        month = re.search(
+            r"/ctl/MeetingCalendarPublicNoJava/mid/\d+/Date/(\d{4}-\d{2})-\d{2}/", path
+        )
+        if month:
+            relative = f"{folder}/calendar-{month[1]}.html"
+            return relative if self.file(relative) else f"{folder}/calendar-empty.html"
+        meeting = re.search(r"/ctl/ViewMeetingPublic/mid/\d+/Meeting/(\d+)/Committee/\d+/", path)
+        return f"{folder}/meeting-{meeting[1]}.html" if meeting else None
 
     def answer(self, host: str, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str]:
         if path == "/robots.txt":

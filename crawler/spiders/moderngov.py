@@ -58,20 +58,53 @@ the web service's `failed` (`councils`, and the sendwatch/moderngov/<outcome> st
 none of them fails the run while other councils answer. Each council's outcome is logged at
 DEBUG only; the run says each outcome in one line when it closes ("3 of 136 councils
 unreachable (timeout), e.g. https://…"), so a machine offline is one line, not 136.
+
+CMIS councils (the register's `software` says which) have no web service: their papers are
+read from the HTML of their CMIS site, a DotNetNuke "Meetings" module, with the same window,
+marks, stages, relevance and outcomes. What the pages look like is taken from DemocracyClub's
+LGSF (`lgsf/minutes/scrapers.py` CMISMinutesScraper and its fixtures; poteris/council-scraper
+reads the same month view). The register gives the site's meetings page; once, it is read for
+a link to one meeting, whose path carries the module's tabid and id::
+
+    GET <meetings page>   (e.g. https://birmingham.cmis.uk.com/birmingham/Meetings.aspx)
+      <a href="…/Meetings/tabid/70/ctl/ViewMeetingPublic/mid/397/Meeting/15042/Committee/4/…">
+    (no link there: the module id from `dnn$ctr397$MeetingCalendarPublic…$`, and its list view)
+    GET <meetings page>?ctl=MeetingCalendarListView&mid=397
+
+then the module's month calendar, any month as a plain GET, one page a month::
+
+    GET …/Meetings/tabid/70/ctl/MeetingCalendarPublicNoJava/mid/397/Date/2026-03-01/Default.aspx
+      <tr><td class="SimpleCalendarDate">Tuesday, 10 March</td>
+          <td><p class="Meeting"><a href="…/ctl/ViewMeetingPublic/mid/397/Meeting/15030/
+               Committee/7/SelectedTab/Documents/Default.aspx">10:00 Cabinet</a></p></td></tr>
+
+and a meeting's page, whose papers are a list of documents (the agenda's items are not
+shown in any public sample: each document stands for its item)::
+
+    <div class="holder"><div class="DNNLabel">…Committee:…</div><div class="Value">Cabinet</div>
+    <li class="DocumentListItem"><a class="TitleLink" href="/birmingham/Document.ashx?…">…</a>
+
+The calendar's prefix (tabid, module id) and the day the council was last listed are its
+mark (`CALENDAR_MARK`). The first poll lists the whole window; later ones only the days since
+the last poll up to when an agenda may be due (`AGENDA_DAYS` ahead): at most two month pages.
+Meetings listed before are read again from their marks while their papers are due, as above.
+A page that is not what is drawn here makes the council `failed`, with what was missing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from parsel import Selector, SelectorList
 from scrapy import Request
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.dates import spoken_date
@@ -102,10 +135,10 @@ OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED, NOT_MODERNGOV = (
     "disallowed",
     "unreachable",
     "failed",
-    "not ModernGov",
+    "not ModernGov or CMIS",
 )
 OUTCOMES = (OK, BLOCKED_COUNCIL, DISALLOWED, UNREACHABLE, FAILED, NOT_MODERNGOV)
-#: Outcomes that are no failure of the run: the council said no, or has no ModernGov site.
+#: Outcomes that are no failure of the run: the council said no, or has no site read here.
 NOT_POLLED = frozenset({DISALLOWED, NOT_MODERNGOV})
 _OUTCOME_OF = {
     "403": BLOCKED_COUNCIL,
@@ -122,9 +155,11 @@ COUNCIL_OUTCOMES = {
     BLOCKED_COUNCIL: ("blocked (403)", True),
     DISALLOWED: ("disallowed by robots.txt: not polled", True),
     UNREACHABLE: ("unreachable", False),
-    FAILED: ("not the ModernGov web service's answer", False),
-    NOT_MODERNGOV: ("not ModernGov: not polled", True),
+    FAILED: ("not the answer of a ModernGov web service or a CMIS calendar", False),
+    NOT_MODERNGOV: ("not ModernGov or CMIS: not polled", True),
 }
+#: The software of the councils read here (the register's `software` column).
+MODERNGOV, CMIS = "moderngov", "cmis"
 
 
 @dataclass(frozen=True)
@@ -137,6 +172,8 @@ class Meeting:
     committee: str
     status: str
     time: str
+    #: Its page, on a CMIS site (ModernGov's are built from the ids).
+    url: str = ""
 
     @property
     def listed(self) -> str:
@@ -145,16 +182,23 @@ class Meeting:
 
 
 def polled_sites(overrides: dict[str, str], councils: list[str]) -> dict[str, str]:
-    """ONS code -> ModernGov site for every council polled: the register's ModernGov sites,
-    with the configured ones over them, narrowed to `councils` when any are named."""
+    """ONS code -> ModernGov site or CMIS meetings page for every council polled: the
+    register's, with the configured ones over them, narrowed to `councils` when any are named."""
     sites = {
         code: site.base_url
         for code, site in meeting_sites().items()
-        if site.software == "moderngov" and site.base_url
+        if site.software in (MODERNGOV, CMIS) and site.base_url
     } | dict(overrides)
     if councils:
         sites = {code: url for code, url in sites.items() if code in councils}
     return {code: url.rstrip("/") for code, url in sites.items()}
+
+
+def software_of(code: str) -> str:
+    """How a council's site is read: CMIS when the register says so, else ModernGov (a site
+    configured for a council the register has no site for is taken as ModernGov)."""
+    site = meeting_sites().get(code)
+    return CMIS if site is not None and site.software == CMIS else MODERNGOV
 
 
 class ModernGovSpider(SourceSpider):
@@ -175,6 +219,11 @@ class ModernGovSpider(SourceSpider):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.sites = polled_sites(sites or {}, councils or [])
+        #: ONS code -> the software its site is read as (ModernGov or CMIS).
+        self.software = {code: software_of(code) for code in self.sites}
+        #: A CMIS council's month pages still to come this poll, and its meetings listed.
+        self.months_due: dict[str, int] = {}
+        self.listed_keys: dict[str, set[str]] = {}
         #: The councils asked for (empty: all), for `sendwatch check`.
         self.asked = list(councils or [])
         self.days_back = days_back
@@ -205,7 +254,11 @@ class ModernGovSpider(SourceSpider):
 
     async def start(self) -> AsyncIterator[Request]:
         for code in sorted(self.sites):
-            yield self._meetings_request(code)
+            if self.software[code] == CMIS:
+                for request in self._cmis_requests(code):
+                    yield request
+            else:
+                yield self._meetings_request(code)
 
     def _meetings_request(self, code: str) -> Request:
         start, end = self.window
@@ -223,8 +276,23 @@ class ModernGovSpider(SourceSpider):
             self._council_done(code, FAILED, response.url, "not the GetMeetings XML")
             return
         self._council_done(code, OK, response.url)
+        yield from self._read_listed(code, list(_meetings(xml)), self._get_meeting)
+
+    def _get_meeting(self, code: str, meeting: Meeting) -> Request:
+        return self.detail_request(
+            f"{self.sites[code]}{SERVICE}/GetMeeting?lMeetingId={meeting.id}",
+            self.parse_meeting,
+            code=code,
+            meeting=meeting,
+        )
+
+    def _read_listed(
+        self, code: str, meetings: list[Meeting], read: Callable[[str, Meeting], Request]
+    ) -> Iterator[Request]:
+        """A listing's meetings in the window, each read when its papers may have changed (in
+        a check, only the latest held), whatever software listed them."""
         start, end = self.window
-        meetings = [m for m in _meetings(xml) if start <= m.held_on <= end]
+        meetings = [m for m in meetings if start <= m.held_on <= end]
         self.meetings_listed += len(meetings)
         self.count_listing(len(meetings))
         if self.check:  # a sample: the latest meeting held, whatever was read before
@@ -233,14 +301,15 @@ class ModernGovSpider(SourceSpider):
         for meeting in meetings:
             if _cancelled(meeting):
                 continue  # no papers to read
-            key = meeting_key(code, meeting.id)
-            if self.check or self.due(key, meeting):
-                yield self.detail_request(
-                    f"{self.sites[code]}{SERVICE}/GetMeeting?lMeetingId={meeting.id}",
-                    self.parse_meeting,
-                    code=code,
-                    meeting=meeting,
-                )
+            if self.check or self.due(self.key_of(code, meeting), meeting):
+                yield read(code, meeting)
+
+    def key_of(self, code: str, meeting: Meeting) -> str:
+        """A meeting's mark: a CMIS meeting's carries its committee, which its page's URL needs
+        when it is read again from the mark alone."""
+        if self.software.get(code) == CMIS:
+            return meeting_key(code, f"{meeting.id}/{meeting.committee_id}")
+        return meeting_key(code, meeting.id)
 
     def due(self, key: str, meeting: Meeting) -> bool:
         """Whether a meeting's papers may have changed since it was last read."""
@@ -269,6 +338,8 @@ class ModernGovSpider(SourceSpider):
         self._council_done(code, _OUTCOME_OF.get(why, FAILED), url, why)
 
     def _council_done(self, code: str, outcome: str, url: str, why: str = "") -> None:
+        if self.councils.get(code, OK) != OK:
+            return  # a council read in several pages is as good as its worst
         self.councils[code] = outcome
         if outcome == OK:
             return
@@ -374,6 +445,8 @@ class ModernGovSpider(SourceSpider):
             word, ok = COUNCIL_OUTCOMES.get(outcome, (outcome, False))
             if code in sites and code not in self.sites:  # what it uses instead
                 word = f"{word} ({sites[code].software})"
+            elif outcome == FAILED and code in self.reasons:  # what was not as expected
+                word = f"{word}: {self.reasons[code][0]}"
             la = las.get(code)
             rows.append(Row(f"{la.name if la else code}", ok, word, self.sites.get(code, "")))
         return rows
@@ -412,8 +485,6 @@ class ModernGovSpider(SourceSpider):
             return
         self.meetings_read += 1
         base = self.sites[code]
-        authority = register().get(code)
-        council = authority.name if authority else ""
         held_on = _date(_field(root, "meetingdate")) or meeting.held_on
         meeting_url = f"{base}/ieListDocuments.aspx?CId={meeting.committee_id}&MId={meeting.id}"
         has_minutes = _flag(root, "minutepublished")
@@ -432,40 +503,355 @@ class ModernGovSpider(SourceSpider):
                 )
                 if part
             )
-            if not title or not about_the_send_case(title, text):
-                continue
             item_id = _field(item, "agendaitemid")
             item_url = f"{base}/mgAi.aspx?ID={item_id}" if item_id else ""
-            yield SourceItem(
-                source=self.name,
-                identity=f"{code}:{meeting.id}:{item_id or index}",
-                url=item_url or meeting_url,
-                title=f"{meeting.committee}, {spoken_date(held_on)}: {title}",
-                text=text,
-                published_on=held_on,
-                kind_hint=Kind.COUNCIL_PAPER,
-                la_hint=council,
-                extra={
-                    "committee": meeting.committee,
-                    "meeting_date": held_on.isoformat(),
-                    "item_title": title,
-                    "item_url": item_url,
-                    "meeting_url": meeting_url,
-                    "documents": documents,
-                    "ons_code": code,
-                },
+            paper = self._paper(
+                code,
+                meeting,
+                held_on,
+                Paper(item_id or str(index), title, text, item_url, meeting_url, documents),
             )
+            if paper is not None:
+                yield paper
         if has_minutes:
             stage = MINUTES
         elif _flag(root, "agendapublished") or root.xpath("agendaitems/agendaitem"):
             stage = AGENDA
         else:
             stage = NONE
-        yield MarkItem(meeting_key(code, meeting.id), f"{meeting.listed}|{stage}|{self.today}")
+        yield self._read_mark_item(self.key_of(code, meeting), meeting, stage)
+
+    # -- a CMIS council ------------------------------------------------------------------
+
+    def _cmis_requests(self, code: str) -> Iterator[Request]:
+        """The month pages to list, when the calendar is known from the council's mark; else
+        its meetings page, to find the calendar."""
+        prefix, _ = _calendar_mark(self.marks.get(calendar_key(code), ""))
+        if prefix:
+            yield from self._month_requests(code, prefix)
+        else:
+            yield self.listing_request(
+                self.sites[code], self.parse_meetings_page, self.council_failed, code=code
+            )
+
+    def parse_meetings_page(self, response: Response, code: str) -> Iterator[Request]:
+        """The meetings page: the calendar from a meeting link on it, or else from the module's
+        list view, whose id the page names."""
+        page = _html(response)
+        prefix = _calendar_prefix(response, page)
+        if prefix:
+            yield from self._month_requests(code, prefix)
+            return
+        module = MODULE_ID.search(page.get() if page is not None else "")
+        if module is None:
+            self._council_done(code, FAILED, response.url, "no CMIS meetings calendar on the page")
+            return
+        separator = "&" if "?" in self.sites[code] else "?"
+        yield self.listing_request(
+            f"{self.sites[code]}{separator}ctl={LIST_VIEW}&mid={module.group(1)}",
+            self.parse_list_view,
+            self.council_failed,
+            code=code,
+        )
+
+    def parse_list_view(self, response: Response, code: str) -> Iterator[Request]:
+        prefix = _calendar_prefix(response, _html(response))
+        if not prefix:
+            self._council_done(code, FAILED, response.url, "no meeting link in the CMIS list view")
+            return
+        yield from self._month_requests(code, prefix)
+
+    def listing_days(self, code: str) -> tuple[dt.date, dt.date]:
+        """The days a CMIS council's calendar is listed for this poll: the window the first
+        time (and in a check); after that, from the day after the last listing up to when an
+        agenda may be due, since meetings listed before are read again from their marks."""
+        start, end = self.window
+        _, last = _calendar_mark(self.marks.get(calendar_key(code), ""))
+        if last is None or self.check:
+            return start, end
+        first = max(start, min(self.today, last + dt.timedelta(days=1)))
+        return first, max(first, min(end, self.today + dt.timedelta(days=AGENDA_DAYS)))
+
+    def _month_requests(self, code: str, prefix: str) -> Iterator[Request]:
+        months = _months(*self.listing_days(code))
+        self.months_due[code] = len(months)
+        self.listed_keys[code] = set()
+        for month in months:
+            yield self.listing_request(
+                f"{prefix.format(view=MONTH_VIEW)}/Date/{month.isoformat()}/Default.aspx",
+                self.parse_month,
+                self.council_failed,
+                code=code,
+                prefix=prefix,
+                month=month,
+            )
+
+    def parse_month(
+        self, response: Response, code: str, prefix: str, month: dt.date
+    ) -> Iterator[Request | MarkItem]:
+        """One month of the calendar: its meetings in the listed days read when due; with the
+        council's last month, its meetings listed before and due, and the council's mark."""
+        page = _html(response)
+        if page is None or not page.css(CALENDAR):
+            self._council_done(code, FAILED, response.url, "not a CMIS month calendar")
+            return
+        self._council_done(code, OK, response.url)
+        first, last = self.listing_days(code)
+        meetings = [
+            m
+            for m in _calendar_meetings(response, page, month, prefix)
+            if first <= m.held_on <= last
+        ]
+        self.listed_keys[code].update(self.key_of(code, m) for m in meetings)
+        yield from self._read_listed(code, meetings, self._view_meeting)
+        self.months_due[code] -= 1
+        if self.months_due[code] == 0 and self.councils.get(code) == OK:
+            if not self.check:
+                yield from self._read_known(code, prefix)
+            yield MarkItem(calendar_key(code), f"{prefix}|{self.today}")
+
+    def _read_known(self, code: str, prefix: str) -> Iterator[Request]:
+        """Meetings listed on an earlier poll and not this one, read again while due."""
+        start, end = self.window
+        for key, mark in sorted(self.marks.items()):
+            if not key.startswith(meeting_key(code, "")) or key in self.listed_keys[code]:
+                continue
+            meeting = _known_meeting(key.removeprefix(meeting_key(code, "")), mark, prefix)
+            if meeting is not None and start <= meeting.held_on <= end and self.due(key, meeting):
+                yield self._view_meeting(code, meeting)
+
+    def _view_meeting(self, code: str, meeting: Meeting) -> Request:
+        return self.detail_request(meeting.url, self.parse_meeting_page, code=code, meeting=meeting)
+
+    def parse_meeting_page(
+        self, response: Response, code: str, meeting: Meeting
+    ) -> Iterator[SourceItem | MarkItem]:
+        """A CMIS meeting's page: each listed document about the SEND case is a paper."""
+        page = _html(response)
+        if page is None or not page.css(MEETING_PAGE):
+            self.item_error(response.url, "not a CMIS meeting page")
+            return
+        self.meetings_read += 1
+        summary = _summary(page)
+        meeting = replace(meeting, committee=summary.get("Committee") or meeting.committee)
+        documents = _cmis_documents(response, page)
+        for document in documents:
+            paper = Paper(
+                urlsplit(document["url"]).query or document["url"],
+                document["title"],
+                document["title"],
+                document["url"],
+                response.url,
+                [document],
+            )
+            found = self._paper(code, meeting, meeting.held_on, paper)
+            if found is not None:
+                yield found
+        if any(_minutes_of_the_meeting(document["title"]) for document in documents):
+            stage = MINUTES
+        else:
+            stage = AGENDA if documents else NONE
+        yield self._read_mark_item(self.key_of(code, meeting), meeting, stage)
+
+    def _paper(
+        self, code: str, meeting: Meeting, held_on: dt.date, paper: Paper
+    ) -> SourceItem | None:
+        """The `council_paper` of an agenda item about the council's SEND case (None for any
+        other), whichever software published it; the council is the site's."""
+        if not paper.title or not about_the_send_case(paper.title, paper.text):
+            return None
+        authority = register().get(code)
+        return SourceItem(
+            source=self.name,
+            identity=f"{code}:{meeting.id}:{paper.id}",
+            url=paper.item_url or paper.meeting_url,
+            title=f"{meeting.committee}, {spoken_date(held_on)}: {paper.title}",
+            text=paper.text,
+            published_on=held_on,
+            kind_hint=Kind.COUNCIL_PAPER,
+            la_hint=authority.name if authority else "",
+            extra={
+                "committee": meeting.committee,
+                "meeting_date": held_on.isoformat(),
+                "item_title": paper.title,
+                "item_url": paper.item_url,
+                "meeting_url": paper.meeting_url,
+                "documents": paper.documents,
+                "ons_code": code,
+            },
+        )
+
+    def _read_mark_item(self, key: str, meeting: Meeting, stage: str) -> MarkItem:
+        """What was read of a meeting, and when: what `due` decides from next time."""
+        return MarkItem(key, f"{meeting.listed}|{stage}|{self.today}")
+
+
+@dataclass(frozen=True)
+class Paper:
+    """An agenda item as either software shows it, before the relevance rule."""
+
+    id: str
+    title: str
+    text: str
+    item_url: str
+    meeting_url: str
+    documents: list[dict[str, str]]
 
 
 def meeting_key(code: str, meeting_id: str) -> str:
     return f"{MEETING_MARK}{code}:{meeting_id}"
+
+
+# -- CMIS pages (DemocracyClub/LGSF lgsf/minutes/scrapers.py CMISMinutesScraper, its fixtures) --
+
+CALENDAR_MARK = "cmis:"
+#: The module's views: its list of this month's meetings, any month's calendar, a meeting.
+LIST_VIEW, MONTH_VIEW, MEETING_VIEW = (
+    "MeetingCalendarListView",
+    "MeetingCalendarPublicNoJava",
+    "ViewMeetingPublic",
+)
+#: The meetings module's id, as its form names it ("MeetingCalendarPublicList" on some sites).
+MODULE_ID = re.compile(r"dnn\$ctr(\d+)\$MeetingCalendarPublic\w*\$")
+#: A link to any view of the module, in DNN's path form: its page's tabid and the module id.
+MODULE_LINK = re.compile(r"^(?P<page>\S*/tabid/\d+)/ctl/\w+/(?P<mid>mid/\d+)/", re.IGNORECASE)
+MEETING_LINK = re.compile(r"/Meeting/(?P<meeting>\d+)/Committee/(?P<committee>\d+)/", re.IGNORECASE)
+#: A day of the month calendar ("Tuesday, 10 March"; the year is the month's asked for).
+CALENDAR_DAY = re.compile(
+    r"^\w+day,\s+(?P<day>\d{1,2})\s+(?P<month>[A-Za-z]+)(?:\s+(?P<year>\d{4}))?$"
+)
+#: A meeting on that day ("10:00 Cabinet").
+CALENDAR_ENTRY = re.compile(r"^(?:(?P<time>\d{1,2}[:.]\d{2})\s+)?(?P<committee>.+)$")
+CALENDAR = "td.SimpleCalendarDate, [id*='MeetingCalendarPublic']"
+MEETING_PAGE = ".ModCMISMeetingsC, [id*='ViewMeetingPublic']"
+DOCUMENT_LINKS = "li.DocumentListItem a.TitleLink[href]"
+#: The minutes of the meeting itself (not "Minutes of the previous meeting", an agenda paper).
+MINUTES_TITLE = re.compile(r"\bminutes\b", re.IGNORECASE)
+EARLIER_MINUTES = re.compile(r"\b(previous|last|earlier)\b", re.IGNORECASE)
+
+
+def calendar_key(code: str) -> str:
+    """A CMIS council's mark: "<its calendar's URL, with {view}>|<the day it was last listed>"."""
+    return f"{CALENDAR_MARK}{code}"
+
+
+def _calendar_mark(mark: str) -> tuple[str, dt.date | None]:
+    prefix, _, listed_on = mark.rpartition("|")
+    try:
+        return prefix, dt.date.fromisoformat(listed_on)
+    except ValueError:
+        return "", None
+
+
+def _html(response: Response) -> Selector | None:
+    """The page's HTML, or None for an answer that is not text."""
+    if not isinstance(response, TextResponse):
+        return None
+    return Selector(text=response.text)
+
+
+def _calendar_prefix(response: Response, page: Selector | None) -> str:
+    """ "<site>/…/tabid/70/ctl/{view}/mid/397": any view of the meetings module, from the first
+    link to one on the page ("" when none)."""
+    for href in page.css("a::attr(href)").getall() if page is not None else []:
+        link = MODULE_LINK.match(response.urljoin(href))
+        if link:
+            return f"{link['page']}/ctl/{{view}}/{link['mid']}"
+    return ""
+
+
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    """The first day of each month from `first` to `last`: one calendar page each."""
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _calendar_meetings(
+    response: Response, page: Selector, month: dt.date, prefix: str
+) -> Iterator[Meeting]:
+    """Every meeting of a month's calendar, once: a day cell, then its meetings' links."""
+    seen = set()
+    for cell in page.xpath("//td[following-sibling::td]"):
+        day = CALENDAR_DAY.match(" ".join(cell.xpath("normalize-space(.)").get("").split()))
+        if day is None:
+            continue
+        try:
+            held_on = dt.datetime.strptime(
+                f"{day['day']} {day['month']} {day['year'] or month.year}", "%d %B %Y"
+            ).date()
+        except ValueError:
+            continue
+        for link in cell.xpath("following-sibling::td[1]//a[@href]"):
+            url = response.urljoin(link.attrib["href"])
+            ids = MEETING_LINK.search(url)
+            entry = CALENDAR_ENTRY.match(" ".join(link.xpath("normalize-space(.)").get("").split()))
+            if ids is None or entry is None or ids["meeting"] in seen:
+                continue
+            seen.add(ids["meeting"])
+            yield Meeting(
+                id=ids["meeting"],
+                held_on=held_on,
+                committee_id=ids["committee"],
+                committee=entry["committee"],
+                status="",
+                time=entry["time"] or "",
+                url=_meeting_url(prefix, ids["meeting"], ids["committee"]),
+            )
+
+
+def _meeting_url(prefix: str, meeting_id: str, committee_id: str) -> str:
+    """A meeting's page, as the real sites link it (…/ctl/ViewMeetingPublic/mid/397/Meeting/
+    11151/Committee/3/Default.aspx)."""
+    return f"{prefix.format(view=MEETING_VIEW)}/Meeting/{meeting_id}/Committee/{committee_id}/Default.aspx"
+
+
+def _known_meeting(ids: str, mark: str, prefix: str) -> Meeting | None:
+    """A meeting listed on an earlier poll, from its mark ("<id>/<committee id>" ->
+    "<date>/<time>/<status>|<stage>|<read on>")."""
+    meeting_id, _, committee_id = ids.partition("/")
+    listed, _, _ = _read_mark(mark)
+    held_on, _, rest = listed.partition("/")
+    time, _, status = rest.partition("/")
+    try:
+        day = dt.date.fromisoformat(held_on)
+    except ValueError:
+        return None
+    if not meeting_id or not committee_id:
+        return None
+    url = _meeting_url(prefix, meeting_id, committee_id)
+    return Meeting(meeting_id, day, committee_id, "", status, time, url)
+
+
+def _summary(page: Selector) -> dict[str, str]:
+    """The meeting's summary, label -> value ("Committee", "Status", "Venue"): labels, not
+    classes, name the fields (a site marks its status and its venue alike)."""
+    summary: dict[str, str] = {}
+    for holder in page.css("div.holder"):
+        label = " ".join(holder.xpath("./div[contains(@class, 'DNNLabel')]//text()").getall())
+        value = " ".join(holder.xpath("./div[contains(@class, 'Value')][1]//text()").getall())
+        label, value = " ".join(label.split()).rstrip(":").strip(), " ".join(value.split())
+        if label and value:
+            summary.setdefault(label, value)
+    return summary
+
+
+def _cmis_documents(response: Response, page: Selector) -> list[dict[str, str]]:
+    """A meeting's documents, each once, with absolute URLs."""
+    documents, seen = [], set()
+    for link in page.css(DOCUMENT_LINKS):
+        url = response.urljoin(link.attrib["href"])
+        title = " ".join(" ".join(link.xpath(".//text()").getall()).split())
+        if url not in seen and title:
+            seen.add(url)
+            documents.append({"title": title, "url": url})
+    return documents
+
+
+def _minutes_of_the_meeting(title: str) -> bool:
+    return bool(MINUTES_TITLE.search(title)) and not EARLIER_MINUTES.search(title)
 
 
 def _meetings(xml: Selector) -> Iterator[Meeting]:

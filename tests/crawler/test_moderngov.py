@@ -14,7 +14,7 @@ from twisted.internet.error import DNSLookupError
 from twisted.python.failure import Failure
 
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.moderngov import Meeting, ModernGovSpider
+from crawler.spiders.moderngov import NOT_MODERNGOV, Meeting, ModernGovSpider
 from crawler.verdict import decide, listing_failures
 from sendwatch.vocab import CrawlResult, Kind
 from tests.crawler.conftest import file_response
@@ -363,7 +363,7 @@ def test_no_council_reached_is_a_site_never_reached() -> None:
     spider.councils = {
         WOR_CODE: "unreachable",
         LBBD_CODE: "unreachable",
-        "E08000025": "not ModernGov",
+        "E06000001": NOT_MODERNGOV,  # Hartlepool publishes on its own website
     }
     spider.reasons = {
         WOR_CODE: ("timeout", f"{WOR}/x"),

@@ -22,6 +22,8 @@ LBBD, WOR, BARNET = (
 )
 SITES = f"E09000002=https://{LBBD},E10000034=https://{WOR},E09000003=https://{BARNET}"
 SERVICE = "/mgWebService.asmx/"
+BIRMINGHAM = "birmingham.cmis.uk.com"
+CMIS_PAGES = "/birmingham/Meetings/tabid/70/ctl/"
 
 
 @pytest.fixture
@@ -30,19 +32,31 @@ def moderngov_env(env: dict[str, str]) -> dict[str, str]:  # noqa: F811
         "SENDWATCH_SOURCES_MODERNGOV_ENABLED": "true",
         "SENDWATCH_SOURCES_MODERNGOV_SITES": SITES,
         # Only the councils served here: the register names every council's real site.
-        # Birmingham publishes its papers with CMIS: shown as not ModernGov, never polled.
+        # Birmingham publishes its papers with CMIS: its calendar, at its real address.
         "SENDWATCH_SOURCES_MODERNGOV_COUNCILS": "E09000002,E10000034,E09000003,E08000025",
         "SENDWATCH_SOURCES_MODERNGOV_TODAY": "2026-03-16",
     }
 
 
 def _calls(site: FixtureSite, since: int) -> list[tuple[str, str, str]]:
-    """(host, web-service operation, meeting id) of each request since `since`, robots.txt apart."""
+    """(host, web-service operation, meeting id) of each request since `since` to a ModernGov
+    site, robots.txt apart."""
     return sorted(
         (seen.host, seen.path.removeprefix(SERVICE), seen.query.get("lMeetingId", [""])[0])
         for seen in site.requests[since:]
-        if seen.path != "/robots.txt"
+        if seen.path != "/robots.txt" and seen.host != BIRMINGHAM
     )
+
+
+def _cmis_calls(site: FixtureSite, since: int) -> list[str]:
+    """The path (and query) of each request since `since` to Birmingham's CMIS site, robots.txt
+    apart, in the order made."""
+    return [
+        seen.path.removeprefix(CMIS_PAGES)
+        + "".join(f"?{key}={value[0]}" for key, value in sorted(seen.query.items())[:1])
+        for seen in site.requests[since:]
+        if seen.host == BIRMINGHAM and seen.path != "/robots.txt"
+    ]
 
 
 def test_council_papers_polled_then_nothing_new_then_minutes(
@@ -59,7 +73,7 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
     row = next(line.split(maxsplit=10) for line in status if line.startswith("moderngov "))
     assert (row[5], row[10]) == (
         "ok",
-        "4 councils: 2 ok, 1 blocked (Barnet), 1 not ModernGov (Birmingham)",
+        "4 councils: 3 ok, 1 blocked (Barnet)",
     )
     # One standing alarm names the councils behind a firewall; it is not the source failing.
     assert [line for line in status if line.startswith("alarm since ")] == [
@@ -68,7 +82,7 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
     assert status[-1].endswith(
         "1 council answers 403 (a firewall), their meeting papers unread: Barnet"
     )
-    assert (counts["found"], counts["new"], counts["errors"]) == ("3", "3", "0")
+    assert (counts["found"], counts["new"], counts["errors"]) == ("4", "4", "0")
     assert _calls(site, 0) == [
         (BARNET, "GetMeetings", ""),
         (LBBD, "GetMeeting", "12001"),
@@ -86,19 +100,20 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
     with store.sessions() as session:
         findings = session.scalars(select(Finding).order_by(Finding.identity)).all()
         assert [(f.identity, f.kind, f.la_code) for f in findings] == [
+            ("E08000025:15001:czJKcaeAi5tUFL1DTL2UE4sOqCLHzE2A=ed3", "council_paper", "E08000025"),
             ("E09000002:12001:48203", "council_paper", "E09000002"),
             ("E09000002:12010:48251", "council_paper", "E09000002"),
             ("E10000034:5001:9102", "council_paper", "E10000034"),
         ]
         # The scrutiny minutes never name Barking and Dagenham: the site that published them does.
-        feedback = findings[0]
+        feedback = findings[1]
         assert feedback.title == (
             "People and Resilience Select Committee, 4 March 2026: Area SEND Inspection - Feedback"
         )
         assert feedback.url == "https://lbbd.moderngov.co.uk/mgAi.aspx?ID=48203"
         assert str(feedback.published_on) == "2026-03-04"
         assert feedback.fields["committee"] == "People and Resilience Select Committee"
-        assert "Cabinet agreed" not in findings[1].summary
+        assert "Cabinet agreed" not in findings[2].summary
     store.close()
 
     # The same day, nothing new: one request per council, and no meeting read again.
@@ -110,6 +125,10 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
         (BARNET, "GetMeetings", ""),
         (LBBD, "GetMeetings", ""),
         (WOR, "GetMeetings", ""),
+    ]
+    # Birmingham's CMIS calendar: this month's page only (its meetings are known).
+    assert _cmis_calls(site, before) == [
+        "MeetingCalendarPublicNoJava/mid/397/Date/2026-03-01/Default.aspx"
     ]
     assert [
         s.status for s in site.requests[before:] if s.host == LBBD and s.path != "/robots.txt"
@@ -124,7 +143,8 @@ def test_council_papers_polled_then_nothing_new_then_minutes(
     later = moderngov_env | {"SENDWATCH_SOURCES_MODERNGOV_TODAY": "2026-03-19"}
     code, counts = crawl("moderngov", later, tmp_path)
     assert code == 0
-    assert (counts["found"], counts["new"], counts["updated"]) == ("1", "0", "1")
+    # (Birmingham's SEND paper too: its meeting's minutes are due, its page is read again.)
+    assert (counts["found"], counts["new"], counts["updated"]) == ("2", "0", "1")
     assert _calls(site, before) == [
         (BARNET, "GetMeetings", ""),
         (LBBD, "GetMeeting", "12010"),  # its minutes were due
@@ -146,6 +166,7 @@ def test_every_council_blocked_is_a_blocked_run(
 ) -> None:
     for host in (LBBD, WOR, BARNET):
         site.fail(SERVICE + "GetMeetings", 403, host=host)
+    site.fail("/birmingham/Meetings.aspx", 403, host=BIRMINGHAM)
     code, counts = crawl("moderngov", moderngov_env, tmp_path)
     assert counts["result"] == "blocked"
     assert code != 0
@@ -158,7 +179,7 @@ def test_a_council_disallowing_the_web_service_is_not_polled(
     code, counts = crawl("moderngov", moderngov_env, tmp_path)
     assert code == 0 and counts["result"] == "ok"
     assert not [s for s in site.requests if s.host == WOR and s.path != "/robots.txt"]
-    assert counts["found"] == "2"
+    assert counts["found"] == "3"
 
 
 def test_check_reports_each_council(
@@ -176,11 +197,11 @@ def test_check_reports_each_council(
     assert result.returncode == 0, result.stdout + result.stderr
     (source,) = json.loads(result.stdout)["sources"]
     rows = {row["name"]: (row["ok"], row["detail"]) for row in source["checks"]}
-    assert rows["councils"] == (True, "1 blocked (403), 1 not ModernGov: not polled, 2 reachable")
+    assert rows["councils"] == (True, "1 blocked (403), 3 reachable")
     assert rows["Barnet"] == (True, "blocked (403)")
     assert rows["Barking and Dagenham"] == (True, "reachable")
     assert rows["Worcestershire"] == (True, "reachable")
-    assert rows["Birmingham"] == (True, "not ModernGov: not polled (cmis)")
+    assert rows["Birmingham"] == (True, "reachable")
     assert set(rows) == {
         "councils",
         "Barnet",
