@@ -92,7 +92,7 @@ SOURCES: tuple[Source, ...] = (
         base_url="https://www.moderngov.co.uk",
         interval_minutes=1440,
         options={
-            # ONS code -> the council's ModernGov site, over the register's (sites move).
+            # ONS code -> the council's ModernGov site or CMIS meetings page, over the register's.
             "sites": (
                 dict[
                     Annotated[str, Field(pattern=ONS_CODE)],
@@ -100,7 +100,7 @@ SOURCES: tuple[Source, ...] = (
                 ],
                 {},
             ),
-            # Only these councils (ONS codes); empty: every council with a ModernGov site.
+            # Only these councils (ONS codes); empty: every council with a ModernGov or CMIS site.
             "councils": (list[Annotated[str, Field(pattern=ONS_CODE)]], []),
             # The window of meetings read each poll, around today.
             "days_back": (int, Field(default=30, ge=0)),
