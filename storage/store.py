@@ -31,7 +31,15 @@ from sqlalchemy.orm import Session
 from sendwatch.case import SAME_HAPPENING_WINDOW
 from sendwatch.errors import StoreError
 from sendwatch.text import xml_safe, xml_safe_data
-from sendwatch.vocab import LINKABLE_KINDS, CrawlResult, Kind, Outcome, linked_kinds
+from sendwatch.vocab import (
+    LINKABLE_KINDS,
+    CrawlResult,
+    Kind,
+    OmbudsmanOutcome,
+    Outcome,
+    linked_kinds,
+    outcome_for,
+)
 from storage.db import check_connection, make_engine, session_factory, write_session
 from storage.las import register
 from storage.migrate import upgrade
@@ -55,7 +63,8 @@ class FindingData:
     published_on: dt.date | None = None
     la_code: str | None = None
     happened_on: dt.date | None = None
-    outcome: Outcome | None = None
+    #: In the kind's vocabulary (`sendwatch.vocab.outcome_for`).
+    outcome: Outcome | OmbudsmanOutcome | None = None
     summary: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
     #: The official publication itself (DfE's notice, Ofsted's report), not news about it.
@@ -72,8 +81,7 @@ class FindingData:
         if len(self.identity) > 255:
             raise ValueError("finding identity is longer than 255 characters")
         object.__setattr__(self, "kind", Kind(self.kind))
-        if self.outcome is not None:
-            object.__setattr__(self, "outcome", Outcome(self.outcome))
+        object.__setattr__(self, "outcome", outcome_for(self.kind, self.outcome))
         if self.la_code is not None and register().get(self.la_code) is None:
             raise ValueError(f"unknown local authority code {self.la_code!r}")
 
