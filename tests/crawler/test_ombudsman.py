@@ -259,7 +259,7 @@ def test_outcome_labels(label: str, outcome: str) -> None:
     [
         ("The Council agreed to apologise to Mrs X and pays her a total of £1,950 for it.", 1950),
         (
-            "The Council has agreed to pay Mr and Mrs B £5,400 for C’s benefit, £1,000 in"
+            "The Council has agreed to pay Mr and Mrs B £5,400 for C's benefit, £1,000 in"
             " recognition of the distress and £500 for the distress caused to Mr and Mrs B.",
             6900,
         ),
