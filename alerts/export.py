@@ -13,7 +13,8 @@ council's case (`sendwatch.case`, read when asked) says of the event: the thread
 to (the council's inspection or notice), an issued notice's deadline and whether it is before
 today, and on an area SEND inspection report when the inspection after it is due and whether
 that date has passed while the report is still the council's latest (null and false on other
-events). `case_record` is a council's case itself, for `/api/las`.
+events). `case_record` is a council's case itself, for `/api/las`, with its record with the
+Ombudsman: `"ombudsman": {"decisions_12_months", "upheld_12_months", "remedies_12_months_gbp"}`.
 
 CSV flattens it (the LA's fields as columns, the sources joined with " | ") and is
 written as UTF-8 with a byte-order mark when it goes to a file, so spreadsheets open
@@ -36,6 +37,7 @@ from sqlalchemy.orm import selectinload
 from alerts.filters import resolve_kind, resolve_la
 from sendwatch.case import CaseState, EventFacts, FollowUp
 from sendwatch.errors import SendwatchError
+from sendwatch.ombudsman import OmbudsmanRecord
 from sendwatch.text import quoted
 from storage.las import LocalAuthority, register
 from storage.models import Event
@@ -225,9 +227,11 @@ def record_of(event: Event, facts: EventFacts) -> dict[str, Any]:
     }
 
 
-def case_record(la: LocalAuthority, state: CaseState | None) -> dict[str, Any]:
+def case_record(
+    la: LocalAuthority, state: CaseState | None, ombudsman: OmbudsmanRecord | None = None
+) -> dict[str, Any]:
     """A council and its case today, as `/api/las` serves it and `sendwatch status --la
-    --json` prints it."""
+    --json` prints it, with its record with the Ombudsman (`ombudsman_record`)."""
     notice = state.notice if state else None
     inspection = state.inspection if state else None
     return {
@@ -257,6 +261,17 @@ def case_record(la: LocalAuthority, state: CaseState | None) -> dict[str, Any]:
         "next_inspection_kind": state.next_inspection_kind if state else None,
         "overdue": bool(state and state.overdue),
         "last_event_on": _iso(state.latest_event_on) if state else None,
+        "ombudsman": ombudsman_record(ombudsman),
+    }
+
+
+def ombudsman_record(record: OmbudsmanRecord | None) -> dict[str, Any]:
+    """The council's Ombudsman decisions of the last 12 months: how many, how many upheld, the
+    remedies they state in total (pounds); zeros for a council with none."""
+    return {
+        "decisions_12_months": record.decisions if record else 0,
+        "upheld_12_months": record.upheld if record else 0,
+        "remedies_12_months_gbp": record.remedies_gbp if record else 0,
     }
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from feedgen.feed import FeedGenerator
 
-from alerts.filters import COUNCIL_ONLY_KINDS
+from alerts.filters import OPT_IN_KINDS
 from alerts.summary import KIND_LABELS, Summary, summarise
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind
@@ -79,9 +79,10 @@ def spec_for(section: str, key: str) -> FeedSpec | None:
     return None
 
 
-#: What the national and regional feeds carry: everything but councils' own meeting papers,
-#: which are in each council's feed and in /feeds/kind/council_paper.
-NATIONAL_KINDS = tuple(str(kind) for kind in Kind if kind not in COUNCIL_ONLY_KINDS)
+#: What the national and regional feeds carry: everything but the opt-in kinds (councils' own
+#: meeting papers, the Ombudsman's decisions), which are in each council's feed and in
+#: /feeds/kind/<kind>.
+NATIONAL_KINDS = tuple(str(kind) for kind in Kind if kind not in OPT_IN_KINDS)
 ALL = FeedSpec("all", "SEND notices and inspections in England", kinds=NATIONAL_KINDS)
 
 

@@ -23,6 +23,7 @@ KIND_ALIASES: dict[str, Kind] = {
     "monitoring": Kind.MONITORING_INSPECTION,
     "paper": Kind.COUNCIL_PAPER,
     "papers": Kind.COUNCIL_PAPER,
+    "ombudsman": Kind.OMBUDSMAN_DECISION,
 }
 
 
@@ -44,18 +45,23 @@ class Filters:
         return "; ".join(parts) or "everything"
 
 
-#: Kinds sent only to those who asked for them by kind or follow that very council: a
-#: council's meeting papers are its own business, not national news.
-COUNCIL_ONLY_KINDS = frozenset({Kind.COUNCIL_PAPER})
+#: Kinds sent only to those who asked for them by kind (`--kind papers`, `--kind ombudsman`),
+#: and never in the national and regional feeds (each council's feed and their own feed have
+#: them): a council's meeting papers are its own business, and an Ombudsman decision on one
+#: family's complaint is a record to consult, not national news.
+OPT_IN_KINDS = frozenset({Kind.COUNCIL_PAPER, Kind.OMBUDSMAN_DECISION})
+#: Of those, the kinds that also go, unasked, to those who follow that very council.
+COUNCIL_FOLLOWER_KINDS = frozenset({Kind.COUNCIL_PAPER})
 
 
 def matches(subscription: Subscription, event: Event) -> bool:
     """Whether the event passes the subscription's filters (each set filter must pass)."""
     if subscription.kinds and event.kind not in subscription.kinds:
         return False
-    if event.kind in COUNCIL_ONLY_KINDS and not subscription.kinds:
-        # Papers go to those who asked for papers, or for everything about that council.
-        return event.la_code in subscription.la_codes
+    if event.kind in OPT_IN_KINDS and not subscription.kinds:
+        # Papers go to those who asked for papers, or for everything about that council; an
+        # Ombudsman decision only to those who asked for it.
+        return event.kind in COUNCIL_FOLLOWER_KINDS and event.la_code in subscription.la_codes
     if not subscription.la_codes and not subscription.regions:
         return True
     if event.la_code in subscription.la_codes:

@@ -66,7 +66,7 @@ from sendwatch.vocab import INSPECTION_OUTCOMES, Kind, Outcome
 from storage import outbox
 from storage.las import LocalAuthority, register, slugify
 from storage.models import Event, Subscription
-from storage.queries import cases, event_facts, events_page
+from storage.queries import cases, event_facts, events_page, ombudsman_records
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -350,6 +350,10 @@ class Pages:
             cases=cases_of(events, state),
             feed_title=f"SEND events: {la.name}",
             feed_href=f"/feeds/la/{la.slug}.atom",
+            ombudsman=ombudsman_records(self.store, [la.ons_code], today=self.today()).get(
+                la.ons_code
+            ),
+            format_date=format_date,
         )
 
     def _summaries(self, events: Sequence[Event]) -> list[Summary]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sendwatch.case import MONITORING, CaseState, EventFacts, FollowUp, Thread, lone_facts
 from sendwatch.sources import labels as source_labels
 from sendwatch.text import web_url, xml_safe
-from sendwatch.vocab import Kind, Outcome
+from sendwatch.vocab import Kind, OmbudsmanOutcome, Outcome
 from storage.las import LocalAuthority, register
 from storage.models import Event
 from storage.queries import case_event
@@ -30,6 +30,7 @@ KIND_LABELS: dict[str, str] = {
     Kind.WSOA: "Written Statement of Action",
     Kind.COUNCIL_PAPER: "Council meeting paper",
     Kind.NEWS: "SEND news",
+    Kind.OMBUDSMAN_DECISION: "Ombudsman decision",
 }
 #: A lifting, by what it lifted (the case knows): a direction is never called a notice.
 LIFTED_LABELS: dict[str, str] = {
@@ -46,6 +47,15 @@ OUTCOME_LABELS: dict[str, str] = {
     Outcome.PARTIAL_PROGRESS: "Sufficient progress on some of the areas it followed up",
     Outcome.INSUFFICIENT_PROGRESS: "Not sufficient progress on the areas it followed up",
     Outcome.UNRECOGNISED: "Outcome not read: see the report",
+    **{
+        OmbudsmanOutcome.UPHELD: "Upheld: the Ombudsman found fault",
+        OmbudsmanOutcome.NOT_UPHELD: "Not upheld: the Ombudsman found no fault",
+        OmbudsmanOutcome.CLOSED_AFTER_INITIAL_ENQUIRIES: "Closed after initial enquiries (not investigated)",
+        OmbudsmanOutcome.INVESTIGATION_DISCONTINUED: "Investigation discontinued",
+        OmbudsmanOutcome.ADVICE_GIVEN: "Advice given",
+        OmbudsmanOutcome.REFERRED_BACK: "Referred back to the council for local resolution",
+        OmbudsmanOutcome.INCOMPLETE_OR_INVALID: "Incomplete or invalid",
+    },
 }
 
 

@@ -44,7 +44,7 @@ from telegram.error import (
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from alerts.channels import Done, Outgoing, Permanent, Result, Retry, Sent
-from alerts.filters import COUNCIL_ONLY_KINDS, Filters, matches, resolve_la, resolve_region
+from alerts.filters import OPT_IN_KINDS, Filters, matches, resolve_la, resolve_region
 from alerts.render import render_telegram
 from alerts.summary import case_lines, summarise
 from sendwatch.config import Settings, TelegramConfig
@@ -304,7 +304,7 @@ class BotCommands:
 
     async def latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The last five events this chat's filters let through, as its alerts would read
-        (a council paper says which case it follows); papers only for those who asked."""
+        (a council paper says which case it follows); the opt-in kinds only for those who asked."""
         current = outbox.subscription(self.store, "telegram", self._chat(update))
         active = current if current is not None and current.state == "active" else None
         codes = list(active.la_codes) if active else []
@@ -316,7 +316,7 @@ class BotCommands:
         events = [
             event
             for event in candidates
-            if (matches(active, event) if active else event.kind not in COUNCIL_ONLY_KINDS)
+            if (matches(active, event) if active else event.kind not in OPT_IN_KINDS)
         ][:5]
         if not events:
             await self._reply(update, "Nothing recorded yet for what you follow.")

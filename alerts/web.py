@@ -47,7 +47,7 @@ from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
 from storage import outbox
 from storage.las import register
-from storage.queries import cases
+from storage.queries import cases, ombudsman_records
 from storage.store import Store
 
 #: On every response. The pages need no script at all; their CSS is inline (a <style> element,
@@ -196,7 +196,10 @@ def create_app(
 
     def api_las(request: Request) -> Response:
         states = cases(store)
-        body = [case_record(la, states.get(la.ons_code)) for la in register()]
+        records = ombudsman_records(store)
+        body = [
+            case_record(la, states.get(la.ons_code), records.get(la.ons_code)) for la in register()
+        ]
         return cached(
             request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
         )

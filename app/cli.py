@@ -280,14 +280,15 @@ def _echo_case(store: Store, la_name: str, as_json: bool) -> None:
     from alerts.export import case_record
     from alerts.filters import resolve_la
     from alerts.summary import case_lines
-    from storage.queries import cases
+    from storage.queries import cases, ombudsman_records
 
     la = register().get(resolve_la(la_name))
     assert la is not None
     store.upgrade()  # an older schema read as the daemon would have it
     state = cases(store, [la.ons_code]).get(la.ons_code)
     if as_json:
-        click.echo(json.dumps(case_record(la, state), indent=2, ensure_ascii=False))
+        record = ombudsman_records(store, [la.ons_code]).get(la.ons_code)
+        click.echo(json.dumps(case_record(la, state, record), indent=2, ensure_ascii=False))
         return
     click.echo(f"{la.name} ({la.ons_code}), {la.region}")
     for fact in case_lines(state):

@@ -485,6 +485,8 @@ def classify(title: str, text: str, hint: Kind | None = None) -> Kind | None:
     """The kind of happening, or None when the document is not about SEND at all."""
     if hint is Kind.COUNCIL_PAPER:  # a paper's own rule: part of the SEND case, or not ours
         return hint if about_the_send_case(title, text) else None
+    if hint is Kind.OMBUDSMAN_DECISION:  # filed under SEND by the Ombudsman itself
+        return hint
     if not is_about_send(title, text):
         return None
     if hint is not None:

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sendwatch.vocab import Kind
+from sendwatch.vocab import Kind, OmbudsmanOutcome, Outcome
 
 
 @dataclass
@@ -30,6 +30,9 @@ class SourceItem:
     kind_hint: Kind | None = None
     la_hint: str = ""
     happened_on_hint: dt.date | None = None
+    #: An outcome the source states as a labelled field (the Ombudsman's "Decision :"), in
+    #: the kind's vocabulary: the item's, over anything its text might be read to say.
+    outcome: Outcome | OmbudsmanOutcome | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     #: (key, version) to remember once this item is handled, relevant or not.
     mark: tuple[str, str] | None = None

@@ -122,6 +122,20 @@ SOURCES: tuple[Source, ...] = (
         # event that has none, never the other way round).
         official=False,
     ),
+    Source(
+        name="ombudsman",
+        label="Local Government and Social Care Ombudsman",
+        spider="crawler.spiders.ombudsman:OmbudsmanSpider",
+        base_url="https://www.lgo.org.uk",
+        interval_minutes=720,
+        # The Ombudsman's own decisions: the decision names and dates the event.
+        official=True,
+        options={
+            # How far back the first crawl reads the category listing (later crawls read what
+            # is newer than the newest decision handled).
+            "backfill_days": (int, Field(default=365, ge=1)),
+        },
+    ),
 )
 
 

@@ -1,5 +1,6 @@
 """Read-only views of the store: each council's case (as `sendwatch.case` decides it from the
-council's events), what the case says of given events, a page of events, counts per month.
+council's events) and its record with the Ombudsman (`sendwatch.ombudsman`), what the case says
+of given events, a page of events, counts per month.
 
 Built with a few column queries and folded in Python: the whole register (153 LAs) and
 thousands of events fit easily, and one pass beats 153 queries.
@@ -28,6 +29,9 @@ from sendwatch.case import (
     lone_facts,
     merge_fields,
 )
+from sendwatch.ombudsman import Decision as OmbudsmanDecision
+from sendwatch.ombudsman import OmbudsmanRecord, ombudsman_record
+from sendwatch.vocab import Kind
 from storage.models import Event, Finding
 from storage.store import Store
 
@@ -209,3 +213,47 @@ def newest_happened(
         query = query.where(Event.kind.in_(kinds))
     with store.sessions() as session:
         return list(session.scalars(query.order_by(*NEWEST_HAPPENED_FIRST).limit(limit)))
+
+
+def ombudsman_records(
+    store: Store, la_codes: Collection[str] | None = None, *, today: dt.date | None = None
+) -> dict[str, OmbudsmanRecord]:
+    """Each council's record with the Ombudsman (`sendwatch.ombudsman`) as of `today`: every
+    council with a decision, or just `la_codes`'. One query, whatever the number of councils."""
+    as_of = today or dt.date.today()
+    wanted = [Event.kind == str(Kind.OMBUDSMAN_DECISION), Event.la_code.is_not(None)]
+    if la_codes is not None:
+        wanted.append(Event.la_code.in_(sorted(set(la_codes))))
+    with store.sessions() as session:
+        rows = session.execute(
+            select(
+                Event.id,
+                Event.la_code,
+                Event.happened_on,
+                Event.created_at,
+                Event.outcome,
+                Event.title,
+                Finding.url,
+                Finding.fields,
+            )
+            .join(Finding, Finding.event_id == Event.id)
+            .where(*wanted)
+            .order_by(Event.id, Finding.id)
+        ).all()
+    by_council: dict[str, dict[int, OmbudsmanDecision]] = defaultdict(dict)
+    for event_id, la_code, happened_on, created_at, outcome, title, url, fields in rows:
+        remedy = (fields or {}).get("remedy_gbp")
+        by_council[la_code].setdefault(
+            event_id,
+            OmbudsmanDecision(
+                event_id,
+                event_day(happened_on, created_at),
+                outcome,
+                title,
+                url,
+                remedy if isinstance(remedy, int | float) else None,
+            ),
+        )
+    return {
+        code: ombudsman_record(decisions.values(), as_of) for code, decisions in by_council.items()
+    }

@@ -35,9 +35,11 @@ from sendwatch.vocab import (
     LINKABLE_KINDS,
     CrawlResult,
     Kind,
+    OmbudsmanOutcome,
     Outcome,
     joined_outcome,
     linked_kinds,
+    outcome_for,
     outcome_read,
 )
 from storage.db import check_connection, make_engine, session_factory, write_session
@@ -63,7 +65,8 @@ class FindingData:
     published_on: dt.date | None = None
     la_code: str | None = None
     happened_on: dt.date | None = None
-    outcome: Outcome | None = None
+    #: In the kind's vocabulary (`sendwatch.vocab.outcome_for`).
+    outcome: Outcome | OmbudsmanOutcome | None = None
     summary: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
     #: The official publication itself (DfE's notice, Ofsted's report), not news about it.
@@ -80,8 +83,7 @@ class FindingData:
         if len(self.identity) > 255:
             raise ValueError("finding identity is longer than 255 characters")
         object.__setattr__(self, "kind", Kind(self.kind))
-        if self.outcome is not None:
-            object.__setattr__(self, "outcome", Outcome(self.outcome))
+        object.__setattr__(self, "outcome", outcome_for(self.kind, self.outcome))
         if self.la_code is not None and register().get(self.la_code) is None:
             raise ValueError(f"unknown local authority code {self.la_code!r}")
 

@@ -1,10 +1,10 @@
-"""A local stand-in for GOV.UK, Ofsted, Local Government Lawyer and councils' ModernGov and
-CMIS sites.
+"""A local stand-in for GOV.UK, Ofsted, Local Government Lawyer, councils' ModernGov and
+CMIS sites, and the Ombudsman.
 
 Each real host is its own server (www.gov.uk; assets.publishing.service.gov.uk, where
 GOV.UK keeps attachments such as Ofsted's statistics spreadsheets; reports.ofsted.gov.uk and
 files.ofsted.gov.uk; Local Government Lawyer under every host it is linked at; each
-council's ModernGov site),
+council's ModernGov site; the Local Government and Social Care Ombudsman, www.lgo.org.uk),
 answering only the paths the real host answers: a report PDF asked of
 reports.ofsted.gov.uk is a 404, as it is on the real site. The crawler reaches them
 with its production URLs through `[crawler] host_map` (`FixtureSite.host_map`).
@@ -78,6 +78,9 @@ MODERNGOV_HOSTS = {
 MODERNGOV_SERVICE = "/mgWebService.asmx/"
 #: Councils' CMIS sites (real hosts) -> their fixtures' folder under cmis/.
 CMIS_HOSTS = {"birmingham.cmis.uk.com": "birmingham"}
+#: The Local Government and Social Care Ombudsman, and its SEND decisions' category listing.
+LGO = "www.lgo.org.uk"
+LGO_SEND = "/decisions/education/special-educational-needs"
 HOSTS = (
     GOVUK,
     GOVUK_ASSETS,
@@ -86,6 +89,7 @@ HOSTS = (
     *LGL_HOSTS,
     *MODERNGOV_HOSTS,
     *CMIS_HOSTS,
+    LGO,
 )
 
 
@@ -158,6 +162,8 @@ class FixtureSite:
             return self._moderngov(MODERNGOV_HOSTS[host], path, query)
         if host in CMIS_HOSTS:
             return self._cmis(CMIS_HOSTS[host], path, query)
+        if host == LGO:
+            return self._lgo(path, query)
         return None
 
     def _govuk(self, path: str, query: dict[str, list[str]]) -> str | None:
@@ -194,6 +200,14 @@ class FixtureSite:
         if path.startswith((LGL_SECTION + "/", "/education/")):  # and the older paths
             article_id = path.rsplit("/", 1)[-1].split("-", 1)[0]
             return f"lgl/articles/{article_id}.html"
+        return None
+
+    def _lgo(self, path: str, query: dict[str, list[str]]) -> str | None:
+        """The category listing (its next page by the link it gives) and each decision's page."""
+        if path.rstrip("/") == LGO_SEND:
+            return "ombudsman/" + ("listing-2.html" if query.get("page") else "listing.html")
+        if path.startswith(LGO_SEND + "/"):
+            return f"ombudsman/decisions/{path.rstrip('/').rsplit('/', 1)[-1]}.html"
         return None
 
     def _moderngov(self, council: str, path: str, query: dict[str, list[str]]) -> str | None:

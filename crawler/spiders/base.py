@@ -336,6 +336,19 @@ def _iso(day: dt.date | None) -> str:
     return day.isoformat() if day else "not found"
 
 
+def card_of(link: Any, is_item: Callable[[str], bool]) -> Any:
+    """The smallest ancestor of an item's link (a selector) that holds no other item's link:
+    the listing's card for that item, whatever the markup around it (`is_item` tells an
+    item's address from the site's other links)."""
+    card = link
+    for ancestor in reversed(link.xpath("ancestor::*")):
+        links = {href for href in ancestor.css("a::attr(href)").getall() if is_item(href)}
+        if len(links) > 1 or ancestor.root.tag in ("body", "html"):
+            break
+        card = ancestor
+    return card
+
+
 def text_of(selection: Any) -> str:
     """The words of selected elements, one space apart."""
     return " ".join(" ".join(selection.css("::text").getall()).split())

@@ -65,7 +65,16 @@ from twisted.python.failure import Failure
 from crawler.dates import parse_date
 from crawler.extract import worth_reading
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import Found, Row, SourceSpider, count, html_text, read_row, text_of
+from crawler.spiders.base import (
+    Found,
+    Row,
+    SourceSpider,
+    card_of,
+    count,
+    html_text,
+    read_row,
+    text_of,
+)
 from crawler.verdict import DOCS, LISTING_ITEMS
 
 log = logging.getLogger(__name__)
@@ -247,7 +256,7 @@ class LglSpider(SourceSpider):
             match = ARTICLE.search(urlsplit(href).path)
             title = " ".join(" ".join(link.css("::text").getall()).split())
             if match and title and match["id"] not in cards and "/education" in href:
-                card = _card_of(link)
+                card = card_of(link, _is_article)
                 cards[match["id"]] = (
                     href,
                     title,
@@ -341,19 +350,8 @@ def _page_date(response: Response) -> dt.date | None:
     )
 
 
-def _card_of(link: Selector) -> Selector:
-    """The smallest ancestor of an article link that holds no other article link: its card."""
-    card = link
-    for ancestor in reversed(link.xpath("ancestor::*")):
-        links = {
-            href
-            for href in ancestor.css("a::attr(href)").getall()
-            if ARTICLE.search(urlsplit(href).path)
-        }
-        if len(links) > 1 or ancestor.root.tag in ("body", "html"):
-            break
-        card = ancestor
-    return card
+def _is_article(href: str) -> bool:
+    return bool(ARTICLE.search(urlsplit(href).path))
 
 
 def _standfirst(card: Selector, title: str) -> str:

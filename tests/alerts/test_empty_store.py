@@ -31,6 +31,7 @@ from tests.alerts.conftest import Mailbox
 from tests.alerts.conftest import mailbox as mailbox
 from tests.alerts.test_due import BEXLEY_FIELDS, report
 from tests.alerts.test_email_dispatch import BEXLEY, KENT, notice
+from tests.alerts.test_ombudsman_alerts import ombudsman_decision
 from tests.paths import served
 
 BLACKPOOL = "E06000009"
@@ -45,7 +46,7 @@ def days_ago(days: int) -> dt.date:
 def one_event_of_each_kind() -> list[FindingData]:
     """A finding of each kind, none joining another's event: Bexley's case from its report to its
     notice lifted, a direction to Kent, a Written Statement of Action for Blackpool, news
-    naming no council."""
+    naming no council, an Ombudsman decision about Kent."""
     on = days_ago
     return [
         report(BEXLEY, on(400), Outcome.SIGNIFICANT_CONCERNS, BEXLEY_FIELDS, "Bexley"),
@@ -98,6 +99,7 @@ def one_event_of_each_kind() -> list[FindingData]:
             published_on=on(600),
             fields={},
         ),
+        ombudsman_decision(KENT, "25 009 041", on(70)),
         notice(
             None,  # type: ignore[arg-type]
             "send-news",

@@ -100,14 +100,15 @@ def test_db_upgrade_then_status_on_the_default_sqlite(tmp_path: Path) -> None:
         "REASON",
     ]
     assert lines[1] == ["govuk", "yes", "never", "-", "0", "1", "1", "-", "-"]
-    assert [line[:2] for line in lines[1:6]] == [
+    assert [line[:2] for line in lines[1:7]] == [
         ["govuk", "yes"],
         ["ofsted", "yes"],
         ["lgl", "yes"],
         ["moderngov", "yes"],
         ["statistics", "yes"],
+        ["ombudsman", "yes"],
     ]
-    assert lines[6] == ["outbox:", "pending=0", "failed=0", "sent_today=0"]
+    assert lines[7] == ["outbox:", "pending=0", "failed=0", "sent_today=0"]
 
 
 def test_data_dir_from_the_environment(tmp_path: Path) -> None:

@@ -151,7 +151,7 @@ def test_the_daemon_says_at_start_up_which_channels_cannot_send(tmp_path: Path) 
         "SENDWATCH_TELEGRAM_ENABLED": "true",  # but no token
         "SENDWATCH_WEB_ENABLED": "false",  # and no pages served: events are in the store only
     }
-    for source in ("GOVUK", "OFSTED", "LGL", "MODERNGOV", "STATISTICS"):
+    for source in ("GOVUK", "OFSTED", "LGL", "MODERNGOV", "STATISTICS", "OMBUDSMAN"):
         env[f"SENDWATCH_SOURCES_{source}_ENABLED"] = "false"
     log = tmp_path / "daemon.log"
     with log.open("wb") as handle:

@@ -42,7 +42,7 @@ def test_healthy_sources_pass_and_nothing_is_stored(
     report = json.loads(result.stdout)
     assert report["ok"] is True
     rows = {s["source"]: {c["name"]: c for c in s["checks"]} for s in report["sources"]}
-    assert list(rows) == ["govuk", "ofsted", "lgl", "moderngov", "statistics"]
+    assert list(rows) == ["govuk", "ofsted", "lgl", "moderngov", "statistics", "ombudsman"]
     assert list(rows["govuk"]) == ["search", "collection", "notices and directions", "notice read"]
     assert rows["govuk"]["collection"]["detail"] == (
         "/government/collections/improvement-notices-and-directions-childrens-services"
@@ -72,6 +72,11 @@ def test_healthy_sources_pass_and_nothing_is_stored(
         "https://assets.publishing.service.gov.uk/media/"
     )
     assert rows["statistics"]["councils"]["detail"] == "4 of 4 rows placed with a council"
+    assert list(rows["ombudsman"]) == ["category listing", "decision page", "decision read"]
+    assert rows["ombudsman"]["category listing"]["detail"] == "5 decision statements"
+    assert rows["ombudsman"]["decision read"]["detail"] == (
+        "Trafford Council (24 019 137): kind ombudsman_decision, council Trafford, date 2025-09-30"
+    )
     assert all(c["ok"] for source in rows.values() for c in source.values())
     # One document of each kind was read, no more; and the store was never created.
     pdfs = [s for s in site.requests if s.path.startswith("/v1/file/")]
@@ -128,7 +133,12 @@ def test_offline_each_source_is_one_line(tmp_path: Path, env: dict[str, str]) ->
         "moderngov: cannot reach https://lbbd.moderngov.co.uk/mgWebService.asmx/GetMeetings?"
         + result.stdout.split("GetMeetings?", 1)[1].split(" ", 1)[0]
         + " (connection refused), nor the other 2 councils' sites"
-    ] + [f"statistics: cannot reach {statistics_url} (connection refused)"]
+    ] + [
+        f"statistics: cannot reach {statistics_url} (connection refused)",
+        "ombudsman: cannot reach"
+        " https://www.lgo.org.uk/decisions/education/special-educational-needs"
+        " (connection refused)",
+    ]
 
 
 def test_a_full_report_read_without_its_outcome_is_failing() -> None:

@@ -21,7 +21,7 @@ from app.demo.site import HOSTS, FixtureSite
 from crawler.spiders.moderngov import polled_sites
 from tests.paths import COMMAND, free_port
 
-SOURCES = ("govuk", "ofsted", "lgl", "moderngov", "statistics")
+SOURCES = ("govuk", "ofsted", "lgl", "moderngov", "statistics", "ombudsman")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
 
 

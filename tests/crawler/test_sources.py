@@ -58,10 +58,10 @@ def _judged(spider: SourceSpider, stats: dict[str, Any]) -> Any:
 
 
 def test_the_registry_is_the_order_commands_take() -> None:
-    assert NAMES == ["govuk", "ofsted", "lgl", "moderngov", "statistics"]
+    assert NAMES == ["govuk", "ofsted", "lgl", "moderngov", "statistics", "ombudsman"]
     assert _choices(crawl_command) == _choices(check_command) == NAMES
     assert sources.reconciled() == {"ofsted", "statistics"}
-    assert [s.name for s in sources.registered() if s.official] == ["govuk", "ofsted"]
+    assert [s.name for s in sources.registered() if s.official] == ["govuk", "ofsted", "ombudsman"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -19,7 +19,7 @@ from storage.store import Store
 from tests.daemon.test_daemon import DISPATCHED, MODERNGOV_COUNCILS, Daemon, until
 from tests.paths import COMMAND, free_port, silent_server
 
-SOURCES = ("govuk", "ofsted", "lgl", "moderngov", "statistics")
+SOURCES = ("govuk", "ofsted", "lgl", "moderngov", "statistics", "ombudsman")
 #: "2026-12-07 17:13 UTC": every time the daemon logs and `status` shows.
 MOMENT = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
 
@@ -120,7 +120,9 @@ def test_sigterm_stops_the_daemon_with_crawls_in_flight_and_records_no_failure(
             assert again.wait(timeout=15) == 0
     store = _store(tmp_path)
     with store.sessions() as session:
-        assert [s.consecutive_failures for s in session.scalars(select(SourceState))] == [0] * 5
+        assert [s.consecutive_failures for s in session.scalars(select(SourceState))] == [0] * len(
+            SOURCES
+        )
     store.close()
 
 
