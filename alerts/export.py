@@ -41,7 +41,13 @@ from sendwatch.ombudsman import OmbudsmanRecord
 from sendwatch.text import quoted
 from storage.las import LocalAuthority, register
 from storage.models import Event
-from storage.queries import HAPPENED_DAY, NEWEST_HAPPENED_FIRST, event_facts
+from storage.queries import (
+    HAPPENED_DAY,
+    NEWEST_HAPPENED_FIRST,
+    cases,
+    event_facts,
+    ombudsman_records,
+)
 from storage.store import Store
 
 CSV_COLUMNS = (
@@ -263,6 +269,88 @@ def case_record(
         "last_event_on": _iso(state.latest_event_on) if state else None,
         "ombudsman": ombudsman_record(ombudsman),
     }
+
+
+def council_records(store: Store, la_code: str | None = None) -> list[dict[str, Any]]:
+    """Every council's case (or one's), as `/api/las` serves it, `sendwatch export --las`
+    writes it and `sendwatch status --la --json` prints it: the cases and the Ombudsman
+    records read once for all of them."""
+    las = [la for la in register() if la_code is None or la.ons_code == la_code]
+    codes = None if la_code is None else [la_code]
+    states = cases(store, codes)
+    records = ombudsman_records(store, codes)
+    return [case_record(la, states.get(la.ons_code), records.get(la.ons_code)) for la in las]
+
+
+#: `sendwatch export --las --format csv`: a council's case flattened, a row a council.
+LA_CSV_COLUMNS = (
+    "name",
+    "ons_code",
+    "dfe_code",
+    "region",
+    "latest_inspection_outcome",
+    "latest_inspection_date",
+    "follow_up_kind",
+    "follow_up_date",
+    "follow_up_outcome",
+    "follow_up_areas_left",
+    "case_closed",
+    "notice_in_force",
+    "notice_kind",
+    "notice_issued_on",
+    "notice_deadline",
+    "notice_lifted_on",
+    "next_inspection_due",
+    "next_inspection_kind",
+    "overdue",
+    "last_event_on",
+    "ombudsman_decisions_12_months",
+    "ombudsman_upheld_12_months",
+    "ombudsman_remedies_12_months_gbp",
+)
+
+
+def las_to_csv(records: Iterable[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LA_CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for record in records:
+        inspection = record["latest_inspection"] or {}
+        follow = inspection.get("follow_up") or {}
+        notice = record["notice"] or {}
+        ombudsman = record["ombudsman"]
+        writer.writerow(
+            {
+                "name": record["name"],
+                "ons_code": record["ons_code"],
+                "dfe_code": record["dfe_code"] or "",
+                "region": record["region"],
+                "latest_inspection_outcome": inspection.get("outcome") or "",
+                "latest_inspection_date": inspection.get("date") or "",
+                "follow_up_kind": follow.get("kind") or "",
+                "follow_up_date": follow.get("date") or "",
+                "follow_up_outcome": follow.get("outcome") or "",
+                "follow_up_areas_left": _blank_none(follow.get("areas_left")),
+                "case_closed": _yes_no(record["case_closed"]),
+                "notice_in_force": _yes_no(record["notice_in_force"]),
+                "notice_kind": notice.get("kind") or "",
+                "notice_issued_on": notice.get("issued_on") or "",
+                "notice_deadline": notice.get("deadline") or "",
+                "notice_lifted_on": notice.get("lifted_on") or "",
+                "next_inspection_due": record["next_inspection_due"] or "",
+                "next_inspection_kind": record["next_inspection_kind"] or "",
+                "overdue": _yes_no(record["overdue"]),
+                "last_event_on": record["last_event_on"] or "",
+                "ombudsman_decisions_12_months": ombudsman["decisions_12_months"],
+                "ombudsman_upheld_12_months": ombudsman["upheld_12_months"],
+                "ombudsman_remedies_12_months_gbp": ombudsman["remedies_12_months_gbp"],
+            }
+        )
+    return buffer.getvalue()
+
+
+def _blank_none(value: Any) -> Any:
+    return "" if value is None else value
 
 
 def ombudsman_record(record: OmbudsmanRecord | None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from alerts.export import (
     MAX_LIMIT,
     BadParameter,
     EventFilter,
-    case_record,
+    council_records,
     newest_events,
     records_of,
     whole_number,
@@ -46,8 +46,6 @@ from alerts.pages import SEND_TIMEOUT, Pages
 from alerts.signing import secret_key, verify_token
 from sendwatch.config import Settings
 from storage import outbox
-from storage.las import register
-from storage.queries import cases, ombudsman_records
 from storage.store import Store
 
 #: On every response. The pages need no script at all; their CSS is inline (a <style> element,
@@ -195,11 +193,7 @@ def create_app(
         )
 
     def api_las(request: Request) -> Response:
-        states = cases(store)
-        records = ombudsman_records(store)
-        body = [
-            case_record(la, states.get(la.ons_code), records.get(la.ons_code)) for la in register()
-        ]
+        body = council_records(store)
         return cached(
             request, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
         )

@@ -277,19 +277,19 @@ def _source_summaries(store: Store | None) -> dict[str, SourceSummary] | None:
 
 def _echo_case(store: Store, la_name: str, as_json: bool) -> None:
     """One council's case, as its page and the bot's /status word it (or as /api/las has it)."""
-    from alerts.export import case_record
+    from alerts.export import council_records
     from alerts.filters import resolve_la
     from alerts.summary import case_lines
-    from storage.queries import cases, ombudsman_records
+    from storage.queries import cases
 
     la = register().get(resolve_la(la_name))
     assert la is not None
     store.upgrade()  # an older schema read as the daemon would have it
-    state = cases(store, [la.ons_code]).get(la.ons_code)
     if as_json:
-        record = ombudsman_records(store, [la.ons_code]).get(la.ons_code)
-        click.echo(json.dumps(case_record(la, state, record), indent=2, ensure_ascii=False))
+        [record] = council_records(store, la.ons_code)
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
+    state = cases(store, [la.ons_code]).get(la.ons_code)
     click.echo(f"{la.name} ({la.ons_code}), {la.region}")
     for fact in case_lines(state):
         click.echo(str(fact))
@@ -863,6 +863,13 @@ def demo_command(ctx: click.Context, keep: bool) -> None:
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), help="A file instead of stdout."
 )
+@click.option(
+    "--las",
+    "councils",
+    is_flag=True,
+    help="Each council's case instead of events, as /api/las serves it (with its Ombudsman"
+    " decisions of the last 12 months).",
+)
 @click.pass_context
 def export_command(
     ctx: click.Context,
@@ -871,10 +878,23 @@ def export_command(
     la: str | None,
     kind: str | None,
     output: Path | None,
+    councils: bool,
 ) -> None:
-    """Write every matching event, oldest first, as JSON or CSV (open data)."""
-    from alerts.export import BadParameter, EventFilter, records_of, select_events, to_csv, to_json
+    """Write every matching event, oldest first, as JSON or CSV (open data); with --las, every
+    council's case."""
+    from alerts.export import (
+        BadParameter,
+        EventFilter,
+        council_records,
+        las_to_csv,
+        records_of,
+        select_events,
+        to_csv,
+        to_json,
+    )
 
+    if councils and (since or kind):
+        raise click.UsageError("--since and --kind choose events; --las writes councils")
     try:
         where = EventFilter.parse(since, la, kind)
     except BadParameter as exc:
@@ -883,8 +903,12 @@ def export_command(
         ) from None
     store = _store_to_read(ctx)
     store.upgrade()
-    records = records_of(store, select_events(store, where))
-    text = to_json(records) if fmt == "json" else to_csv(records)
+    if councils:
+        records = council_records(store, where.la_code)
+        text = to_json(records) if fmt == "json" else las_to_csv(records)
+    else:
+        records = records_of(store, select_events(store, where))
+        text = to_json(records) if fmt == "json" else to_csv(records)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -893,7 +917,8 @@ def export_command(
             output.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
         except OSError as exc:
             raise SendwatchError(f"cannot write {output}: {exc.strerror or exc}") from None
-        click.echo(f"wrote {len(records)} events to {output}", err=True)
+        noun = "councils" if councils else "events"
+        click.echo(f"wrote {len(records)} {noun} to {output}", err=True)
 
 
 @cli.command("run")

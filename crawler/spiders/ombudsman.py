@@ -38,8 +38,8 @@ listing request.
 
 A decision names the body complained about; only a council the register's one lookup knows is
 recorded. A school, an academy trust or a care provider is skipped (and said in the run's
-note). An outcome label the vocabulary does not know is recorded as `unrecognised` and raises
-one standing alarm naming the decision and the label.
+note). An outcome label the vocabulary does not know is recorded as `unrecognised`, the label
+kept (`outcome_unread`), and the store raises one alarm naming the decision and the label.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from twisted.python.failure import Failure
 from crawler.dates import parse_date
 from crawler.items import MarkItem, SourceItem
 from crawler.spiders.base import Found, Row, SourceSpider, card_of, count, read_row, text_of
-from crawler.verdict import DOCS, LISTING_ITEMS, RUN_NOTE, STANDING_ALARM
+from crawler.verdict import DOCS, LISTING_ITEMS, RUN_NOTE
 from sendwatch.vocab import Kind, OmbudsmanOutcome, ombudsman_outcome
 from storage.las import LocalAuthority, register
 
@@ -140,10 +140,9 @@ class Decision:
 
 @dataclass
 class Tally:
-    """What the run read, for its note and its standing alarm."""
+    """What the run read, for its note."""
 
     not_councils: list[str] = field(default_factory=list)
-    unrecognised: list[str] = field(default_factory=list)
     reached_back_to: dt.date | None = None
     short_of: dt.date | None = None
 
@@ -298,10 +297,11 @@ class OmbudsmanSpider(SourceSpider):
             yield MarkItem(decision.key, "1")
             return
         outcome = ombudsman_outcome(decision.label)
-        if outcome is OmbudsmanOutcome.UNRECOGNISED:
-            self.tally.unrecognised.append(
-                f"{decision.body} ({decision.case}): {decision.label!r} at {decision.url}"
-            )
+        # A label the vocabulary lacks: recorded, and the store alarms once while it is unread
+        # (`Store.keep_unread_alarms`), naming the decision and the label.
+        unread = (
+            f"Decision : {decision.label}" if outcome is OmbudsmanOutcome.UNRECOGNISED else None
+        )
         yield SourceItem(
             source=self.name,
             identity=decision.case,
@@ -320,6 +320,7 @@ class OmbudsmanSpider(SourceSpider):
                     "statement_type": decision.kind or None,
                     "category": decision.category or None,
                     "remedy_gbp": remedy_of(decision.summary),
+                    "outcome_unread": unread,
                 }
             ),
             mark=(decision.key, "1"),
@@ -347,8 +348,7 @@ class OmbudsmanSpider(SourceSpider):
             yield MarkItem(WATERMARK, value.isoformat())
 
     def closed(self, reason: str) -> None:
-        """The run's note (what was skipped, how far back the listing reached), and a standing
-        alarm for outcome labels the vocabulary does not know."""
+        """The run's note: what was skipped, how far back the listing reached."""
         super().closed(reason)
         stats = getattr(getattr(self, "crawler", None), "stats", None)
         if stats is None:
@@ -367,12 +367,6 @@ class OmbudsmanSpider(SourceSpider):
             )
         if notes:
             stats.set_value(RUN_NOTE, "; ".join(notes))
-        if tally.unrecognised:
-            stats.set_value(
-                STANDING_ALARM,
-                f"ombudsman: {len(tally.unrecognised)} decisions recorded with an outcome label"
-                f" not in the vocabulary (as unrecognised), e.g. {tally.unrecognised[0]}",
-            )
 
 
 def statements(response: Response) -> list[Decision]:

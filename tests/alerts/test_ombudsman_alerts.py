@@ -5,7 +5,9 @@ remedies stated in total, the latest three, linked."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import os
 import subprocess
@@ -158,3 +160,39 @@ def test_the_council_page_the_api_and_status_show_the_record(
         timeout=60,
     )
     assert json.loads(status.stdout)["ombudsman"]["decisions_12_months"] == 4, status.stderr
+
+
+def test_export_las_carries_each_council_s_twelve_month_counts(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    _kent_record(store)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENDWATCH_")} | {
+        "SENDWATCH_DATABASE_URL": database_url
+    }
+
+    def export(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*COMMAND, "export", "--las", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    every = json.loads(export().stdout)
+    assert len(every) == 153  # every council, as /api/las
+    kent = next(la for la in every if la["ons_code"] == KENT)
+    assert kent["ombudsman"] == {
+        "decisions_12_months": 4,
+        "upheld_12_months": 3,
+        "remedies_12_months_gbp": 2250,
+    }
+    rows = list(csv.DictReader(io.StringIO(export("--la", "Kent", "--format", "csv").stdout)))
+    assert [
+        (r["name"], r["ombudsman_decisions_12_months"], r["ombudsman_upheld_12_months"])
+        for r in rows
+    ] == [("Kent", "4", "3")]
+    assert rows[0]["ombudsman_remedies_12_months_gbp"] == "2250"
+    refused = export("--kind", "notice")
+    assert refused.returncode == 2 and "--las writes councils" in refused.stderr

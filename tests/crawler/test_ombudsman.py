@@ -188,7 +188,9 @@ def test_decisions_about_an_academy_trust_or_a_care_home_are_not_recorded() -> N
     assert STANDING_ALARM not in stats
 
 
-def test_an_unknown_outcome_label_is_recorded_as_unrecognised_and_alarmed_once() -> None:
+def test_an_unknown_outcome_label_is_recorded_as_unrecognised_and_alarmed_once(
+    store: Store,
+) -> None:
     body = fixture("ombudsman/listing.html").read_text()
     body = body.replace(
         "Statement Closed after initial enquiries Special educational needs",
@@ -201,13 +203,17 @@ def test_an_unknown_outcome_label_is_recorded_as_unrecognised_and_alarmed_once()
     kent = next(item for item in _items(outputs) if item.identity == "25 009 041")
     assert _record(kent)["outcome"] == "unrecognised"
     assert kent.extra["decision"] == "Partly upheld"
-    spider.closed("finished")
-    alarm = spider.crawler.stats[STANDING_ALARM]  # type: ignore[attr-defined]
-    assert alarm == (
-        "ombudsman: 1 decisions recorded with an outcome label not in the vocabulary (as"
-        " unrecognised), e.g. Kent County Council (25 009 041): 'Partly upheld' at"
-        f" {LISTING}/25-009-041"
+    assert kent.extra["outcome_unread"] == "Decision : Partly upheld"
+    # Recorded, then alarmed once by the store (as after every crawl), naming it and the label.
+    store.record(to_finding(kent, extract(document_of(kent, official=True)), official=True))
+    [alarm] = store.keep_unread_alarms("ombudsman")
+    assert alarm.source == "ombudsman:outcome"
+    assert alarm.message.startswith(
+        "ombudsman: the outcome of 'Kent County Council (25 009 041)' could not be read"
+        f" ({LISTING}/25-009-041): 'Decision : Partly upheld'"
     )
+    assert store.keep_unread_alarms("ombudsman") == []
+    assert [a.id for a in store.open_alarms()] == [alarm.id]
 
 
 def test_a_listing_that_names_no_decisions_fails_the_run_saying_why() -> None:
