@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import scrapy
@@ -304,6 +304,52 @@ class SourceSpider(scrapy.Spider):
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
         raise NotImplementedError
+
+
+Stamp = TypeVar("Stamp", dt.date, dt.datetime)
+
+
+@dataclass
+class Watermark(Generic[Stamp]):
+    """Where a listing read newest first got to: the newest thing handled, kept as a mark so
+    the next crawl reads only what is newer (LGL's feed, the Ombudsman's decisions).
+
+    The rule, once: the new mark is the newest seen, but never past a document that failed
+    (it is read again next time), and it is written only once every document asked for has
+    answered; a listing that failed leaves it where it was."""
+
+    #: The mark earlier crawls left (None: a first crawl).
+    current: Stamp | None
+    #: The smallest step below a stamp: "just before the one that failed".
+    step: dt.timedelta
+    newest: Stamp | None = None
+    #: Requests asked for and not yet answered.
+    pending: int = 0
+    oldest_failed: Stamp | None = None
+    listing_broken: bool = False
+
+    def saw(self, newest: Stamp) -> None:
+        self.newest = newest if self.newest is None else max(self.newest, newest)
+
+    def failed(self, stamp: Stamp | None) -> None:
+        """A document of `stamp` failed: the mark stays below it."""
+        if stamp is not None and (self.oldest_failed is None or stamp < self.oldest_failed):
+            self.oldest_failed = stamp
+
+    def answered(self) -> bool:
+        """One request answered; True when it was the last one."""
+        self.pending -= 1
+        return self.pending == 0
+
+    def moved(self) -> Stamp | None:
+        """The new mark, when it differs from the current one; else None."""
+        if self.listing_broken:
+            return None
+        value = max((s for s in (self.newest, self.current) if s is not None), default=None)
+        if self.oldest_failed is not None:
+            below = self.oldest_failed - self.step
+            value = below if value is None else min(value, below)
+        return value if value is not None and value != self.current else None
 
 
 def count(stats: Mapping[str, Any], key: str) -> int:

@@ -69,6 +69,7 @@ from crawler.spiders.base import (
     Found,
     Row,
     SourceSpider,
+    Watermark,
     card_of,
     count,
     html_text,
@@ -114,10 +115,8 @@ class LglSpider(SourceSpider):
         super().__init__(base_url, marks, baseline, **kwargs)
         self.backfill_days = int(backfill_days)
         self.now = now or dt.datetime.now(dt.UTC)
-        #: Article requests from the feed not yet answered; the watermark waits for them.
-        self._pending = 0
-        self._newest: dt.datetime | None = None
-        self._oldest_failed: dt.datetime | None = None
+        #: Where the feed was read to; written once every article asked for has answered.
+        self.reached = Watermark(self.watermark, dt.timedelta(seconds=1))
 
     def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
         """The feed's entries, those about SEND notices or inspections, and one article read."""
@@ -190,14 +189,15 @@ class LglSpider(SourceSpider):
         self.count_listing(len(entries))
         stamps = [entry[4] for entry in entries if entry[4] is not None]
         # Never past now: one entry misdated into the future must not hide the news to come.
-        self._newest = min(max(stamps), self.now) if stamps else None
-        since = self.since(self._newest)
+        if stamps:
+            self.reached.saw(min(max(stamps), self.now))
+        since = self.since(self.reached.newest)
         wanted: dict[str, Entry] = {}
         for entry in entries:
             article_id = self._wanted(*entry, since)
             if article_id and article_id not in wanted:  # one article, whatever its host
                 wanted[article_id] = entry
-        self._pending = len(wanted)
+        self.reached.pending = len(wanted)
         for article_id, (href, title, standfirst, published, stamp) in wanted.items():
             yield self.detail_request(
                 href,
@@ -220,33 +220,24 @@ class LglSpider(SourceSpider):
         """A feed entry's article; the last one answered writes the watermark."""
         items = list(self.parse_article(response, article_id, listed))
         if not items:  # unreadable (counted as failed): try it again next time
-            self._failed(stamp)
+            self.reached.failed(stamp)
         yield from items
         yield from self._answered()
 
     def entry_failed(self, failure: Failure) -> Iterator[MarkItem]:
         self.item_failed(failure)
         request = getattr(failure, "request", None)
-        self._failed(request.cb_kwargs.get("stamp") if request is not None else None)
+        self.reached.failed(request.cb_kwargs.get("stamp") if request is not None else None)
         yield from self._answered()
 
-    def _failed(self, stamp: dt.datetime | None) -> None:
-        if stamp is not None and (self._oldest_failed is None or stamp < self._oldest_failed):
-            self._oldest_failed = stamp
-
     def _answered(self) -> Iterator[MarkItem]:
-        self._pending -= 1
-        if self._pending == 0:
+        if self.reached.answered():
             yield from self._watermark_item()
 
     def _watermark_item(self) -> Iterator[MarkItem]:
         """The new watermark: the newest entry's time, never past an article that failed."""
-        current = self.watermark
-        value = max((t for t in (self._newest, current) if t is not None), default=None)
-        if self._oldest_failed is not None:
-            below = self._oldest_failed - dt.timedelta(seconds=1)
-            value = below if value is None else min(value, below)
-        if value is not None and value != current:
+        value = self.reached.moved()
+        if value is not None:
             yield MarkItem(WATERMARK, value.isoformat())
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:

@@ -59,7 +59,16 @@ from twisted.python.failure import Failure
 
 from crawler.dates import parse_date
 from crawler.items import MarkItem, SourceItem
-from crawler.spiders.base import Found, Row, SourceSpider, card_of, count, read_row, text_of
+from crawler.spiders.base import (
+    Found,
+    Row,
+    SourceSpider,
+    Watermark,
+    card_of,
+    count,
+    read_row,
+    text_of,
+)
 from crawler.verdict import DOCS, LISTING_ITEMS, RUN_NOTE
 from sendwatch.vocab import Kind, OmbudsmanOutcome, ombudsman_outcome
 from storage.las import LocalAuthority, register
@@ -164,12 +173,9 @@ class OmbudsmanSpider(SourceSpider):
         self.backfill_days = int(backfill_days)
         self.today = (now or dt.datetime.now(dt.UTC)).date()
         self.tally = Tally()
-        #: Listing pages and decision pages not yet answered; the watermark waits for them.
-        self._pending = 0
-        self._newest: dt.date | None = None
-        self._oldest_failed: dt.date | None = None
-        #: A listing page failed: what it named is unknown, so the watermark stays.
-        self._listing_broken = False
+        #: Where the listing was read to; written once every listing and decision page asked
+        #: for has answered (a listing page that failed: what it named is unknown, so it stays).
+        self.reached = Watermark(self.watermark, dt.timedelta(days=1))
 
     def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
         """The listing's statements, and one decision page read by its labels."""
@@ -203,12 +209,12 @@ class OmbudsmanSpider(SourceSpider):
         yield self._listing(self.url(LISTING_PATH), 0)
 
     def _listing(self, url: str, page: int) -> Request:
-        self._pending += 1
+        self.reached.pending += 1
         return self.listing_request(url, self.parse_listing, self.listing_page_failed, page=page)
 
     def listing_page_failed(self, failure: Failure) -> Iterator[MarkItem]:
         self.listing_failed(failure)
-        self._listing_broken = True
+        self.reached.listing_broken = True
         yield from self._answered()
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
@@ -224,7 +230,7 @@ class OmbudsmanSpider(SourceSpider):
             yield from self._answered()
             return
         if self.check:  # the newest decision's page, whatever is handled: are the labels there?
-            self._pending += 1
+            self.reached.pending += 1
             yield self.detail_request(
                 decisions[0].url, self.parse_decision, self.decision_failed, listed=decisions[0]
             )
@@ -233,8 +239,8 @@ class OmbudsmanSpider(SourceSpider):
         since = self.since()
         dated = [d.decided_on for d in decisions if d.decided_on is not None]
         if dated:
-            newest = min(max(dated), self.today)  # one misdated decision never hides the rest
-            self._newest = max(filter(None, (self._newest, newest)))
+            # One misdated decision never hides the rest.
+            self.reached.saw(min(max(dated), self.today))
         unhandled = 0
         for decision in decisions:
             if decision.decided_on is not None and decision.decided_on < since:
@@ -245,7 +251,7 @@ class OmbudsmanSpider(SourceSpider):
             if decision.complete:
                 yield from self.recorded(decision)
             else:
-                self._pending += 1
+                self.reached.pending += 1
                 yield self.detail_request(
                     decision.url, self.parse_decision, self.decision_failed, listed=decision
                 )
@@ -327,24 +333,16 @@ class OmbudsmanSpider(SourceSpider):
         )
 
     def _failed(self, decided_on: dt.date | None) -> None:
-        day = decided_on or self.today
-        if self._oldest_failed is None or day < self._oldest_failed:
-            self._oldest_failed = day
+        self.reached.failed(decided_on or self.today)
 
     def _answered(self) -> Iterator[MarkItem]:
-        self._pending -= 1
-        if self._pending == 0:
+        if self.reached.answered():
             yield from self._watermark_item()
 
     def _watermark_item(self) -> Iterator[MarkItem]:
         """The new watermark: the newest decision's date, never past one that failed."""
-        current = self.watermark
-        value = max((d for d in (self._newest, current) if d is not None), default=None)
-        if self._oldest_failed is not None and value is not None:
-            value = min(value, self._oldest_failed - dt.timedelta(days=1))
-        if self._listing_broken or self.check:
-            return
-        if value is not None and value != current:
+        value = None if self.check else self.reached.moved()
+        if value is not None:
             yield MarkItem(WATERMARK, value.isoformat())
 
     def closed(self, reason: str) -> None:

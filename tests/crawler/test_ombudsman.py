@@ -61,12 +61,12 @@ def _spider(marks: dict[str, str] | None = None, **options: Any) -> OmbudsmanSpi
 
 
 def _listing(spider: OmbudsmanSpider, relative: str = "ombudsman/listing.html") -> list[Any]:
-    spider._pending += 1  # as `start` counts it
+    spider.reached.pending += 1  # as `start` counts it
     return list(spider.parse_listing(file_response(relative, LISTING), page=0))
 
 
 def _html(spider: OmbudsmanSpider, body: str) -> list[Any]:
-    spider._pending += 1
+    spider.reached.pending += 1
     response = HtmlResponse(url=LISTING, body=body.encode(), encoding="utf-8")
     return list(spider.parse_listing(response, page=0))
 
