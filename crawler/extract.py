@@ -19,6 +19,7 @@ tests all call `extract()`. The rules read like the documents do:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,6 +250,11 @@ _PROGRESS_OF: tuple[tuple[re.Pattern[str], Outcome], ...] = (
         Outcome.INSUFFICIENT_PROGRESS,
     ),
 )
+#: The version of the rules that read a report's result: a report recorded `unrecognised` by
+#: other rules (an older sendwatch) is read again by these (`crawler.runner`).
+OUTCOME_RULES = hashlib.sha256(
+    "\n".join(pattern.pattern for pattern, _ in (*_OUTCOMES, *_PROGRESS_OF)).encode()
+).hexdigest()[:12]
 #: Where a report states its result, for the sentence quoted when no rule reads it.
 _RESULT_WORDS = re.compile(r"\b(?:outcome|progress|judgement|concluded|determined)\b", re.I)
 #: The longest sentence kept of a result no rule reads (`outcome_unread`).
@@ -397,7 +403,8 @@ def _result_of(
     else:
         return None, {}
     if outcome is None and official and kind in REPORT_KINDS:
-        return Outcome.UNRECOGNISED, {"outcome_unread": unplaced_sentence(text)}
+        unread = {"outcome_unread": unplaced_sentence(text), "outcome_rules": OUTCOME_RULES}
+        return Outcome.UNRECOGNISED, unread
     return outcome, result
 
 

@@ -21,10 +21,11 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.utils.ossignal import install_shutdown_handlers
 
 from crawler.bounded import limits_of
+from crawler.extract import OUTCOME_RULES
 from crawler.report import CrawlReport
 from crawler.settings import scrapy_settings
 from crawler.spiders import spider_for
-from crawler.spiders.base import exception_reason
+from crawler.spiders.base import SourceSpider, exception_reason
 from crawler.verdict import NETWORK_FAILURES, STANDING_ALARM
 from sendwatch.config import Settings, SourceConfig
 from sendwatch.vocab import CrawlResult
@@ -66,7 +67,7 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
             process.crawl(
                 crawlers[source],
                 base_url=config.base_url,
-                marks=store.marks(source),
+                marks=marks_to_read(store, source, spider_for(source)),
                 # Until a source has once been crawled whole, what it finds is history, not news.
                 baseline=not store.has_succeeded(source),
                 parse_limits=limits_of(settings),
@@ -76,6 +77,27 @@ def crawl_many(settings: Settings, sources: Sequence[str]) -> list[CrawlReport]:
         return [_report(store, settings, source, crawler) for source, crawler in crawlers.items()]
     finally:
         store.close()
+
+
+def marks_to_read(store: Store, source: str, spider: type[SourceSpider]) -> dict[str, str]:
+    """What the source's spider has handled, less the reports recorded `unrecognised` by other
+    rules than these (an older sendwatch): read again once, by these rules."""
+    marks = store.marks(source)
+    stale = [
+        unread
+        for unread in store.unread_outcomes(source)
+        if unread.fields.get("outcome_rules") != OUTCOME_RULES
+    ]
+    for unread in stale:
+        for key in spider.reread_keys(unread.identity, unread.fields):
+            marks.pop(key, None)
+    if stale:
+        log.info(
+            "%s: reading again %d reports whose outcome an older version could not read",
+            source,
+            len(stale),
+        )
+    return marks
 
 
 def run_until_stopped(process: CrawlerProcess) -> None:

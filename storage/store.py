@@ -360,7 +360,14 @@ class Store:
         """The reports recorded (by `source`, or any) whose event's outcome no rule read, each
         with the sentence that could not be placed: what the maintainer must look at."""
         query = (
-            select(Finding.source, Finding.event_id, Finding.title, Finding.url, Finding.fields)
+            select(
+                Finding.source,
+                Finding.event_id,
+                Finding.title,
+                Finding.url,
+                Finding.fields,
+                Finding.identity,
+            )
             .join(Event, Event.id == Finding.event_id)
             .where(Event.outcome == str(Outcome.UNRECOGNISED))
             .where(Finding.outcome == str(Outcome.UNRECOGNISED))
@@ -372,10 +379,13 @@ class Store:
             rows = session.execute(query).all()
         seen: dict[tuple[str, int], UnreadOutcome] = {}
         for row in rows:
-            sentence = str((row.fields or {}).get("outcome_unread") or "")
+            fields = dict(row.fields or {})
+            sentence = str(fields.get("outcome_unread") or "")
             seen.setdefault(
                 (row.source, row.event_id),
-                UnreadOutcome(row.source, row.event_id, row.title, row.url, sentence),
+                UnreadOutcome(
+                    row.source, row.event_id, row.title, row.url, sentence, row.identity, fields
+                ),
             )
         return list(seen.values())
 
@@ -464,6 +474,9 @@ class UnreadOutcome:
     title: str
     url: str
     sentence: str
+    #: The finding's identity and fields (`outcome_rules`: the rules that could not read it).
+    identity: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def message(self) -> str:

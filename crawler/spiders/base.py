@@ -233,6 +233,12 @@ class SourceSpider(scrapy.Spider):
         """A listing that cannot be fetched fails the run: the maintainer may have to act."""
         self.listing_error(_failed_url(failure), failure_reason(failure), failure.getErrorMessage())
 
+    @classmethod
+    def reread_keys(cls, identity: str, fields: Mapping[str, Any]) -> tuple[str, ...]:
+        """The marks to forget so that a document recorded with an outcome no rule read (by an
+        older sendwatch's rules) is fetched and read again: none, unless the spider says."""
+        return ()
+
     def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
         """What `sendwatch check` shows of this source beyond its listing and its documents:
         each thing the crawl relies on, read from the spider's own tallies, the stats and the

@@ -95,6 +95,13 @@ class OfstedSpider(SourceSpider):
         self.pages_read = 0
         self.pages_with_send = 0
 
+    @classmethod
+    def reread_keys(cls, identity: str, fields: Mapping[str, Any]) -> tuple[str, ...]:
+        """A report whose outcome an older version could not read: its PDF and its provider
+        page (skipped until a newer report, else)."""
+        urn = fields.get("urn")
+        return (identity, f"{PROVIDER_MARK}{urn}") if urn else (identity,)
+
     def self_check(self, stats: Mapping[str, Any], found: Found) -> list[Row]:
         """The councils the search lists, the provider pages read (and those with area SEND
         reports), and one report PDF read with its outcome."""

@@ -28,7 +28,7 @@ from alerts.feeds import render_feed, spec_for
 from alerts.render import render_email, render_telegram
 from alerts.summary import summarise
 from app.demo.site import FixtureSite
-from crawler.extract import Document, extract
+from crawler.extract import OUTCOME_RULES, Document, extract
 from sendwatch.config import Settings
 from sendwatch.vocab import Kind, Outcome
 from storage.models import Finding
@@ -334,3 +334,34 @@ def test_what_followed_the_inspection_in_messages_and_feeds(tmp_path: Path, stor
     feed = feedparser.parse(render_feed(settings, store, spec, "atom", "https://sendwatch.test"))
     texts = " ".join(entry.summary for entry in feed.entries)
     assert f"Result: {result}" in texts and "Since then: revisit published 7 March 2023" in texts
+
+
+def test_a_report_an_older_version_could_not_read_is_read_again_once(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    """After an upgrade whose rules differ, an unread report is fetched and read again, once."""
+    url = _publish_unreadable_report(site)
+    assert crawl("ofsted", env, tmp_path)[0] == 0
+    store = _store(tmp_path)
+
+    def fetched() -> int:
+        return sum(1 for seen in site.requests if seen.path == "/v1/file/50399999")
+
+    assert fetched() == 1
+    assert crawl("ofsted", env, tmp_path)[0] == 0
+    assert fetched() == 1  # these rules read it already: not again
+    with store.sessions() as session:  # as an older sendwatch recorded it
+        finding = session.scalars(select(Finding).where(Finding.url == url)).one()
+        assert finding.fields["outcome_rules"] == OUTCOME_RULES
+        finding.fields = {**finding.fields, "outcome_rules": "0123456789ab"}
+        finding.content_hash = "recorded by an older version"
+        session.commit()
+    assert crawl("ofsted", env, tmp_path)[0] == 0
+    assert fetched() == 2  # read again by these rules (still unread: the alarm stays)
+    with store.sessions() as session:
+        finding = session.scalars(select(Finding).where(Finding.url == url)).one()
+        assert finding.fields["outcome_rules"] == OUTCOME_RULES
+    assert len(store.open_alarms()) == 1
+    assert crawl("ofsted", env, tmp_path)[0] == 0
+    assert fetched() == 2
+    store.close()
