@@ -18,7 +18,7 @@ from storage import outbox
 from storage.queries import event_facts
 from storage.store import FindingData, Store
 from tests.alerts.conftest import Mailbox, alert_settings
-from tests.alerts.test_email_dispatch import BEXLEY, KENT, WIRRAL, dispatcher, notice
+from tests.alerts.test_email_dispatch import BEXLEY, KENT, TODAY, WIRRAL, dispatcher, notice
 
 INSPECTED = dt.date(2024, 2, 23)
 FOLLOWS = "follows the area SEND inspection published 23 February 2024"
@@ -79,7 +79,7 @@ def test_papers_belong_to_the_inspection_even_before_it_is_published(store: Stor
     assert heads[ids[(Kind.COUNCIL_PAPER, BEXLEY, dt.date(2023, 11, 1))]] is None
     assert heads[ids[(Kind.COUNCIL_PAPER, WIRRAL, dt.date(2024, 6, 4))]] == wirral_notice
     assert heads[ids[(Kind.COUNCIL_PAPER, KENT, dt.date(2024, 6, 4))]] is None
-    assert heads[ids[(Kind.NEWS, None, dt.date.today())]] is None
+    assert heads[ids[(Kind.NEWS, None, TODAY)]] is None
 
     wirral_paper = next(
         e for e in events if e.id == ids[(Kind.COUNCIL_PAPER, WIRRAL, dt.date(2024, 6, 4))]
