@@ -22,6 +22,7 @@ from scrapy.exceptions import (
     IgnoreRequest,
 )
 from scrapy.http import Response
+from scrapy.statscollectors import StatsCollector
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
@@ -65,6 +66,10 @@ REVALIDATE = {"Cache-Control": "max-age=0"}
 DOC_NOUN = "sendwatch_noun"
 #: What a check read: each sampled item with its extraction, in the order they came.
 Found = Sequence[tuple[SourceItem, Extraction]]
+
+
+#: A date or a time: what a watermark holds.
+Stamp = TypeVar("Stamp", dt.date, dt.datetime)
 
 
 @dataclass(frozen=True)
@@ -296,23 +301,37 @@ class SourceSpider(scrapy.Spider):
         self._first(LAYOUT_CHANGED, reason)
         log.log(logging.DEBUG if self.check else logging.ERROR, "%s: %s", self.name, reason)
 
+    @property
+    def stats(self) -> StatsCollector | None:
+        """The crawl's stats; None when there is no crawl (`sendwatch extract` borrows a
+        spider's parser for one file, and tests call a spider's callbacks directly)."""
+        crawler = getattr(self, "crawler", None)
+        return crawler.stats if crawler is not None else None
+
+    def stamp_mark(self, key: str, parse: Callable[[str], Stamp]) -> Stamp | None:
+        """The date or time a mark holds (a watermark); None when unset, and when unreadable
+        (said, and read as a first crawl's)."""
+        value = self.marks.get(key)
+        if not value:
+            return None
+        try:
+            return parse(value)
+        except ValueError:
+            log.warning("%s: ignoring an unreadable %s mark: %r", self.name, key, value)
+            return None
+
     def _first(self, stat: str, value: Any) -> None:
         """Keep the first value only (the first failing URL is the example)."""
-        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        stats = self.stats
         if stats is not None and stats.get_value(stat) is None:
             stats.set_value(stat, value)
 
     def _inc(self, stat: str, count: int = 1) -> None:
-        # No crawler when `sendwatch extract` borrows a spider's parser for one file.
-        crawler = getattr(self, "crawler", None)
-        if crawler is not None and crawler.stats is not None:
-            crawler.stats.inc_value(stat, count)
+        if self.stats is not None:
+            self.stats.inc_value(stat, count)
 
     def parse(self, response: Response, **kwargs: Any) -> Any:
         raise NotImplementedError
-
-
-Stamp = TypeVar("Stamp", dt.date, dt.datetime)
 
 
 @dataclass

@@ -50,7 +50,6 @@ alone, less any SPOTLIGHT box or banner it might hold, which are never the artic
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from email.utils import parsedate_to_datetime
@@ -77,8 +76,6 @@ from crawler.spiders.base import (
     text_of,
 )
 from crawler.verdict import DOCS, LISTING_ITEMS
-
-log = logging.getLogger(__name__)
 
 CANONICAL_HOST = "https://www.localgovernmentlawyer.co.uk"
 LISTING_PATH = "/education-law/394-education-news"
@@ -131,14 +128,7 @@ class LglSpider(SourceSpider):
     @property
     def watermark(self) -> dt.datetime | None:
         """The publication time of the newest feed entry handled by earlier crawls."""
-        value = self.marks.get(WATERMARK)
-        if not value:
-            return None
-        try:
-            return _utc(dt.datetime.fromisoformat(value))
-        except ValueError:
-            log.warning("lgl: ignoring an unreadable %s mark: %r", WATERMARK, value)
-            return None
+        return self.stamp_mark(WATERMARK, lambda value: _utc(dt.datetime.fromisoformat(value)))
 
     def since(self, newest: dt.datetime | None = None) -> dt.datetime:
         """Entries published before this are not looked at: those older than the watermark,

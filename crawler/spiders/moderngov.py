@@ -352,7 +352,7 @@ class ModernGovSpider(SourceSpider):
         """Each council's outcome in the stats, and a listing failure when no council answered
         (the one that fails the run: a council or two not answering is the councils' affair)."""
         super().closed(reason)
-        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        stats = self.stats
         if stats is not None:
             stats.set_value(STATS + "councils", dict(sorted(self.councils.items())))
             for outcome in OUTCOMES:
@@ -470,7 +470,7 @@ class ModernGovSpider(SourceSpider):
         return f"{len(self.councils)} councils: " + ", ".join(parts)
 
     def _stat(self, key: str) -> str:
-        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        stats = self.stats
         return str(stats.get_value(key, "?")) if stats is not None else "?"
 
     # -- one meeting ------------------------------------------------------------------

@@ -45,7 +45,6 @@ kept (`outcome_unread`), and the store raises one alarm naming the decision and 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -72,8 +71,6 @@ from crawler.spiders.base import (
 from crawler.verdict import DOCS, LISTING_ITEMS, RUN_NOTE
 from sendwatch.vocab import Kind, OmbudsmanOutcome, ombudsman_outcome
 from storage.las import LocalAuthority, register
-
-log = logging.getLogger(__name__)
 
 CANONICAL_HOST = "https://www.lgo.org.uk"
 LISTING_PATH = "/decisions/education/special-educational-needs"
@@ -190,12 +187,7 @@ class OmbudsmanSpider(SourceSpider):
     @property
     def watermark(self) -> dt.date | None:
         """The decision date of the newest decision handled by earlier crawls."""
-        value = self.marks.get(WATERMARK)
-        try:
-            return dt.date.fromisoformat(value) if value else None
-        except ValueError:
-            log.warning("ombudsman: ignoring an unreadable %s mark: %r", WATERMARK, value)
-            return None
+        return self.stamp_mark(WATERMARK, dt.date.fromisoformat)
 
     def since(self) -> dt.date:
         """Statements dated before this are not looked at (the watermark's overlap, or on a
@@ -348,7 +340,7 @@ class OmbudsmanSpider(SourceSpider):
     def closed(self, reason: str) -> None:
         """The run's note: what was skipped, how far back the listing reached."""
         super().closed(reason)
-        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        stats = self.stats
         if stats is None:
             return
         tally = self.tally

@@ -459,7 +459,7 @@ class StatisticsSpider(SourceSpider):
     def closed(self, reason: str) -> None:
         """The run's note (what was read), and a standing alarm while rows cannot be placed."""
         super().closed(reason)
-        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        stats = self.stats
         if stats is None:
             return
         tally = self.tally
