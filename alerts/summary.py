@@ -232,7 +232,8 @@ def case_lines(state: CaseState | None) -> tuple[Fact, ...]:
 def follow_up_words(follow: FollowUp) -> str:
     """What followed an inspection: "revisit published 3 March 2020: sufficient progress in
     addressing 3 of the 5 areas (2 left)"."""
-    return f"{follow.what} published {format_date(follow.published_on)}: {result_words(follow)}"
+    what = "revisit" if follow.revisit else "monitoring inspection"
+    return f"{what} published {format_date(follow.published_on)}: {result_words(follow)}"
 
 
 def result_words(follow: FollowUp) -> str:

@@ -608,10 +608,7 @@ def find_inspection_dates(text: str) -> tuple[dt.date, dt.date] | None:
 
 def find_priority_actions(text: str) -> int | None:
     match = _PRIORITY_ACTIONS.search(text)
-    if not match:
-        return None
-    value = match["n"].lower()
-    return int(value) if value.isdigit() else _NUMBER_WORDS[value]
+    return _count(match["n"]) if match else None
 
 
 def find_happened_on(

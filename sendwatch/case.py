@@ -103,8 +103,6 @@ CASE_FIELDS = (
     "monitoring_within_months",
     "areas_addressed",
     "areas_total",
-    "report_label",
-    "framework",
 )
 #: Inspection outcomes that need no action to follow: the case closes with them.
 NO_ACTION_OUTCOMES: frozenset[str] = frozenset(
@@ -260,10 +258,6 @@ class FollowUp:
     revisit: bool = False
 
     @property
-    def what(self) -> str:
-        return "revisit" if self.revisit else "monitoring inspection"
-
-    @property
     def areas_left(self) -> int | None:
         """Areas still to address: none after sufficient progress on all, else by the counts."""
         if self.outcome == Outcome.SUFFICIENT_PROGRESS:
@@ -286,11 +280,10 @@ def follow_up(event: CaseEvent) -> FollowUp:
 
 
 def _is_revisit(event: CaseEvent) -> bool:
-    """A revisit says so in its title ("Joint local area SEND revisit", "Area SEND revisit of
-    Kent"), or Ofsted's statistics file it under the 2016-2022 framework."""
-    words = f"{event.title} {event.fields.get('report_label', '')}".lower()
-    framework = str(event.fields.get("framework", ""))
-    return "revisit" in words or "re-visit" in words or framework.startswith("2016")
+    """A revisit says so in its title: the report's label ("Wirral: Local area SEND revisit"),
+    or Ofsted's statistics' ("Area SEND revisit of Wirral: …")."""
+    title = event.title.lower()
+    return "revisit" in title or "re-visit" in title
 
 
 def _stated_count(fields: Mapping[str, Any], key: str) -> int | None:
@@ -421,7 +414,8 @@ def case_of(events: Iterable[CaseEvent], today: dt.date) -> CaseState:
     timeline = sorted(events, key=lambda e: (e.day, e.id))
     notice, ends = _notice_in_force(timeline)
     inspection = _latest_inspection(timeline)
-    monitoring = _monitoring_since(timeline, inspection)
+    # The latest after the latest report (before it, it followed an older one).
+    monitoring = _latest_follow_up(timeline, inspection.published_on if inspection else None, None)
     full_due, monitoring_due = _due_after(timeline, inspection, monitoring)
     return CaseState(
         as_of=today,
@@ -496,15 +490,6 @@ def _latest_inspection(timeline: Sequence[CaseEvent]) -> Inspection | None:
     latest = inspections[-1]
     assert latest.outcome is not None
     return Inspection(latest.id, latest.kind, latest.day, latest.outcome)
-
-
-def _monitoring_since(
-    timeline: Sequence[CaseEvent], inspection: Inspection | None
-) -> FollowUp | None:
-    """The latest monitoring inspection or revisit after the latest report (before it, it
-    followed an older one)."""
-    after = inspection.published_on if inspection else None
-    return _latest_follow_up(timeline, after, None)
 
 
 def _latest_follow_up(
