@@ -311,41 +311,48 @@ LA_CSV_COLUMNS = (
 
 
 def las_to_csv(records: Iterable[dict[str, Any]]) -> str:
+    return _csv(LA_CSV_COLUMNS, (_la_row(record) for record in records))
+
+
+def _la_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A council's case (`case_record`) as one CSV row."""
+    inspection = record["latest_inspection"] or {}
+    follow = inspection.get("follow_up") or {}
+    notice = record["notice"] or {}
+    ombudsman = record["ombudsman"]
+    return {
+        "name": record["name"],
+        "ons_code": record["ons_code"],
+        "dfe_code": record["dfe_code"] or "",
+        "region": record["region"],
+        "latest_inspection_outcome": inspection.get("outcome") or "",
+        "latest_inspection_date": inspection.get("date") or "",
+        "follow_up_kind": follow.get("kind") or "",
+        "follow_up_date": follow.get("date") or "",
+        "follow_up_outcome": follow.get("outcome") or "",
+        "follow_up_areas_left": _blank_none(follow.get("areas_left")),
+        "case_closed": _yes_no(record["case_closed"]),
+        "notice_in_force": _yes_no(record["notice_in_force"]),
+        "notice_kind": notice.get("kind") or "",
+        "notice_issued_on": notice.get("issued_on") or "",
+        "notice_deadline": notice.get("deadline") or "",
+        "notice_lifted_on": notice.get("lifted_on") or "",
+        "next_inspection_due": record["next_inspection_due"] or "",
+        "next_inspection_kind": record["next_inspection_kind"] or "",
+        "overdue": _yes_no(record["overdue"]),
+        "last_event_on": record["last_event_on"] or "",
+        "ombudsman_decisions_12_months": ombudsman["decisions_12_months"],
+        "ombudsman_upheld_12_months": ombudsman["upheld_12_months"],
+        "ombudsman_remedies_12_months_gbp": ombudsman["remedies_12_months_gbp"],
+    }
+
+
+def _csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
+    """Rows under a header, CRLF-ended as RFC 4180 has it."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=LA_CSV_COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
-    for record in records:
-        inspection = record["latest_inspection"] or {}
-        follow = inspection.get("follow_up") or {}
-        notice = record["notice"] or {}
-        ombudsman = record["ombudsman"]
-        writer.writerow(
-            {
-                "name": record["name"],
-                "ons_code": record["ons_code"],
-                "dfe_code": record["dfe_code"] or "",
-                "region": record["region"],
-                "latest_inspection_outcome": inspection.get("outcome") or "",
-                "latest_inspection_date": inspection.get("date") or "",
-                "follow_up_kind": follow.get("kind") or "",
-                "follow_up_date": follow.get("date") or "",
-                "follow_up_outcome": follow.get("outcome") or "",
-                "follow_up_areas_left": _blank_none(follow.get("areas_left")),
-                "case_closed": _yes_no(record["case_closed"]),
-                "notice_in_force": _yes_no(record["notice_in_force"]),
-                "notice_kind": notice.get("kind") or "",
-                "notice_issued_on": notice.get("issued_on") or "",
-                "notice_deadline": notice.get("deadline") or "",
-                "notice_lifted_on": notice.get("lifted_on") or "",
-                "next_inspection_due": record["next_inspection_due"] or "",
-                "next_inspection_kind": record["next_inspection_kind"] or "",
-                "overdue": _yes_no(record["overdue"]),
-                "last_event_on": record["last_event_on"] or "",
-                "ombudsman_decisions_12_months": ombudsman["decisions_12_months"],
-                "ombudsman_upheld_12_months": ombudsman["upheld_12_months"],
-                "ombudsman_remedies_12_months_gbp": ombudsman["remedies_12_months_gbp"],
-            }
-        )
+    writer.writerows(rows)
     return buffer.getvalue()
 
 
@@ -384,35 +391,33 @@ def to_json(records: Sequence[dict[str, Any]]) -> str:
 
 
 def to_csv(records: Iterable[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for record in records:
-        la = record["local_authority"] or {}
-        writer.writerow(
-            {
-                "id": record["id"],
-                "kind": record["kind"],
-                "la_name": la.get("name", ""),
-                "la_ons_code": la.get("ons_code", ""),
-                "la_dfe_code": la.get("dfe_code", ""),
-                "la_region": la.get("region", ""),
-                "happened_on": record["happened_on"] or "",
-                "first_seen_at": record["first_seen_at"],
-                "deadline": record["deadline"] or "",
-                "outcome": record["outcome"] or "",
-                "title": record["title"],
-                "summary": record["summary"],
-                "source_names": " | ".join(s["source"] for s in record["sources"]),
-                "source_urls": " | ".join(s["url"] for s in record["sources"]),
-                "thread_id": thread["id"] if (thread := record.get("thread")) else "",
-                "thread_kind": thread["kind"] if thread else "",
-                "deadline_passed": _yes_no(record.get("deadline_passed")),
-                "next_inspection_due": record.get("next_inspection_due") or "",
-                "overdue": _yes_no(record.get("overdue")),
-            }
-        )
-    return buffer.getvalue()
+    return _csv(CSV_COLUMNS, (_event_row(record) for record in records))
+
+
+def _event_row(record: dict[str, Any]) -> dict[str, Any]:
+    """An event's record as one CSV row."""
+    la = record["local_authority"] or {}
+    return {
+        "id": record["id"],
+        "kind": record["kind"],
+        "la_name": la.get("name", ""),
+        "la_ons_code": la.get("ons_code", ""),
+        "la_dfe_code": la.get("dfe_code", ""),
+        "la_region": la.get("region", ""),
+        "happened_on": record["happened_on"] or "",
+        "first_seen_at": record["first_seen_at"],
+        "deadline": record["deadline"] or "",
+        "outcome": record["outcome"] or "",
+        "title": record["title"],
+        "summary": record["summary"],
+        "source_names": " | ".join(s["source"] for s in record["sources"]),
+        "source_urls": " | ".join(s["url"] for s in record["sources"]),
+        "thread_id": thread["id"] if (thread := record.get("thread")) else "",
+        "thread_kind": thread["kind"] if thread else "",
+        "deadline_passed": _yes_no(record.get("deadline_passed")),
+        "next_inspection_due": record.get("next_inspection_due") or "",
+        "overdue": _yes_no(record.get("overdue")),
+    }
 
 
 def _yes_no(value: object) -> str:
