@@ -59,7 +59,9 @@ def one_event_of_each_kind() -> list[FindingData]:
             kind=Kind.MONITORING_INSPECTION,
             happened_on=on(200),
             published_on=on(200),
-            fields={},
+            # A result as a monitoring letter states it: shown beside the inspection it follows.
+            outcome=Outcome.PARTIAL_PROGRESS,
+            fields={"areas_addressed": 2, "areas_total": 5},
         ),
         notice(
             BEXLEY,

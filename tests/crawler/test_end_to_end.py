@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.demo.site import LGL, LGL_SECTION, FixtureSite, publish_sample_notice
+from app.demo.site import LGL, LGL_SECTION, LGO, LGO_SEND, FixtureSite, publish_sample_notice
 from storage.models import Alarm, Event, Finding, SourceState
 from storage.store import Store
 from tests.paths import COMMAND
@@ -380,6 +380,66 @@ def test_council_papers_and_ofsted_statistics_through_a_proxy(
         if s.path.endswith("/GetMeeting") or s.host == "assets.publishing.service.gov.uk"
     ]
     assert again == []
+
+
+def test_cmis_councils_and_the_ombudsman_through_a_proxy(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    """The CMIS council (Birmingham, at the address the register gives) and the Ombudsman
+    (www.lgo.org.uk) with production defaults: their real https URLs through https_proxy; a
+    second run fetches no meeting page and no decision page."""
+    del env["SENDWATCH_CRAWLER_HOST_MAP"]
+    env = {k: v for k, v in env.items() if "proxy" not in k.lower()}
+    env |= {
+        "SENDWATCH_SOURCES_MODERNGOV_COUNCILS": "E08000025",
+        "SENDWATCH_SOURCES_MODERNGOV_TODAY": "2026-03-16",
+        # The sample decisions are of 2025: reach them whatever today is.
+        "SENDWATCH_SOURCES_OMBUDSMAN_BACKFILL_DAYS": "3650",
+    }
+    with running_proxy(site.urls) as proxy:
+        env |= {"https_proxy": proxy.url, "http_proxy": proxy.url}
+        first = {source: crawl(source, env, tmp_path) for source in ("moderngov", "ombudsman")}
+        assert {s: (code, c["result"], c["new"]) for s, (code, c) in first.items()} == {
+            "moderngov": (0, "ok", "1"),
+            "ombudsman": (0, "ok", "6"),
+        }
+        before = len(site.requests)
+        for source in ("moderngov", "ombudsman"):
+            assert crawl(source, env, tmp_path)[1]["found"] == "0"
+        tunnelled = {host for method, host, _port in proxy.seen if method == "CONNECT"}
+    assert {"birmingham.cmis.uk.com", LGO} <= tunnelled
+    again = [
+        (s.host, s.path)
+        for s in site.requests[before:]
+        if "/ViewMeetingPublic/" in s.path or s.path.startswith(LGO_SEND + "/")
+    ]
+    assert again == []
+
+
+def test_an_ombudsman_crawl_whose_decision_pages_all_fail_is_failed(
+    tmp_path: Path, site: FixtureSite, env: dict[str, str]
+) -> None:
+    """Production defaults through the proxy; the one decision page the listing sends it to
+    (Somerset's statement has no summary) answers 500: the run is failed, says which, and
+    records nothing it could not read."""
+    del env["SENDWATCH_CRAWLER_HOST_MAP"]
+    env = {k: v for k, v in env.items() if "proxy" not in k.lower()}
+    env["SENDWATCH_SOURCES_OMBUDSMAN_BACKFILL_DAYS"] = "3650"
+    site.fail(f"{LGO_SEND}/24-015-493", 500, host=LGO)
+    with running_proxy(site.urls) as proxy:
+        env |= {"https_proxy": proxy.url, "http_proxy": proxy.url}
+        code, counts = crawl("ombudsman", env, tmp_path)
+    assert code == 1 and counts["result"].startswith("failed"), counts
+    store = _store(tmp_path)
+    with store.sessions() as session:
+        identities = set(session.scalars(select(Finding.identity)))
+        (state,) = session.scalars(select(SourceState)).all()
+    assert "24 015 493" not in identities
+    assert state.last_reason == (
+        "1 of 1 decisions failed (500), e.g. https://www.lgo.org.uk/decisions/education/"
+        "special-educational-needs/24-015-493"
+    )
+    store.close()
 
 
 def test_crawl_json_prints_one_object_a_source_with_the_documented_fields(
